@@ -1,0 +1,123 @@
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration of a sluice process. Every field has a
+// yaml key; the keys are the documented names (see README).
+type Config struct {
+	API        API        `yaml:"api"`
+	ClickHouse ClickHouse `yaml:"clickhouse"`
+	Postgres   Postgres   `yaml:"postgres"`
+	Redis      Redis      `yaml:"redis"`
+	Chains     Chains     `yaml:"chains"`
+	Log        Log        `yaml:"log"`
+}
+
+// API is the HTTP server.
+type API struct {
+	// Listen is host:port. Loopback by default; anything else is a deliberate choice.
+	Listen string `yaml:"listen"`
+	// ShutdownTimeout bounds graceful shutdown on SIGTERM.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// ClickHouse is the chain index.
+type ClickHouse struct {
+	// DSN, e.g. clickhouse://user:pass@127.0.0.1:9000/sluice (native protocol).
+	DSN string `yaml:"dsn"`
+}
+
+// Postgres is the ledger.
+type Postgres struct {
+	// DSN, e.g. postgres://user:pass@127.0.0.1:5432/sluice?sslmode=disable
+	DSN string `yaml:"dsn"`
+}
+
+// Redis holds the watch set, block streams and caches.
+type Redis struct {
+	// URL, e.g. redis://:pass@127.0.0.1:6379/0
+	URL string `yaml:"url"`
+}
+
+// Chains holds one section per supported chain; a chain without a section
+// (or with enabled: false) is not followed.
+type Chains struct {
+	BTC *Bitcoin  `yaml:"btc"`
+	LTC *Bitcoin  `yaml:"ltc"`
+	ETH *Ethereum `yaml:"eth"`
+}
+
+// Bitcoin configures a Bitcoin-family node (bitcoind, litecoind or btcd).
+type Bitcoin struct {
+	Enabled *bool `yaml:"enabled"`
+	// Network is mainnet, testnet, regtest or signet (BTC); mainnet, testnet4 or regtest (LTC).
+	Network string `yaml:"network"`
+	// RPC is the JSON-RPC URL with credentials: http://user:pass@host:port
+	RPC string `yaml:"rpc"`
+}
+
+// Ethereum configures a geth node.
+type Ethereum struct {
+	Enabled *bool `yaml:"enabled"`
+	// Network is mainnet, sepolia, holesky or dev.
+	Network string `yaml:"network"`
+	// RPC is the HTTP JSON-RPC URL.
+	RPC string `yaml:"rpc"`
+	// WS is the WebSocket JSON-RPC URL (subscriptions).
+	WS string `yaml:"ws"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// IsEnabled reports whether a chain section is present and not disabled.
+func (b *Bitcoin) IsEnabled() bool { return b != nil && (b.Enabled == nil || *b.Enabled) }
+
+// IsEnabled reports whether the Ethereum section is present and not disabled.
+func (e *Ethereum) IsEnabled() bool { return e != nil && (e.Enabled == nil || *e.Enabled) }
+
+// Default ports of the local stack; production configs set their own.
+const (
+	DefaultAPIListen = "127.0.0.1:27080"
+)
+
+// Defaults returns a configuration with every optional field filled.
+func Defaults() Config {
+	return Config{
+		API: API{Listen: DefaultAPIListen, ShutdownTimeout: 15 * time.Second},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// applyDefaults fills fields a file left empty.
+func (c *Config) applyDefaults() {
+	d := Defaults()
+	if c.API.Listen == "" {
+		c.API.Listen = d.API.Listen
+	}
+	if c.API.ShutdownTimeout == 0 {
+		c.API.ShutdownTimeout = d.API.ShutdownTimeout
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = d.Log.Level
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = d.Log.Format
+	}
+	for _, b := range []struct {
+		c   *Bitcoin
+		def string
+	}{{c.Chains.BTC, "mainnet"}, {c.Chains.LTC, "mainnet"}} {
+		if b.c != nil && b.c.Network == "" {
+			b.c.Network = b.def
+		}
+	}
+	if c.Chains.ETH != nil && c.Chains.ETH.Network == "" {
+		c.Chains.ETH.Network = "mainnet"
+	}
+}

@@ -1,0 +1,181 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const good = `api:
+  listen: 127.0.0.1:27080
+clickhouse:
+  dsn: clickhouse://default:chpass@127.0.0.1:27100/sluice
+postgres:
+  dsn: postgres://sluice:pgpass@127.0.0.1:27110/sluice?sslmode=disable
+redis:
+  url: redis://:redispass@127.0.0.1:27120/0
+chains:
+  btc:
+    network: regtest
+    rpc: http://u:btcpass@127.0.0.1:27130
+  ltc:
+    network: regtest
+    rpc: http://u:ltcpass@127.0.0.1:27140
+  eth:
+    network: dev
+    rpc: http://127.0.0.1:27150
+    ws: ws://127.0.0.1:27151
+log:
+  level: debug
+`
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "sluice.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func noEnv(string) string { return "" }
+
+func TestLoadGood(t *testing.T) {
+	c, err := Load(write(t, good), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Chains.BTC.Network != "regtest" || !c.Chains.LTC.IsEnabled() || c.Chains.ETH.WS != "ws://127.0.0.1:27151" {
+		t.Fatalf("unexpected config: %+v", c.Chains)
+	}
+	if c.API.ShutdownTimeout != 15*time.Second || c.Log.Format != "text" || c.Log.Level != "debug" {
+		t.Fatalf("defaults not applied: %+v %+v", c.API, c.Log)
+	}
+}
+
+func TestEnvOverridesFile(t *testing.T) {
+	env := map[string]string{
+		"SLUICE_REDIS_URL":  "redis://:other@127.0.0.1:1/2",
+		"SLUICE_API_LISTEN": "127.0.0.1:9999",
+		"SLUICE_ETH_WS":     "ws://127.0.0.1:1",
+	}
+	c, err := Load(write(t, good), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Redis.URL != env["SLUICE_REDIS_URL"] || c.API.Listen != "127.0.0.1:9999" || c.Chains.ETH.WS != "ws://127.0.0.1:1" {
+		t.Fatalf("env not applied: %+v", c)
+	}
+}
+
+func TestEnvOnly(t *testing.T) {
+	env := map[string]string{
+		"SLUICE_CLICKHOUSE_DSN": "clickhouse://default:x@127.0.0.1:27100/sluice",
+		"SLUICE_POSTGRES_DSN":   "postgres://a:b@127.0.0.1:1/db",
+		"SLUICE_REDIS_URL":      "redis://127.0.0.1:1/0",
+		"SLUICE_BTC_RPC":        "http://u:p@127.0.0.1:1",
+		"SLUICE_BTC_NETWORK":    "regtest",
+	}
+	c, err := Load("", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Chains.BTC.IsEnabled() || c.Chains.LTC.IsEnabled() || c.Chains.ETH.IsEnabled() {
+		t.Fatalf("only btc should be enabled: %+v", c.Chains)
+	}
+}
+
+func TestProblems(t *testing.T) {
+	cases := []struct {
+		name  string
+		edit  func(string) string
+		wants []string // substrings the error must contain
+	}{
+		{"unknown top key", func(s string) string { return s + "bogus: 1\n" },
+			[]string{"sluice.yaml:22:", `unknown key "bogus"`, "known keys here: api, chains"}},
+		{"unknown nested key", func(s string) string { return strings.Replace(s, "  listen:", "  lisen:", 1) },
+			[]string{"sluice.yaml:2: api.lisen:", `unknown key "lisen"`, "listen"}},
+		{"bad rpc scheme", func(s string) string { return strings.Replace(s, "http://u:btcpass", "htp://u:btcpass", 1) },
+			[]string{"sluice.yaml:12: chains.btc.rpc:", `scheme "htp" not supported`}},
+		{"rpc without credentials", func(s string) string { return strings.Replace(s, "http://u:ltcpass@", "http://", 1) },
+			[]string{"chains.ltc.rpc: missing credentials"}},
+		{"postgres without password", func(s string) string { return strings.Replace(s, "sluice:pgpass@", "sluice@", 1) },
+			[]string{"sluice.yaml:6: postgres.dsn: missing password"}},
+		{"missing clickhouse", func(s string) string {
+			return strings.Replace(s, "  dsn: clickhouse://default:chpass@127.0.0.1:27100/sluice\n", "", 1)
+		}, []string{"sluice.yaml:3: clickhouse.dsn: missing"}},
+		{"http clickhouse", func(s string) string { return strings.Replace(s, "clickhouse://default", "http://default", 1) },
+			[]string{"clickhouse.dsn: must start with clickhouse://"}},
+		{"bad network", func(s string) string { return strings.Replace(s, "network: regtest", "network: testnet4", 1) },
+			[]string{"sluice.yaml:11: chains.btc.network:", `unknown network "testnet4"`}},
+		{"bad listen", func(s string) string { return strings.Replace(s, "127.0.0.1:27080", "27080", 1) },
+			[]string{"api.listen:", "not HOST:PORT"}},
+		{"bad port", func(s string) string { return strings.Replace(s, "127.0.0.1:27080", "127.0.0.1:99999", 1) },
+			[]string{"api.listen:", "port \"99999\""}},
+		{"wrong type", func(s string) string { return strings.Replace(s, "  listen: 127.0.0.1:27080", "  listen: [1, 2]", 1) },
+			[]string{"sluice.yaml:2:", "cannot unmarshal"}},
+		{"bad duration", func(s string) string {
+			return strings.Replace(s, "  listen: 127.0.0.1:27080", "  listen: 127.0.0.1:27080\n  shutdown_timeout: soon", 1)
+		}, []string{"sluice.yaml:3:", "soon"}},
+		{"yaml syntax", func(s string) string { return s + "log: [unclosed\n" },
+			[]string{"sluice.yaml:"}},
+		{"bad log level", func(s string) string { return strings.Replace(s, "level: debug", "level: loud", 1) },
+			[]string{"log.level:", `unknown level "loud"`}},
+		{"ws scheme", func(s string) string { return strings.Replace(s, "ws://127.0.0.1:27151", "http://127.0.0.1:27151", 1) },
+			[]string{"chains.eth.ws:", "use ws or wss"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(write(t, tc.edit(good)), noEnv)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			msg := err.Error()
+			for _, w := range tc.wants {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q lacks %q", msg, w)
+				}
+			}
+			for _, secret := range []string{"chpass", "pgpass", "redispass", "btcpass", "ltcpass"} {
+				if strings.Contains(msg, secret) {
+					t.Errorf("error leaks secret %q: %s", secret, msg)
+				}
+			}
+		})
+	}
+}
+
+func TestProblemFromEnvNamesVariable(t *testing.T) {
+	env := map[string]string{"SLUICE_REDIS_URL": "mysql://x"}
+	_, err := Load(write(t, good), func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "SLUICE_REDIS_URL (redis.url)") {
+		t.Fatalf("want the variable named, got %v", err)
+	}
+}
+
+func TestAllProblemsAtOnce(t *testing.T) {
+	_, err := Load(write(t, "log:\n  level: loud\n"), noEnv)
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, w := range []string{"clickhouse.dsn", "postgres.dsn", "redis.url", "log.level"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("missing %s in %v", w, err)
+		}
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), noEnv)
+	if err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	if got := Redact("postgres://u:secret@h:1/db"); strings.Contains(got, "secret") {
+		t.Fatal(got)
+	}
+}

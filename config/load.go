@@ -1,0 +1,273 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Problem is one thing wrong with a configuration.
+type Problem struct {
+	File string // empty for values from the environment
+	Line int    // 0 when unknown
+	Key  string // dotted path, e.g. chains.btc.rpc
+	Msg  string
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.File != "" {
+		b.WriteString(p.File)
+		if p.Line > 0 {
+			fmt.Fprintf(&b, ":%d", p.Line)
+		}
+		b.WriteString(": ")
+	}
+	if p.Key != "" {
+		b.WriteString(p.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// Error lists every problem found, so one run shows all there is to fix.
+type Error struct{ Problems []Problem }
+
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	if len(lines) == 1 {
+		return "invalid configuration: " + lines[0]
+	}
+	return fmt.Sprintf("invalid configuration (%d problems):\n  %s", len(lines), strings.Join(lines, "\n  "))
+}
+
+// EnvVars lists the environment overrides, in the order --help shows them.
+var EnvVars = []struct{ Name, Key string }{
+	{"SLUICE_API_LISTEN", "api.listen"},
+	{"SLUICE_CLICKHOUSE_DSN", "clickhouse.dsn"},
+	{"SLUICE_POSTGRES_DSN", "postgres.dsn"},
+	{"SLUICE_REDIS_URL", "redis.url"},
+	{"SLUICE_BTC_RPC", "chains.btc.rpc"},
+	{"SLUICE_BTC_NETWORK", "chains.btc.network"},
+	{"SLUICE_LTC_RPC", "chains.ltc.rpc"},
+	{"SLUICE_LTC_NETWORK", "chains.ltc.network"},
+	{"SLUICE_ETH_RPC", "chains.eth.rpc"},
+	{"SLUICE_ETH_WS", "chains.eth.ws"},
+	{"SLUICE_ETH_NETWORK", "chains.eth.network"},
+	{"SLUICE_LOG_LEVEL", "log.level"},
+	{"SLUICE_LOG_FORMAT", "log.format"},
+}
+
+// Load reads the YAML file at path (none when path is empty), applies the
+// environment overrides read through getenv, fills defaults and validates.
+// Every problem is reported at once, with file and line where it has one.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	cfg := Config{}
+	var lines map[string]int
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		var probs []Problem
+		lines, probs = parse(path, data, &cfg)
+		if len(probs) > 0 {
+			return nil, &Error{Problems: probs}
+		}
+	}
+	fromEnv := applyEnv(&cfg, getenv)
+	cfg.applyDefaults()
+	probs := cfg.validate()
+	for i := range probs {
+		if env, ok := fromEnv[probs[i].Key]; ok {
+			probs[i].Key = env + " (" + probs[i].Key + ")"
+			continue
+		}
+		if path != "" {
+			probs[i].File = path
+			probs[i].Line = lineOf(lines, probs[i].Key)
+		}
+	}
+	if len(probs) > 0 {
+		return nil, &Error{Problems: probs}
+	}
+	return &cfg, nil
+}
+
+// lineOf finds the line of key, or of its nearest parent present in the file.
+func lineOf(lines map[string]int, key string) int {
+	for k := key; k != ""; {
+		if l, ok := lines[k]; ok {
+			return l
+		}
+		i := strings.LastIndexByte(k, '.')
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return 0
+}
+
+var yamlLineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// parse decodes data into cfg, checking keys against the struct first so an
+// unknown key is named with its path and the keys that would be accepted.
+func parse(path string, data []byte, cfg *Config) (map[string]int, []Problem) {
+	lines := map[string]int{}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return lines, nil // an empty file is a valid, empty configuration
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, []Problem{yamlProblem(path, err)}
+	}
+	var probs []Problem
+	if len(root.Content) == 1 {
+		walkKeys(path, root.Content[0], reflect.TypeOf(*cfg), "", lines, &probs)
+	}
+	if len(probs) > 0 {
+		return lines, probs
+	}
+	if err := root.Decode(cfg); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, msg := range te.Errors {
+				p := Problem{File: path, Msg: msg}
+				if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+					p.Line, _ = strconv.Atoi(m[1])
+					p.Msg = m[2]
+				}
+				probs = append(probs, p)
+			}
+			return lines, probs
+		}
+		return lines, []Problem{yamlProblem(path, err)}
+	}
+	return lines, nil
+}
+
+func yamlProblem(path string, err error) Problem {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	p := Problem{File: path, Msg: msg}
+	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+		p.Line, _ = strconv.Atoi(m[1])
+		p.Msg = m[2]
+	}
+	return p
+}
+
+// walkKeys records the line of every key and reports keys the struct lacks.
+func walkKeys(path string, n *yaml.Node, t reflect.Type, prefix string, lines map[string]int, probs *[]Problem) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || n.Kind != yaml.MappingNode {
+		return
+	}
+	fields := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if tag != "" && tag != "-" {
+			fields[tag] = t.Field(i).Type
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := k.Value
+		if prefix != "" {
+			key = prefix + "." + k.Value
+		}
+		lines[key] = k.Line
+		ft, ok := fields[k.Value]
+		if !ok {
+			known := make([]string, 0, len(fields))
+			for f := range fields {
+				known = append(known, f)
+			}
+			sort.Strings(known)
+			*probs = append(*probs, Problem{File: path, Line: k.Line, Key: key,
+				Msg: fmt.Sprintf("unknown key %q (known keys here: %s)", k.Value, strings.Join(known, ", "))})
+			continue
+		}
+		walkKeys(path, v, ft, key, lines, probs)
+	}
+}
+
+// applyEnv sets the overrides present in the environment and returns which
+// config keys came from which variable, for error messages.
+func applyEnv(cfg *Config, getenv func(string) string) map[string]string {
+	from := map[string]string{}
+	if getenv == nil {
+		return from
+	}
+	for _, ev := range EnvVars {
+		v := getenv(ev.Name)
+		if v == "" {
+			continue
+		}
+		from[ev.Key] = ev.Name
+		switch ev.Key {
+		case "api.listen":
+			cfg.API.Listen = v
+		case "clickhouse.dsn":
+			cfg.ClickHouse.DSN = v
+		case "postgres.dsn":
+			cfg.Postgres.DSN = v
+		case "redis.url":
+			cfg.Redis.URL = v
+		case "chains.btc.rpc":
+			btc(cfg).RPC = v
+		case "chains.btc.network":
+			btc(cfg).Network = v
+		case "chains.ltc.rpc":
+			ltc(cfg).RPC = v
+		case "chains.ltc.network":
+			ltc(cfg).Network = v
+		case "chains.eth.rpc":
+			eth(cfg).RPC = v
+		case "chains.eth.ws":
+			eth(cfg).WS = v
+		case "chains.eth.network":
+			eth(cfg).Network = v
+		case "log.level":
+			cfg.Log.Level = v
+		case "log.format":
+			cfg.Log.Format = v
+		}
+	}
+	return from
+}
+
+func btc(c *Config) *Bitcoin {
+	if c.Chains.BTC == nil {
+		c.Chains.BTC = &Bitcoin{}
+	}
+	return c.Chains.BTC
+}
+
+func ltc(c *Config) *Bitcoin {
+	if c.Chains.LTC == nil {
+		c.Chains.LTC = &Bitcoin{}
+	}
+	return c.Chains.LTC
+}
+
+func eth(c *Config) *Ethereum {
+	if c.Chains.ETH == nil {
+		c.Chains.ETH = &Ethereum{}
+	}
+	return c.Chains.ETH
+}

@@ -1,0 +1,176 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/redis/go-redis/v9"
+)
+
+// Networks each chain accepts, as written in the config.
+var (
+	BTCNetworks = []string{"mainnet", "testnet", "regtest", "signet"}
+	LTCNetworks = []string{"mainnet", "testnet4", "regtest"}
+	ETHNetworks = []string{"mainnet", "sepolia", "holesky", "dev"}
+)
+
+// validate checks every field and returns all problems; none mentions a secret.
+func (c *Config) validate() []Problem {
+	var ps []Problem
+	add := func(key, format string, args ...any) {
+		ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+
+	if err := checkHostPort(c.API.Listen); err != nil {
+		add("api.listen", "%v", err)
+	}
+	if c.API.ShutdownTimeout < 0 {
+		add("api.shutdown_timeout", "must not be negative")
+	}
+
+	switch {
+	case c.ClickHouse.DSN == "":
+		add("clickhouse.dsn", "missing: set it to clickhouse://USER:PASSWORD@HOST:9000/DATABASE (or SLUICE_CLICKHOUSE_DSN)")
+	default:
+		if !strings.HasPrefix(c.ClickHouse.DSN, "clickhouse://") && !strings.HasPrefix(c.ClickHouse.DSN, "tcp://") {
+			add("clickhouse.dsn", "must start with clickhouse:// (the native protocol; ClickHouse 18.16 does not work over HTTP)")
+		} else if _, err := clickhouse.ParseDSN(c.ClickHouse.DSN); err != nil {
+			add("clickhouse.dsn", "not a valid DSN: %s", redact(err.Error(), c.ClickHouse.DSN))
+		}
+	}
+
+	switch {
+	case c.Postgres.DSN == "":
+		add("postgres.dsn", "missing: set it to postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=disable (or SLUICE_POSTGRES_DSN)")
+	default:
+		pc, err := pgconn.ParseConfig(c.Postgres.DSN)
+		if err != nil {
+			add("postgres.dsn", "not a valid DSN: %s", redact(err.Error(), c.Postgres.DSN))
+		} else if pc.Password == "" && !strings.HasPrefix(pc.Host, "/") {
+			add("postgres.dsn", "missing password: TCP connections to the ledger must authenticate (postgres://USER:PASSWORD@...)")
+		}
+	}
+
+	switch {
+	case c.Redis.URL == "":
+		add("redis.url", "missing: set it to redis://:PASSWORD@HOST:6379/0 (or SLUICE_REDIS_URL)")
+	default:
+		if _, err := redis.ParseURL(c.Redis.URL); err != nil {
+			add("redis.url", "not a valid URL: %s", redact(err.Error(), c.Redis.URL))
+		}
+	}
+
+	checkBitcoin := func(key string, b *Bitcoin, nets []string) {
+		if !b.IsEnabled() {
+			return
+		}
+		if !slices.Contains(nets, b.Network) {
+			add(key+".network", "unknown network %q (one of: %s)", b.Network, strings.Join(nets, ", "))
+		}
+		if b.RPC == "" {
+			add(key+".rpc", "missing: the node's JSON-RPC URL, http://USER:PASSWORD@HOST:PORT")
+			return
+		}
+		u, err := checkURL(b.RPC, "http", "https")
+		if err != nil {
+			add(key+".rpc", "%v", err)
+			return
+		}
+		if u.User == nil || u.User.Username() == "" {
+			add(key+".rpc", "missing credentials: Bitcoin-family nodes require RPC auth, http://USER:PASSWORD@%s", u.Host)
+		} else if p, _ := u.User.Password(); p == "" {
+			add(key+".rpc", "missing password for RPC user %q", u.User.Username())
+		}
+	}
+	checkBitcoin("chains.btc", c.Chains.BTC, BTCNetworks)
+	checkBitcoin("chains.ltc", c.Chains.LTC, LTCNetworks)
+
+	if e := c.Chains.ETH; e.IsEnabled() {
+		if !slices.Contains(ETHNetworks, e.Network) {
+			add("chains.eth.network", "unknown network %q (one of: %s)", e.Network, strings.Join(ETHNetworks, ", "))
+		}
+		if e.RPC == "" && e.WS == "" {
+			add("chains.eth", "needs rpc (http://HOST:8545) and ws (ws://HOST:8546)")
+		}
+		if e.RPC != "" {
+			if _, err := checkURL(e.RPC, "http", "https"); err != nil {
+				add("chains.eth.rpc", "%v", err)
+			}
+		}
+		if e.WS != "" {
+			if _, err := checkURL(e.WS, "ws", "wss"); err != nil {
+				add("chains.eth.ws", "%v", err)
+			}
+		}
+	}
+
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		add("log.level", "unknown level %q (one of: debug, info, warn, error)", c.Log.Level)
+	}
+	if !slices.Contains([]string{"text", "json"}, c.Log.Format) {
+		add("log.format", "unknown format %q (one of: text, json)", c.Log.Format)
+	}
+	return ps
+}
+
+func checkHostPort(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not HOST:PORT", s)
+	}
+	if host == "" {
+		return fmt.Errorf("%q has no host: write 127.0.0.1:%s to listen on loopback, or 0.0.0.0:%s to listen everywhere", s, port, port)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 1 to 65535", port)
+	}
+	return nil
+}
+
+func checkURL(s string, schemes ...string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid URL: %s", redact(err.Error(), s))
+	}
+	if !slices.Contains(schemes, u.Scheme) {
+		return nil, fmt.Errorf("scheme %q not supported (use %s)", u.Scheme, strings.Join(schemes, " or "))
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("URL has no host")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("port %q is not a number from 1 to 65535", p)
+		}
+	}
+	return u, nil
+}
+
+// redact removes the password of raw from msg, should a parser quote it.
+func redact(msg, raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
+		return strings.ReplaceAll(msg, raw, u.Redacted())
+	}
+	// an unparsable URL may still hold a secret after "user:"; drop the whole value
+	if strings.Contains(msg, raw) {
+		msg = strings.ReplaceAll(msg, raw, "<value hidden>")
+	}
+	return msg
+}
+
+// Redact returns s (a URL or DSN) with its password replaced, for logs.
+func Redact(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return "<unparsable URL hidden>"
+}

@@ -1,0 +1,89 @@
+package stack
+
+import (
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+)
+
+// KV is one variable of `sluice stack env`.
+type KV struct{ Key, Value string }
+
+// ConfigFile is where Up writes a configuration ready for `sluice serve`.
+func (s *Stack) ConfigFile() string { return filepath.Join(s.Dir, "sluice.yaml") }
+
+func (s *Stack) loop(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
+
+// Env lists the variables that point sluice (and people) at this stack.
+func (s *Stack) Env() []KV {
+	p, st := s.Ports, s.State
+	return []KV{
+		{"SLUICE_STACK_DIR", s.Dir},
+		{"SLUICE_CONFIG", s.ConfigFile()},
+		{"SLUICE_API", "http://" + s.loop(p.API)},
+		{"SLUICE_API_LISTEN", s.loop(p.API)},
+		{"SLUICE_CLICKHOUSE_DSN", s.clickhouseDSN()},
+		{"SLUICE_CLICKHOUSE_HTTP", "http://" + s.loop(p.ClickHouseHTTP)},
+		{"SLUICE_POSTGRES_DSN", s.postgresDSN("sluice", st.PostgresPass, "sluice")},
+		{"SLUICE_REDIS_URL", fmt.Sprintf("redis://:%s@%s/0", st.RedisPass, s.loop(p.Redis))},
+		{"SLUICE_BTC_NETWORK", "regtest"},
+		{"SLUICE_BTC_RPC", fmt.Sprintf("http://sluice:%s@%s", st.BTCRPCPass, s.loop(p.BTCRPC))},
+		{"SLUICE_BTC_MINING_ADDRESS", st.BTCMiningAddress},
+		{"SLUICE_LTC_NETWORK", "regtest"},
+		{"SLUICE_LTC_RPC", fmt.Sprintf("http://sluice:%s@%s", st.LTCRPCPass, s.loop(p.LTCRPC))},
+		{"SLUICE_ETH_NETWORK", "dev"},
+		{"SLUICE_ETH_RPC", "http://" + s.loop(p.ETHHTTP)},
+		{"SLUICE_ETH_WS", "ws://" + s.loop(p.ETHWS)},
+		{"SLUICE_ETH_DEV_ACCOUNT", st.ETHDevAccount},
+	}
+}
+
+func (s *Stack) clickhouseDSN() string {
+	return fmt.Sprintf("clickhouse://default:%s@%s/sluice", s.State.ClickHousePass, s.loop(s.Ports.ClickHouse))
+}
+
+func (s *Stack) postgresDSN(user, pass, db string) string {
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, pass), Host: s.loop(s.Ports.Postgres), Path: "/" + db,
+		RawQuery: "sslmode=disable"}
+	return u.String()
+}
+
+// ShellQuote quotes v for a POSIX shell, so `eval "$(sluice stack env)"` is safe.
+func ShellQuote(v string) string {
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+}
+
+// writeConfig writes the YAML that `sluice serve --config` reads for this stack.
+func (s *Stack) writeConfig() error {
+	env := map[string]string{}
+	for _, kv := range s.Env() {
+		env[kv.Key] = kv.Value
+	}
+	y := fmt.Sprintf(`# Written by "sluice stack up" for the local stack in %s; rewritten on every up.
+api:
+  listen: %q
+clickhouse:
+  dsn: %q
+postgres:
+  dsn: %q
+redis:
+  url: %q
+chains:
+  btc:
+    network: regtest
+    rpc: %q
+  ltc:
+    network: regtest
+    rpc: %q
+  eth:
+    network: dev
+    rpc: %q
+    ws: %q
+log:
+  level: info
+  format: text
+`, s.Dir, env["SLUICE_API_LISTEN"], env["SLUICE_CLICKHOUSE_DSN"], env["SLUICE_POSTGRES_DSN"], env["SLUICE_REDIS_URL"],
+		env["SLUICE_BTC_RPC"], env["SLUICE_LTC_RPC"], env["SLUICE_ETH_RPC"], env["SLUICE_ETH_WS"])
+	return writeFileAtomic(s.ConfigFile(), []byte(y), 0o600)
+}
