@@ -60,7 +60,7 @@ present) with SLUICE_* environment overrides; see "sluice config --help".`,
 		Version:       version,
 	}
 	root.PersistentFlags().String("config", "", "configuration file (default $SLUICE_CONFIG, else var/stack/sluice.yaml if present)")
-	root.AddCommand(newStackCmd(), newConfigCmd(), newVersionCmd())
+	root.AddCommand(newStackCmd(), newConfigCmd(), newMigrateCmd(), newServeCmd(), newVersionCmd())
 	return root
 }
 

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/sluicepay/sluice/api"
+	"github.com/sluicepay/sluice/config"
+	"github.com/sluicepay/sluice/health"
+	"github.com/sluicepay/sluice/jsonrpc"
+	"github.com/sluicepay/sluice/stores"
+)
+
+func newServeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the HTTP server: /healthz, /readyz, /metrics",
+		Long: `Runs the HTTP server on api.listen (default 127.0.0.1:27080):
+
+  GET /healthz   200 while the process is alive
+  GET /readyz    JSON with one entry per dependency (clickhouse, postgres, redis, and
+                 btc/ltc/eth when configured), each with its error if down; 503 when any is
+  GET /metrics   Prometheus metrics (Go runtime, process, dependency checks, HTTP)
+
+Dependencies may be down at start; /readyz says so until they answer.
+SIGTERM or Ctrl-C drains requests for up to api.shutdown_timeout, then exits.`,
+		Example: `  eval "$(sluice stack env)" && sluice serve
+  sluice serve --config /etc/sluice/sluice.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cmd, cfg)
+		},
+	}
+}
+
+func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config) error {
+	log := newLogger(cfg)
+	gin.SetMode(gin.ReleaseMode)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	checks, closeAll, err := dependencyChecks(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	checker := health.New(reg, 3*time.Second, checks...)
+
+	ln, err := net.Listen("tcp", cfg.API.Listen)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("api.listen %s is already in use by another program: stop it or set api.listen (SLUICE_API_LISTEN) to a free port", cfg.API.Listen)
+		}
+		return fmt.Errorf("api.listen %s: %w", cfg.API.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           api.New(api.Deps{Log: log, Ready: checker, Registry: reg}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	defer stopLoop()
+	go checker.Loop(loopCtx, 15*time.Second)
+
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(cmd.OutOrStdout(), "sluice API listening on %s\n", url)
+	log.Info("serving", "url", url, "version", version)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.API.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.API.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// dependencyChecks opens (lazily) every store and node the config names.
+func dependencyChecks(ctx context.Context, cfg *config.Config) ([]health.Check, func(), error) {
+	ch, err := stores.OpenClickHouse(cfg.ClickHouse.DSN)
+	if err != nil {
+		return nil, nil, err
+	}
+	pg, err := stores.OpenPostgres(ctx, cfg.Postgres.DSN)
+	if err != nil {
+		ch.Close()
+		return nil, nil, err
+	}
+	rd, err := stores.OpenRedis(cfg.Redis.URL)
+	if err != nil {
+		ch.Close()
+		pg.Close()
+		return nil, nil, err
+	}
+	checks := []health.Check{health.ClickHouse(ch), health.Postgres(pg), health.Redis(rd)}
+	for _, n := range []struct {
+		name string
+		c    *config.Bitcoin
+	}{{"btc", cfg.Chains.BTC}, {"ltc", cfg.Chains.LTC}} {
+		if !n.c.IsEnabled() {
+			continue
+		}
+		rpc, err := jsonrpc.New(n.c.RPC, jsonrpc.WithVersion("1.0"))
+		if err != nil {
+			return nil, nil, err
+		}
+		checks = append(checks, health.BitcoinNode(n.name, rpc, n.c.Network))
+	}
+	if e := cfg.Chains.ETH; e.IsEnabled() {
+		if e.RPC != "" {
+			rpc, err := jsonrpc.New(e.RPC)
+			if err != nil {
+				return nil, nil, err
+			}
+			checks = append(checks, health.EthereumNode(rpc, e.Network))
+		} else {
+			checks = append(checks, health.TCP("eth", e.WS))
+		}
+	}
+	return checks, func() { ch.Close(); pg.Close(); rd.Close() }, nil
+}
