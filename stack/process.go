@@ -113,6 +113,22 @@ func portFree(port int) error {
 	return fmt.Errorf("port %d is already in use by another program", port)
 }
 
+// waitPortFree gives a process that just died a moment to release its port.
+func waitPortFree(ctx context.Context, port int, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := portFree(port)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // portHolder finds the process listening on port through /proc, or "".
 func portHolder(port int) string {
 	inodes := map[string]bool{}
@@ -188,4 +204,45 @@ func execCommand(ctx context.Context, argv []string, dir string) *exec.Cmd {
 func sha256Hex(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
+}
+
+// reapSession kills what is left of a session we started whose leader is
+// gone (postgres backends outlive a kill -9 of the postmaster for a moment
+// and would block a new one). Only when no process has pid sid any more, so
+// a recycled pid never makes us touch someone else's session.
+func reapSession(sid int) {
+	if sid <= 0 {
+		return
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", sid)); err == nil {
+		return
+	}
+	want := strconv.Itoa(sid)
+	for i := 0; i < 50; i++ {
+		var left []int
+		stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+		for _, f := range stats {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			j := bytes.LastIndexByte(b, ')')
+			if j < 0 {
+				continue
+			}
+			// after ")": state ppid pgrp session ...
+			fields := strings.Fields(string(b[j+1:]))
+			if len(fields) > 3 && fields[3] == want && fields[0] != "Z" {
+				pid, _ := strconv.Atoi(strings.Split(f, "/")[2])
+				left = append(left, pid)
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		for _, pid := range left {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -66,6 +66,8 @@ type Options struct {
 	BinDir   string    // go-installed binaries; default var/bin
 	PortBase int       // 0 = keep the recorded base, or DefaultPortBase for a new stack
 	Out      io.Writer // progress lines
+	// StartTimeout bounds the wait for a service to answer; 0 = each service's own default.
+	StartTimeout time.Duration
 }
 
 // Stack is one local dependency stack.
@@ -76,6 +78,8 @@ type Stack struct {
 	State  State
 	out    io.Writer
 	outMu  sync.Mutex
+
+	startTimeout time.Duration
 }
 
 // Services lists every service name in start order.
@@ -106,7 +110,7 @@ func Open(opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{Dir: dir, BinDir: bin, out: opts.Out}
+	s := &Stack{Dir: dir, BinDir: bin, out: opts.Out, startTimeout: opts.StartTimeout}
 	if err := s.loadState(); err != nil {
 		return nil, err
 	}
@@ -313,7 +317,7 @@ func (s *Stack) up(ctx context.Context, svc *service) error {
 	pid := readPid(s.pidFile(svc))
 	if alive(pid, marker) {
 		// Running already, perhaps still starting (a previous up was interrupted).
-		if err := s.waitReady(ctx, svc, pid, svc.timeout); err == nil {
+		if err := s.waitReady(ctx, svc, pid); err == nil {
 			if err := svc.setup(ctx, s); err != nil {
 				return fmt.Errorf("setup: %w", err)
 			}
@@ -325,9 +329,10 @@ func (s *Stack) up(ctx context.Context, svc *service) error {
 			return err
 		}
 	}
+	reapSession(pid)
 	_ = os.Remove(s.pidFile(svc))
 	for _, p := range svc.ports(s) {
-		if err := portFree(p); err != nil {
+		if err := waitPortFree(ctx, p, 3*time.Second); err != nil {
 			return fmt.Errorf("cannot start: %w; stop that program or pick other ports with --port-base", err)
 		}
 	}
@@ -348,7 +353,7 @@ func (s *Stack) up(ctx context.Context, svc *service) error {
 	if err := writeFileAtomic(s.pidFile(svc), []byte(fmt.Sprintf("%d\n", proc.Pid)), 0o644); err != nil {
 		return err
 	}
-	if err := s.waitReady(ctx, svc, proc.Pid, svc.timeout); err != nil {
+	if err := s.waitReady(ctx, svc, proc.Pid); err != nil {
 		return fmt.Errorf("%w\nlast lines of %s:\n%s", err, s.logFile(svc), tail(s.logFile(svc), 15))
 	}
 	if err := svc.setup(ctx, s); err != nil {
@@ -359,7 +364,11 @@ func (s *Stack) up(ctx context.Context, svc *service) error {
 }
 
 // waitReady polls the service until it answers, dies, or timeout passes.
-func (s *Stack) waitReady(ctx context.Context, svc *service, pid int, timeout time.Duration) error {
+func (s *Stack) waitReady(ctx context.Context, svc *service, pid int) error {
+	timeout := svc.timeout
+	if s.startTimeout > 0 {
+		timeout = s.startTimeout
+	}
 	deadline := time.Now().Add(timeout)
 	var last error
 	for {

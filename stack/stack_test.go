@@ -1,0 +1,305 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sluicepay/sluice/internal/testenv"
+)
+
+func TestPortsDistinct(t *testing.T) {
+	seen := map[int]string{}
+	for _, base := range []int{DefaultPortBase, DefaultPortBase + 1000} {
+		p := PortsFor(base)
+		for name, port := range map[string]int{"api": p.API, "ch": p.ClickHouse, "chhttp": p.ClickHouseHTTP,
+			"pg": p.Postgres, "redis": p.Redis, "btc": p.BTCRPC, "btcp2p": p.BTCP2P, "ltc": p.LTCRPC,
+			"eth": p.ETHHTTP, "ethws": p.ETHWS} {
+			key := fmt.Sprintf("%d/%s", base, name)
+			if other, dup := seen[port]; dup {
+				t.Fatalf("port %d used by %s and %s", port, other, key)
+			}
+			seen[port] = key
+		}
+	}
+}
+
+func TestShellQuoteRoundTrip(t *testing.T) {
+	for _, v := range []string{"plain", "with space", "it's", `a"b$c\d`, "postgres://u:p@h:1/db?sslmode=disable&x=1"} {
+		out, err := exec.Command("sh", "-c", "eval \"X=$0\"; printf %s \"$X\"", ShellQuote(v)).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(out) != v {
+			t.Errorf("quoted %q came back as %q", v, out)
+		}
+	}
+}
+
+func TestAliveNeedsMarker(t *testing.T) {
+	if !alive(os.Getpid(), "stack.test") {
+		t.Fatal("our own process should be alive with its own name as marker")
+	}
+	if alive(os.Getpid(), "/no/such/stack/dir") {
+		t.Fatal("a live process without the marker must not count as ours")
+	}
+	if alive(0, "x") || alive(1<<30, "x") {
+		t.Fatal("impossible pids must not be alive")
+	}
+}
+
+func TestPortFreeNamesHolder(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	err = portFree(port)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("want the holder named, got %v", err)
+	}
+}
+
+func TestSelectUnknownService(t *testing.T) {
+	s := &Stack{}
+	if _, err := s.select_([]string{"redis", "mysql"}); err == nil || !strings.Contains(err.Error(), `unknown service "mysql"`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// freeBase finds a port base whose every port is free, away from the
+// default and test stacks.
+func freeBase(t *testing.T) int {
+	for i := 0; i < 100; i++ {
+		base := 30000 + 200*rand.IntN(150)
+		p := PortsFor(base)
+		ok := true
+		for _, port := range []int{p.API, p.ClickHouse, p.ClickHouseHTTP, p.Postgres, p.Redis, p.BTCRPC, p.BTCP2P, p.LTCRPC, p.ETHHTTP, p.ETHWS} {
+			if portFree(port) != nil {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free port range")
+	return 0
+}
+
+// newTestStack makes a stack of its own in a temp dir, reusing the repo's var/bin.
+func newTestStack(t *testing.T) *Stack {
+	testenv.Get(t, "SLUICE_STACK_DIR") // an integration test: runs under make test
+	dir := t.TempDir()
+	// postgres runs as its own user and must be able to enter the directory
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		_ = os.Chmod(d, 0o755)
+	}
+	s, err := Open(Options{Dir: dir, BinDir: filepath.Join(testenv.RepoRoot(t), "var", "bin"),
+		PortBase: freeBase(t), Out: testWriter{t}, StartTimeout: 90 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Down(context.Background(), nil) })
+	return s
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func (s *Stack) pidOf(t *testing.T, name string) int {
+	t.Helper()
+	for _, svc := range catalog {
+		if svc.name == name {
+			pid := readPid(s.pidFile(svc))
+			if !alive(pid, s.svcDir(svc)) {
+				t.Fatalf("%s is not running", name)
+			}
+			return pid
+		}
+	}
+	t.Fatalf("no service %s", name)
+	return 0
+}
+
+func (s *Stack) mustAnswer(t *testing.T, names ...string) {
+	t.Helper()
+	for _, st := range s.Status(context.Background()) {
+		for _, n := range names {
+			if st.Name == n && (!st.Answers || !st.Running) {
+				t.Fatalf("%s: running=%v answers=%v err=%s", n, st.Running, st.Answers, st.Error)
+			}
+		}
+	}
+}
+
+// TestLifecycle drives a whole stack of its own through what operators do
+// to it: up twice, kill -9 of each service, stale and hung pid files, a
+// port taken by someone else, down, and up again.
+func TestLifecycle(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStack(t)
+	all := Services()
+
+	if err := s.Up(ctx, nil); err != nil {
+		t.Fatalf("first up: %v", err)
+	}
+	s.mustAnswer(t, all...)
+	pids := map[string]int{}
+	for _, n := range all {
+		pids[n] = s.pidOf(t, n)
+	}
+
+	t.Run("second up reuses every service", func(t *testing.T) {
+		if err := s.Up(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range all {
+			if got := s.pidOf(t, n); got != pids[n] {
+				t.Errorf("%s restarted (pid %d -> %d)", n, pids[n], got)
+			}
+		}
+	})
+
+	t.Run("regtest wallets are funded", func(t *testing.T) {
+		var n int64
+		if err := s.btc().Call(ctx, "getblockcount", &n); err != nil || n < MinBlocks {
+			t.Fatalf("btcd blocks %d, %v", n, err)
+		}
+		var bal float64
+		if err := s.ltc(s.State.LTCWallet).Call(ctx, "getbalance", &bal); err != nil || bal <= 0 {
+			t.Fatalf("litecoind balance %v, %v", bal, err)
+		}
+		var wei string
+		if err := s.eth().Call(ctx, "eth_getBalance", &wei, s.State.ETHDevAccount, "latest"); err != nil || wei == "0x0" {
+			t.Fatalf("geth dev account balance %s, %v", wei, err)
+		}
+	})
+
+	t.Run("redis keeps writes across kill -9 (AOF)", func(t *testing.T) {
+		rc := redis.NewClient(&redis.Options{Addr: s.loop(s.Ports.Redis), Password: s.State.RedisPass})
+		defer rc.Close()
+		if err := rc.Set(ctx, "lifecycle", "kept", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1500 * time.Millisecond) // appendfsync everysec
+		_ = syscall.Kill(s.pidOf(t, "redis"), syscall.SIGKILL)
+		if err := s.Up(ctx, []string{"redis"}); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := rc.Get(ctx, "lifecycle").Result(); err != nil || v != "kept" {
+			t.Fatalf("after kill -9 and up: %q, %v", v, err)
+		}
+	})
+
+	for _, n := range all {
+		t.Run("kill -9 "+n+" then up", func(t *testing.T) {
+			old := s.pidOf(t, n)
+			if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 50 && alive(old, filepath.Join(s.Dir, n)); i++ {
+				time.Sleep(100 * time.Millisecond)
+			}
+			if err := s.Up(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			if s.pidOf(t, n) == old {
+				t.Fatal("not restarted")
+			}
+			s.mustAnswer(t, all...)
+		})
+	}
+
+	t.Run("stale pid file of an unrelated process", func(t *testing.T) {
+		if err := s.Down(ctx, []string{"redis"}); err != nil {
+			t.Fatal(err)
+		}
+		// our own pid is alive but is not redis: up must start redis, not trust the file
+		if err := os.WriteFile(s.pidFile(redisSvc), []byte(fmt.Sprint(os.Getpid())), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Up(ctx, []string{"redis"}); err != nil {
+			t.Fatal(err)
+		}
+		if s.pidOf(t, "redis") == os.Getpid() {
+			t.Fatal("trusted a stale pid file")
+		}
+		s.mustAnswer(t, "redis")
+	})
+
+	t.Run("half-started service that never answers is replaced", func(t *testing.T) {
+		if err := s.Down(ctx, []string{"redis"}); err != nil {
+			t.Fatal(err)
+		}
+		hung := exec.Command("sh", "-c", "sleep 600", s.svcDir(redisSvc)) // carries the marker, answers nothing
+		if err := hung.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = hung.Wait() }()
+		if err := os.WriteFile(s.pidFile(redisSvc), []byte(fmt.Sprint(hung.Process.Pid)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s.startTimeout = 2 * time.Second
+		err := s.Up(ctx, []string{"redis"})
+		s.startTimeout = 90 * time.Second
+		if err != nil {
+			t.Fatal(err)
+		}
+		if alive(hung.Process.Pid, s.svcDir(redisSvc)) {
+			t.Fatal("hung process left running")
+		}
+		s.mustAnswer(t, "redis")
+	})
+
+	t.Run("port taken by another program", func(t *testing.T) {
+		if err := s.Down(ctx, []string{"redis"}); err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.Listen("tcp", s.loop(s.Ports.Redis))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Up(ctx, []string{"redis"})
+		l.Close()
+		want := fmt.Sprintf("port %d is already in use by pid %d", s.Ports.Redis, os.Getpid())
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("want %q, got %v", want, err)
+		}
+	})
+
+	t.Run("down then up again", func(t *testing.T) {
+		if err := s.Down(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range s.Status(ctx) {
+			if st.Running || st.Answers {
+				t.Fatalf("%s still up after down", st.Name)
+			}
+		}
+		if err := s.Up(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		s.mustAnswer(t, all...)
+		var n int64
+		if err := s.btc().Call(ctx, "getblockcount", &n); err != nil || n < MinBlocks {
+			t.Fatalf("btcd chain not kept across down/up: %d, %v", n, err)
+		}
+	})
+}
