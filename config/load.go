@@ -76,15 +76,16 @@ var EnvVars = []struct{ Name, Key string }{
 func Load(path string, getenv func(string) string) (*Config, error) {
 	cfg := Config{}
 	var lines map[string]int
+	var keyProbs []Problem
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("read config: %w", err)
 		}
-		var probs []Problem
-		lines, probs = parse(path, data, &cfg)
-		if len(probs) > 0 {
-			return nil, &Error{Problems: probs}
+		var fatal bool
+		lines, keyProbs, fatal = parse(path, data, &cfg)
+		if fatal {
+			return nil, &Error{Problems: keyProbs}
 		}
 	}
 	fromEnv := applyEnv(&cfg, getenv)
@@ -100,7 +101,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 			probs[i].Line = lineOf(lines, probs[i].Key)
 		}
 	}
-	if len(probs) > 0 {
+	if probs = append(keyProbs, probs...); len(probs) > 0 {
 		return nil, &Error{Problems: probs}
 	}
 	return &cfg, nil
@@ -125,38 +126,37 @@ var yamlLineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 // parse decodes data into cfg, checking keys against the struct first so an
 // unknown key is named with its path and the keys that would be accepted.
-func parse(path string, data []byte, cfg *Config) (map[string]int, []Problem) {
-	lines := map[string]int{}
+// fatal means the file could not be read as a configuration at all.
+func parse(path string, data []byte, cfg *Config) (lines map[string]int, probs []Problem, fatal bool) {
+	lines = map[string]int{}
 	if len(bytes.TrimSpace(data)) == 0 {
-		return lines, nil // an empty file is a valid, empty configuration
+		return lines, nil, false // an empty file is a valid, empty configuration
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, []Problem{yamlProblem(path, err)}
+		return nil, []Problem{yamlProblem(path, err)}, true
 	}
-	var probs []Problem
 	if len(root.Content) == 1 {
 		walkKeys(path, root.Content[0], reflect.TypeOf(*cfg), "", lines, &probs)
 	}
-	if len(probs) > 0 {
-		return lines, probs
-	}
+	// Unknown keys are reported, and the rest is still decoded and checked,
+	// so one run lists every problem.
 	if err := root.Decode(cfg); err != nil {
 		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			for _, msg := range te.Errors {
-				p := Problem{File: path, Msg: msg}
-				if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
-					p.Line, _ = strconv.Atoi(m[1])
-					p.Msg = m[2]
-				}
-				probs = append(probs, p)
-			}
-			return lines, probs
+		if !errors.As(err, &te) {
+			return lines, append(probs, yamlProblem(path, err)), true
 		}
-		return lines, []Problem{yamlProblem(path, err)}
+		for _, msg := range te.Errors {
+			p := Problem{File: path, Msg: msg}
+			if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+				p.Line, _ = strconv.Atoi(m[1])
+				p.Msg = m[2]
+			}
+			probs = append(probs, p)
+		}
+		return lines, probs, true
 	}
-	return lines, nil
+	return lines, probs, false
 }
 
 func yamlProblem(path string, err error) Problem {

@@ -145,7 +145,7 @@ func clickhouseHTTP(ctx context.Context, s *Stack, query string) (string, error)
 		return "", err
 	}
 	req.SetBasicAuth("default", s.State.ClickHousePass)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := oneShot(30 * time.Second).Do(req)
 	if err != nil {
 		return "", err
 	}
@@ -386,7 +386,7 @@ var btcdSvc = &service{
 
 func (s *Stack) btc() *jsonrpc.Client {
 	c, _ := jsonrpc.New(fmt.Sprintf("http://sluice:%s@%s", s.State.BTCRPCPass, s.loop(s.Ports.BTCRPC)),
-		jsonrpc.WithVersion("1.0"), jsonrpc.WithHTTPClient(&http.Client{Timeout: 60 * time.Second}))
+		jsonrpc.WithVersion("1.0"), jsonrpc.WithHTTPClient(oneShot(60*time.Second)))
 	return c
 }
 
@@ -465,7 +465,7 @@ func (s *Stack) ltc(wallet string) *jsonrpc.Client {
 	if wallet != "" {
 		u += "/wallet/" + wallet
 	}
-	c, _ := jsonrpc.New(u, jsonrpc.WithVersion("1.0"), jsonrpc.WithHTTPClient(&http.Client{Timeout: 120 * time.Second}))
+	c, _ := jsonrpc.New(u, jsonrpc.WithVersion("1.0"), jsonrpc.WithHTTPClient(oneShot(120*time.Second)))
 	return c
 }
 
@@ -509,6 +509,13 @@ var gethSvc = &service{
 }
 
 func (s *Stack) eth() *jsonrpc.Client {
-	c, _ := jsonrpc.New("http://" + s.loop(s.Ports.ETHHTTP))
+	c, _ := jsonrpc.New("http://"+s.loop(s.Ports.ETHHTTP), jsonrpc.WithHTTPClient(oneShot(30*time.Second)))
 	return c
+}
+
+// oneShot is an HTTP client that keeps no idle connections: the stack talks
+// to each node rarely, and an idle keep-alive makes litecoind and ClickHouse
+// wait many seconds at shutdown.
+func oneShot(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
 }

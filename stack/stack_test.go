@@ -119,7 +119,7 @@ func newTestStack(t *testing.T) *Stack {
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+	w.t.Log(time.Now().Format("15:04:05.000"), strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
 

@@ -1,0 +1,42 @@
+# sluice: two commands on a fresh machine.
+#   make run    build, bring up the local stack, migrate, serve (foreground)
+#   make test   a separate test stack, go vet, every test with -race, tear down
+GO      ?= go
+SLUICE  := var/bin/sluice
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+export GOFLAGS ?= -buildvcs=false
+
+.PHONY: all build run test vet stack-up stack-down fmt clean
+
+all: build
+
+build:
+	@mkdir -p var/bin
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(SLUICE) ./cmd/sluice
+
+run: build
+	$(SLUICE) stack up
+	$(SLUICE) --config var/stack/sluice.yaml migrate
+	@echo
+	@echo "sluice API: $$($(SLUICE) stack env | sed -n "s/^export SLUICE_API='\(.*\)'/\1/p")   (Ctrl-C stops the server; 'make stack-down' stops the stack)"
+	exec $(SLUICE) --config var/stack/sluice.yaml serve
+
+test: build
+	bash scripts/test.sh
+
+vet:
+	$(GO) vet ./...
+
+stack-up: build
+	$(SLUICE) stack up
+
+stack-down: build
+	$(SLUICE) stack down
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	-$(SLUICE) stack down
+	-$(SLUICE) stack down --dir var/teststack
+	rm -rf var
