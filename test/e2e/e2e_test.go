@@ -134,10 +134,10 @@ redis: {url: "redis://127.0.0.1:6379/0"}
 	cases := map[string]struct{ body, want string }{
 		"unknown key": {"clickhouse: {dsn: \"clickhouse://a:b@h:1/d\"}\npostgres: {dsn: \"postgres://u:p@h:1/d\"}\nredis: {url: \"redis://h:1\"}\nchains:\n  btc:\n    rcp: http://u:p@h:1\n",
 			`:6: chains.btc.rcp: unknown key "rcp"`},
-		"not yaml":    {"api: [\n", "broken.yaml:"},
-		"bad url":     {"clickhouse: {dsn: \"clickhouse://a:b@h:1/d\"}\npostgres: {dsn: \"postgres://u:p@h:1/d\"}\nredis: {url: \"redis://h:1\"}\nchains:\n  eth:\n    ws: \"ftp://h:1\"\n", `chains.eth.ws: scheme "ftp" not supported`},
-		"no secrets":  {"clickhouse: {dsn: \"clickhouse://a:b@h:1/d\"}\npostgres: {dsn: \"postgres://u@h:1/d\"}\nredis: {url: \"redis://h:1\"}\nchains:\n  ltc: {rpc: \"http://h:1\"}\n", "missing credentials"},
-		"empty":       {"", "clickhouse.dsn: missing"},
+		"not yaml":   {"api: [\n", "broken.yaml:"},
+		"bad url":    {"clickhouse: {dsn: \"clickhouse://a:b@h:1/d\"}\npostgres: {dsn: \"postgres://u:p@h:1/d\"}\nredis: {url: \"redis://h:1\"}\nchains:\n  eth:\n    ws: \"ftp://h:1\"\n", `chains.eth.ws: scheme "ftp" not supported`},
+		"no secrets": {"clickhouse: {dsn: \"clickhouse://a:b@h:1/d\"}\npostgres: {dsn: \"postgres://u@h:1/d\"}\nredis: {url: \"redis://h:1\"}\nchains:\n  ltc: {rpc: \"http://h:1\"}\n", "missing credentials"},
+		"empty":      {"", "clickhouse.dsn: missing"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
