@@ -347,19 +347,16 @@ var btcdSvc = &service{
 	ports:      func(s *Stack) []int { return []int{s.Ports.BTCRPC, s.Ports.BTCP2P} },
 	addr:       func(s *Stack) string { return s.loop(s.Ports.BTCRPC) },
 	prepare: func(_ context.Context, s *Stack) error {
-		// btcd insists on a config file existing; everything is on the command line.
-		f := filepath.Join(s.Dir, "btcd", "btcd.conf")
-		if _, err := os.Stat(f); err == nil {
-			return nil
-		}
-		return os.WriteFile(f, []byte("; settings are passed by sluice stack on the command line\n"), 0o600)
+		// Credentials live in the config file (0600), never on the command line, where ps and logs would show them.
+		conf := fmt.Sprintf("; written by sluice stack up; rewritten on every start\nrpcuser=sluice\nrpcpass=%s\n", s.State.BTCRPCPass)
+		return writeFileAtomic(filepath.Join(s.Dir, "btcd", "btcd.conf"), []byte(conf), 0o600)
 	},
 	argv: func(s *Stack) []string {
 		d := filepath.Join(s.Dir, "btcd")
 		return []string{filepath.Join(s.BinDir, "btcd"), "--configfile=" + filepath.Join(d, "btcd.conf"),
 			"--datadir=" + filepath.Join(d, "data"), "--logdir=" + filepath.Join(d, "logs"),
 			"--regtest", "--notls", "--rpclisten=" + s.loop(s.Ports.BTCRPC), "--listen=" + s.loop(s.Ports.BTCP2P),
-			"--rpcuser=sluice", "--rpcpass=" + s.State.BTCRPCPass, "--miningaddr=" + s.State.BTCMiningAddress,
+			"--miningaddr=" + s.State.BTCMiningAddress,
 			"--txindex", "--addrindex", "--rpcmaxclients=100", "--rpcmaxwebsockets=50", "--debuglevel=info"}
 	},
 	ready: func(ctx context.Context, s *Stack) error {
@@ -414,11 +411,15 @@ var litecoindSvc = &service{
 	stopSignal: syscall.SIGTERM,
 	ports:      func(s *Stack) []int { return []int{s.Ports.LTCRPC} },
 	addr:       func(s *Stack) string { return s.loop(s.Ports.LTCRPC) },
-	prepare:    func(context.Context, *Stack) error { return nil },
+	prepare: func(_ context.Context, s *Stack) error {
+		conf := fmt.Sprintf("# written by sluice stack up; rewritten on every start\nrpcuser=sluice\nrpcpassword=%s\n", s.State.LTCRPCPass)
+		return writeFileAtomic(filepath.Join(s.Dir, "litecoind", "litecoin.conf"), []byte(conf), 0o600)
+	},
 	argv: func(s *Stack) []string {
-		return []string{aptLitecoind.path, "-regtest", "-datadir=" + filepath.Join(s.Dir, "litecoind"),
+		d := filepath.Join(s.Dir, "litecoind")
+		return []string{aptLitecoind.path, "-regtest", "-datadir=" + d, "-conf=" + filepath.Join(d, "litecoin.conf"),
 			"-server", "-listen=0", "-rpcbind=127.0.0.1", "-rpcallowip=127.0.0.1",
-			"-rpcport=" + strconv.Itoa(s.Ports.LTCRPC), "-rpcuser=sluice", "-rpcpassword=" + s.State.LTCRPCPass,
+			"-rpcport=" + strconv.Itoa(s.Ports.LTCRPC),
 			"-txindex", "-fallbackfee=0.0001", "-rpcthreads=8", "-rpcworkqueue=128", "-printtoconsole=0"}
 	},
 	ready: func(ctx context.Context, s *Stack) error {
