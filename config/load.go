@@ -54,20 +54,23 @@ func (e *Error) Error() string {
 }
 
 // EnvVars lists the environment overrides, in the order --help shows them.
-var EnvVars = []struct{ Name, Key string }{
-	{"SLUICE_API_LISTEN", "api.listen"},
-	{"SLUICE_CLICKHOUSE_DSN", "clickhouse.dsn"},
-	{"SLUICE_POSTGRES_DSN", "postgres.dsn"},
-	{"SLUICE_REDIS_URL", "redis.url"},
-	{"SLUICE_BTC_RPC", "chains.btc.rpc"},
-	{"SLUICE_BTC_NETWORK", "chains.btc.network"},
-	{"SLUICE_LTC_RPC", "chains.ltc.rpc"},
-	{"SLUICE_LTC_NETWORK", "chains.ltc.network"},
-	{"SLUICE_ETH_RPC", "chains.eth.rpc"},
-	{"SLUICE_ETH_WS", "chains.eth.ws"},
-	{"SLUICE_ETH_NETWORK", "chains.eth.network"},
-	{"SLUICE_LOG_LEVEL", "log.level"},
-	{"SLUICE_LOG_FORMAT", "log.format"},
+var EnvVars = []struct {
+	Name, Key string
+	set       func(*Config, string)
+}{
+	{"SLUICE_API_LISTEN", "api.listen", func(c *Config, v string) { c.API.Listen = v }},
+	{"SLUICE_CLICKHOUSE_DSN", "clickhouse.dsn", func(c *Config, v string) { c.ClickHouse.DSN = v }},
+	{"SLUICE_POSTGRES_DSN", "postgres.dsn", func(c *Config, v string) { c.Postgres.DSN = v }},
+	{"SLUICE_REDIS_URL", "redis.url", func(c *Config, v string) { c.Redis.URL = v }},
+	{"SLUICE_BTC_RPC", "chains.btc.rpc", func(c *Config, v string) { btc(c).RPC = v }},
+	{"SLUICE_BTC_NETWORK", "chains.btc.network", func(c *Config, v string) { btc(c).Network = v }},
+	{"SLUICE_LTC_RPC", "chains.ltc.rpc", func(c *Config, v string) { ltc(c).RPC = v }},
+	{"SLUICE_LTC_NETWORK", "chains.ltc.network", func(c *Config, v string) { ltc(c).Network = v }},
+	{"SLUICE_ETH_RPC", "chains.eth.rpc", func(c *Config, v string) { eth(c).RPC = v }},
+	{"SLUICE_ETH_WS", "chains.eth.ws", func(c *Config, v string) { eth(c).WS = v }},
+	{"SLUICE_ETH_NETWORK", "chains.eth.network", func(c *Config, v string) { eth(c).Network = v }},
+	{"SLUICE_LOG_LEVEL", "log.level", func(c *Config, v string) { c.Log.Level = v }},
+	{"SLUICE_LOG_FORMAT", "log.format", func(c *Config, v string) { c.Log.Format = v }},
 }
 
 // Load reads the YAML file at path (none when path is empty), applies the
@@ -219,34 +222,7 @@ func applyEnv(cfg *Config, getenv func(string) string) map[string]string {
 			continue
 		}
 		from[ev.Key] = ev.Name
-		switch ev.Key {
-		case "api.listen":
-			cfg.API.Listen = v
-		case "clickhouse.dsn":
-			cfg.ClickHouse.DSN = v
-		case "postgres.dsn":
-			cfg.Postgres.DSN = v
-		case "redis.url":
-			cfg.Redis.URL = v
-		case "chains.btc.rpc":
-			btc(cfg).RPC = v
-		case "chains.btc.network":
-			btc(cfg).Network = v
-		case "chains.ltc.rpc":
-			ltc(cfg).RPC = v
-		case "chains.ltc.network":
-			ltc(cfg).Network = v
-		case "chains.eth.rpc":
-			eth(cfg).RPC = v
-		case "chains.eth.ws":
-			eth(cfg).WS = v
-		case "chains.eth.network":
-			eth(cfg).Network = v
-		case "log.level":
-			cfg.Log.Level = v
-		case "log.format":
-			cfg.Log.Format = v
-		}
+		ev.set(cfg, v)
 	}
 	return from
 }

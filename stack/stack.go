@@ -236,11 +236,7 @@ func (s *Stack) logFile(svc *service) string { return filepath.Join(s.Dir, "logs
 // Up installs, starts and prepares the named services (all when names is
 // empty), reusing those already running. It returns once every one answers.
 func (s *Stack) Up(ctx context.Context, names []string) error {
-	svcs, err := s.select_(names)
-	if err != nil {
-		return err
-	}
-	unlock, err := s.lock()
+	svcs, unlock, err := s.selectAndLock(names)
 	if err != nil {
 		return err
 	}
@@ -274,24 +270,44 @@ func (s *Stack) Up(ctx context.Context, names []string) error {
 		return err
 	}
 
-	errs := make([]error, len(svcs))
-	var wg sync.WaitGroup
-	for i, svc := range svcs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.up(ctx, svc); err != nil {
-				errs[i] = fmt.Errorf("%s: %w", svc.name, err)
-			}
-		}()
-	}
-	wg.Wait()
+	upErr := parallel(svcs, func(svc *service) error { return s.up(ctx, svc) })
 	if err := s.saveState(); err != nil { // setup may have learned things (geth's dev account)
 		return err
 	}
 	if err := s.writeConfig(); err != nil {
 		return err
 	}
+	return upErr
+}
+
+// selectAndLock resolves service names and takes the stack lock.
+func (s *Stack) selectAndLock(names []string) ([]*service, func(), error) {
+	svcs, err := s.select_(names)
+	if err != nil {
+		return nil, nil, err
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, nil, err
+	}
+	return svcs, unlock, nil
+}
+
+// parallel runs fn for every service at once and joins the errors, each
+// prefixed with its service, so one failure never hides another.
+func parallel(svcs []*service, fn func(*service) error) error {
+	errs := make([]error, len(svcs))
+	var wg sync.WaitGroup
+	for i, svc := range svcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(svc); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", svc.name, err)
+			}
+		}()
+	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
@@ -394,37 +410,25 @@ func (s *Stack) waitReady(ctx context.Context, svc *service, pid int) error {
 
 // Down stops the named services (all when empty) that this stack started.
 func (s *Stack) Down(ctx context.Context, names []string) error {
-	svcs, err := s.select_(names)
-	if err != nil {
-		return err
-	}
-	unlock, err := s.lock()
+	svcs, unlock, err := s.selectAndLock(names)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	errs := make([]error, len(svcs))
-	var wg sync.WaitGroup
-	for i, svc := range svcs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pid := readPid(s.pidFile(svc))
-			if !alive(pid, s.svcDir(svc)) {
-				_ = os.Remove(s.pidFile(svc))
-				s.printf("%-10s not running\n", svc.name)
-				return
-			}
-			if err := stopPid(pid, s.svcDir(svc), svc.stopSignal, 60*time.Second); err != nil {
-				errs[i] = fmt.Errorf("%s: %w", svc.name, err)
-				return
-			}
+	return parallel(svcs, func(svc *service) error {
+		pid := readPid(s.pidFile(svc))
+		if !alive(pid, s.svcDir(svc)) {
 			_ = os.Remove(s.pidFile(svc))
-			s.printf("%-10s stopped   (pid %d)\n", svc.name, pid)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+			s.printf("%-10s not running\n", svc.name)
+			return nil
+		}
+		if err := stopPid(pid, s.svcDir(svc), svc.stopSignal, 60*time.Second); err != nil {
+			return err
+		}
+		_ = os.Remove(s.pidFile(svc))
+		s.printf("%-10s stopped   (pid %d)\n", svc.name, pid)
+		return nil
+	})
 }
 
 // ServiceStatus is one line of `sluice stack status`.

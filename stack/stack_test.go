@@ -227,6 +227,28 @@ func TestLifecycle(t *testing.T) {
 		})
 	}
 
+	t.Run("no secret in any log or command line", func(t *testing.T) {
+		st := s.State
+		secrets := []string{st.PostgresSuperPass, st.PostgresPass, st.RedisPass, st.ClickHousePass, st.BTCRPCPass, st.LTCRPCPass, st.BTCMiningKey}
+		logs, _ := filepath.Glob(filepath.Join(s.Dir, "logs", "*"))
+		for _, svc := range catalog {
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", s.pidOf(t, svc.name)))
+			for _, sec := range secrets {
+				if strings.Contains(string(cmdline), sec) {
+					t.Errorf("%s command line holds a secret", svc.name)
+				}
+			}
+		}
+		for _, f := range logs {
+			b, _ := os.ReadFile(f)
+			for _, sec := range secrets {
+				if strings.Contains(string(b), sec) {
+					t.Errorf("%s holds a secret", f)
+				}
+			}
+		}
+	})
+
 	t.Run("stale pid file of an unrelated process", func(t *testing.T) {
 		if err := s.Down(ctx, []string{"redis"}); err != nil {
 			t.Fatal(err)
@@ -281,28 +303,6 @@ func TestLifecycle(t *testing.T) {
 		want := fmt.Sprintf("port %d is already in use by pid %d", s.Ports.Redis, os.Getpid())
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("want %q, got %v", want, err)
-		}
-	})
-
-	t.Run("no secret in any log or command line", func(t *testing.T) {
-		st := s.State
-		secrets := []string{st.PostgresSuperPass, st.PostgresPass, st.RedisPass, st.ClickHousePass, st.BTCRPCPass, st.LTCRPCPass, st.BTCMiningKey}
-		logs, _ := filepath.Glob(filepath.Join(s.Dir, "logs", "*"))
-		for _, svc := range catalog {
-			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", s.pidOf(t, svc.name)))
-			for _, sec := range secrets {
-				if strings.Contains(string(cmdline), sec) {
-					t.Errorf("%s command line holds a secret", svc.name)
-				}
-			}
-		}
-		for _, f := range logs {
-			b, _ := os.ReadFile(f)
-			for _, sec := range secrets {
-				if strings.Contains(string(b), sec) {
-					t.Errorf("%s holds a secret", f)
-				}
-			}
 		}
 	})
 

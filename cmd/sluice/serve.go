@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"syscall"
@@ -49,6 +50,7 @@ SIGTERM or Ctrl-C drains requests for up to api.shutdown_timeout, then exits.`,
 
 func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config) error {
 	log := newLogger(cfg)
+	slog.SetDefault(log)
 	gin.SetMode(gin.ReleaseMode)
 
 	reg := prometheus.NewRegistry()
