@@ -12,7 +12,20 @@ type Config struct {
 	Postgres   Postgres   `yaml:"postgres"`
 	Redis      Redis      `yaml:"redis"`
 	Chains     Chains     `yaml:"chains"`
+	Indexer    Indexer    `yaml:"indexer"`
 	Log        Log        `yaml:"log"`
+}
+
+// Indexer tunes the chain followers.
+type Indexer struct {
+	// Workers is how many blocks are fetched in parallel during catch-up.
+	Workers int `yaml:"workers"`
+	// BatchRows is the ClickHouse batch size during catch-up (rows, all tables).
+	BatchRows int `yaml:"batch_rows"`
+	// MaxReorg is the deepest reorg walked back; a deeper one stops the indexer.
+	MaxReorg int64 `yaml:"max_reorg"`
+	// PollInterval is the watchdog poll of each node's best block.
+	PollInterval time.Duration `yaml:"poll_interval"`
 }
 
 // API is the HTTP server.
@@ -89,8 +102,9 @@ const (
 // Defaults returns a configuration with every optional field filled.
 func Defaults() Config {
 	return Config{
-		API: API{Listen: DefaultAPIListen, ShutdownTimeout: 15 * time.Second},
-		Log: Log{Level: "info", Format: "text"},
+		API:     API{Listen: DefaultAPIListen, ShutdownTimeout: 15 * time.Second},
+		Indexer: Indexer{Workers: 8, BatchRows: 50_000, MaxReorg: 100, PollInterval: time.Second},
+		Log:     Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -102,6 +116,18 @@ func (c *Config) applyDefaults() {
 	}
 	if c.API.ShutdownTimeout == 0 {
 		c.API.ShutdownTimeout = d.API.ShutdownTimeout
+	}
+	if c.Indexer.Workers == 0 {
+		c.Indexer.Workers = d.Indexer.Workers
+	}
+	if c.Indexer.BatchRows == 0 {
+		c.Indexer.BatchRows = d.Indexer.BatchRows
+	}
+	if c.Indexer.MaxReorg == 0 {
+		c.Indexer.MaxReorg = d.Indexer.MaxReorg
+	}
+	if c.Indexer.PollInterval == 0 {
+		c.Indexer.PollInterval = d.Indexer.PollInterval
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = d.Log.Level

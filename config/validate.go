@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -110,6 +111,18 @@ func (c *Config) validate() []Problem {
 		}
 	}
 
+	if c.Indexer.Workers < 1 || c.Indexer.Workers > 256 {
+		add("indexer.workers", "must be from 1 to 256")
+	}
+	if c.Indexer.BatchRows < 1 {
+		add("indexer.batch_rows", "must be positive")
+	}
+	if c.Indexer.MaxReorg < 1 {
+		add("indexer.max_reorg", "must be positive")
+	}
+	if c.Indexer.PollInterval < 10*time.Millisecond {
+		add("indexer.poll_interval", "must be at least 10ms")
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		add("log.level", "unknown level %q (one of: debug, info, warn, error)", c.Log.Level)
 	}

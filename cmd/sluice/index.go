@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/sluicepay/sluice/config"
+	"github.com/sluicepay/sluice/indexer"
+	"github.com/sluicepay/sluice/indexer/bitcoin"
+	"github.com/sluicepay/sluice/indexer/store"
+	"github.com/sluicepay/sluice/stores"
+)
+
+func newIndexCmd() *cobra.Command {
+	var chains []string
+	var from int64
+	var metricsListen string
+	cmd := &cobra.Command{
+		Use:   "index",
+		Short: "Follow nodes and write every block into ClickHouse",
+		Long: `Follows each chosen chain's node (chains.btc / chains.ltc in the config): catches up
+from the last checkpoint with parallel fetches and big ClickHouse batches, then
+follows the tip, woken by a poll of the node's best block (indexer.poll_interval).
+A reorg is walked back (up to indexer.max_reorg blocks; deeper stops with an error),
+the orphaned blocks are hidden from readers, and connected/disconnected events go to
+the Redis Stream blocks:<chain>. Stop it any way you like, kill -9 included: it
+resumes from its checkpoint in Postgres and removes anything half-written.
+
+Run "sluice migrate" first.`,
+		Example: `  eval "$(sluice stack env)" && sluice index --chain btc,ltc
+  sluice index --chain ltc --metrics-listen 127.0.0.1:9101`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			log := newLogger(cfg)
+			slog.SetDefault(log)
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			if metricsListen != "" {
+				ln, err := net.Listen("tcp", metricsListen)
+				if err != nil {
+					return fmt.Errorf("--metrics-listen %s: %w", metricsListen, err)
+				}
+				srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}
+				go func() { _ = srv.Serve(ln) }()
+				defer srv.Close()
+				log.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+			}
+			return runIndexers(cmd.Context(), cfg, reg, log, chains, from)
+		},
+	}
+	cmd.Flags().StringSliceVar(&chains, "chain", nil, "chains to index (btc, ltc); default every configured Bitcoin-family chain")
+	cmd.Flags().Int64Var(&from, "from", 0, "first height to index when the index of a chain is empty")
+	cmd.Flags().StringVar(&metricsListen, "metrics-listen", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9101)")
+	return cmd
+}
+
+// runIndexers runs one follower per chain until ctx ends or one stops for good.
+func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, chains []string, from int64) error {
+	all := map[string]*config.Bitcoin{"btc": cfg.Chains.BTC, "ltc": cfg.Chains.LTC}
+	if len(chains) == 0 {
+		for _, c := range []string{"btc", "ltc"} {
+			if all[c].IsEnabled() {
+				chains = append(chains, c)
+			}
+		}
+	}
+	if len(chains) == 0 {
+		return errors.New("no chain to index: configure chains.btc or chains.ltc (or SLUICE_BTC_RPC / SLUICE_LTC_RPC)")
+	}
+	ch, err := stores.OpenClickHouse(cfg.ClickHouse.DSN)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	pg, err := stores.OpenPostgres(ctx, cfg.Postgres.DSN)
+	if err != nil {
+		return err
+	}
+	defer pg.Close()
+	rd, err := stores.OpenRedis(cfg.Redis.URL)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+
+	writer := store.NewWriter(ch, reg)
+	metrics := indexer.NewMetrics(reg)
+	latency := bitcoin.NodeMetrics(reg)
+	badBlocks := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_node_bad_blocks_total",
+		Help: "Blocks a node sent that did not decode or were not the block asked for."}, []string{"chain"})
+	reg.MustRegister(badBlocks)
+
+	type job struct {
+		chain string
+		run   func(context.Context) error
+	}
+	var jobs []job
+	for _, c := range chains {
+		bc, ok := all[c]
+		if !ok {
+			return fmt.Errorf("--chain %s: this command indexes btc and ltc", c)
+		}
+		if !bc.IsEnabled() {
+			return fmt.Errorf("--chain %s: chains.%s is not configured", c, c)
+		}
+		params, err := bitcoin.ParamsFor(c, bc.Network)
+		if err != nil {
+			return err
+		}
+		node, err := bitcoin.NewNode(c, bc.RPC, latency)
+		if err != nil {
+			return err
+		}
+		if err := node.CheckNetwork(ctx, bc.Network); err != nil {
+			return err
+		}
+		src := &bitcoin.Source{Node: node, Params: params, BadBlocks: badBlocks.WithLabelValues(c)}
+		f := indexer.NewFollower[bitcoin.Indexed](indexer.Options{
+			Chain: c, Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg,
+			PollInterval: cfg.Indexer.PollInterval, StartHeight: from, Log: log,
+		}, src, store.BitcoinSink{W: writer, Chain: c}, indexer.PGCheckpoints{DB: pg}, indexer.RedisPublisher{Client: rd}, metrics)
+		log.Info("indexing", "chain", c, "network", bc.Network, "node", node.URL())
+		jobs = append(jobs, job{c, f.Run})
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := j.run(ctx); err != nil {
+				errs[i] = fmt.Errorf("%s indexer: %w", j.chain, err)
+				cancel() // one chain stopping for good stops the process, so a supervisor sees it
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

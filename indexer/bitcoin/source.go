@@ -1,0 +1,74 @@
+package bitcoin
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Indexed is a decoded block at the height the node gave it; it is the
+// indexer.Block of the Bitcoin family.
+type Indexed struct {
+	H int64
+	B *Block
+}
+
+func (i Indexed) Height() int64    { return i.H }
+func (i Indexed) Hash() string     { return i.B.Hash }
+func (i Indexed) PrevHash() string { return i.B.PrevHash }
+func (i Indexed) Time() time.Time  { return i.B.Time }
+
+// Rows is how many index rows the block makes.
+func (i Indexed) Rows() int {
+	n := 1
+	for t := range i.B.Txs {
+		n += 1 + len(i.B.Txs[t].Vin) + 2*len(i.B.Txs[t].Vout)
+	}
+	return n
+}
+
+// Source fetches and decodes blocks from a node for the follower.
+type Source struct {
+	Node   *Node
+	Params *Params
+	// BadBlocks counts blocks the node sent that do not decode.
+	BadBlocks prometheus.Counter
+}
+
+// Tip returns the node's best block.
+func (s *Source) Tip(ctx context.Context) (int64, string, error) {
+	ci, err := s.Node.BlockchainInfo(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	return ci.Blocks, ci.BestBlockHash, nil
+}
+
+// HashAt returns the node's main-chain hash at height.
+func (s *Source) HashAt(ctx context.Context, height int64) (string, error) {
+	return s.Node.BlockHash(ctx, height)
+}
+
+// Fetch downloads the raw block and decodes it, checking it is the block asked for.
+func (s *Source) Fetch(ctx context.Context, height int64, hash string) (Indexed, error) {
+	raw, err := s.Node.RawBlock(ctx, hash)
+	if err != nil {
+		return Indexed{}, err
+	}
+	b, err := Decode(raw, s.Params)
+	if err != nil {
+		if s.BadBlocks != nil {
+			s.BadBlocks.Inc()
+		}
+		return Indexed{}, fmt.Errorf("node sent block %s (height %d) that does not decode: %w", hash, height, err)
+	}
+	if b.Hash != hash {
+		if s.BadBlocks != nil {
+			s.BadBlocks.Inc()
+		}
+		return Indexed{}, fmt.Errorf("node sent block %s when asked for %s (height %d)", b.Hash, hash, height)
+	}
+	return Indexed{H: height, B: b}, nil
+}

@@ -1,0 +1,53 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sluicepay/sluice/indexer"
+	"github.com/sluicepay/sluice/stores"
+)
+
+// Recent lists the canonical blocks of chain at heights >= from, ascending:
+// for each block the latest block_status row decides.
+func Recent(ctx context.Context, ch *stores.ClickHouse, chain string, from int64) ([]indexer.Ref, error) {
+	rows, err := ch.Query(ctx, `
+		SELECT height, hash, prev_hash, time FROM blocks
+		WHERE chain = ? AND height >= ? AND hash IN (
+			SELECT hash FROM block_status WHERE chain = ? AND height >= ?
+			GROUP BY hash HAVING argMax(canonical, version) = 1)
+		ORDER BY height`, chain, uint64(max(from, 0)), chain, uint64(max(from, 0)))
+	if err != nil {
+		return nil, fmt.Errorf("read recent %s blocks: %w", chain, err)
+	}
+	defer rows.Close()
+	var out []indexer.Ref
+	for rows.Next() {
+		var (
+			h  uint64
+			r  indexer.Ref
+			tm time.Time
+		)
+		if err := rows.Scan(&h, &r.Hash, &r.PrevHash, &tm); err != nil {
+			return nil, err
+		}
+		r.Height, r.Time = int64(h), tm
+		if n := len(out); n > 0 && out[n-1].Height == r.Height {
+			// blocks rows are replaced on merge only; equal rows for one hash may coexist
+			if out[n-1].Hash == r.Hash {
+				continue
+			}
+			return nil, fmt.Errorf("index holds two canonical %s blocks at height %d (%s, %s)", chain, r.Height, out[n-1].Hash, r.Hash)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// CanonicalFilter is the WHERE clause that limits a table with chain,
+// block_height and block_hash columns to the committed canonical chain.
+// Bind chain twice, then chain once more.
+const CanonicalFilter = `chain = ? AND block_hash NOT IN (
+	SELECT hash FROM block_status WHERE chain = ? GROUP BY hash HAVING argMax(canonical, version) = 0)
+	AND block_height <= (SELECT max(height) FROM blocks WHERE chain = ?)`
