@@ -69,6 +69,11 @@ type Bitcoin struct {
 	Network string `yaml:"network"`
 	// RPC is the JSON-RPC URL with credentials: http://user:pass@host:port
 	RPC string `yaml:"rpc"`
+	// ZMQ is the node's -zmqpubhashblock endpoint (bitcoind, litecoind built with ZMQ),
+	// e.g. tcp://127.0.0.1:28332. Optional: the poll always runs as a watchdog.
+	ZMQ string `yaml:"zmq"`
+	// BtcdWebsocket subscribes to btcd's websocket notifyblocks at the RPC address.
+	BtcdWebsocket bool `yaml:"btcd_websocket"`
 }
 
 // Ethereum configures a geth node.

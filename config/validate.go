@@ -74,6 +74,11 @@ func (c *Config) validate() []Problem {
 		if !slices.Contains(nets, b.Network) {
 			add(key+".network", "unknown network %q (one of: %s)", b.Network, strings.Join(nets, ", "))
 		}
+		if b.ZMQ != "" {
+			if _, err := checkURL(b.ZMQ, "tcp", "ipc"); err != nil {
+				add(key+".zmq", "%v", err)
+			}
+		}
 		if b.RPC == "" {
 			add(key+".rpc", "missing: the node's JSON-RPC URL, http://USER:PASSWORD@HOST:PORT")
 			return

@@ -29,6 +29,7 @@ func (s *Stack) Env() []KV {
 		{"SLUICE_REDIS_URL", fmt.Sprintf("redis://:%s@%s/0", st.RedisPass, s.loop(p.Redis))},
 		{"SLUICE_BTC_NETWORK", "regtest"},
 		{"SLUICE_BTC_RPC", fmt.Sprintf("http://sluice:%s@%s", st.BTCRPCPass, s.loop(p.BTCRPC))},
+		{"SLUICE_BTC_BTCD_WEBSOCKET", "true"},
 		{"SLUICE_BTC_MINING_ADDRESS", st.BTCMiningAddress},
 		{"SLUICE_LTC_NETWORK", "regtest"},
 		{"SLUICE_LTC_RPC", fmt.Sprintf("http://sluice:%s@%s", st.LTCRPCPass, s.loop(p.LTCRPC))},
@@ -73,6 +74,7 @@ chains:
   btc:
     network: regtest
     rpc: %q
+    btcd_websocket: true
   ltc:
     network: regtest
     rpc: %q

@@ -102,7 +102,9 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	latency := bitcoin.NodeMetrics(reg)
 	badBlocks := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_node_bad_blocks_total",
 		Help: "Blocks a node sent that did not decode or were not the block asked for."}, []string{"chain"})
-	reg.MustRegister(badBlocks)
+	zmqGaps := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_zmq_sequence_gaps_total",
+		Help: "Gaps in a node's ZMQ hashblock sequence: notifications lost (the poll covers them)."}, []string{"chain"})
+	reg.MustRegister(badBlocks, zmqGaps)
 
 	type job struct {
 		chain string
@@ -135,6 +137,16 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 		}, src, store.BitcoinSink{W: writer, Chain: c}, indexer.PGCheckpoints{DB: pg}, indexer.RedisPublisher{Client: rd}, metrics)
 		log.Info("indexing", "chain", c, "network", bc.Network, "node", node.URL())
 		jobs = append(jobs, job{c, f.Run})
+		if bc.BtcdWebsocket {
+			jobs = append(jobs, job{c, func(ctx context.Context) error {
+				return bitcoin.BtcdWebsocket{RPC: bc.RPC, Log: log.With("chain", c)}.Run(ctx, f.Wake)
+			}})
+		}
+		if bc.ZMQ != "" {
+			jobs = append(jobs, job{c, func(ctx context.Context) error {
+				return bitcoin.ZMQ{Endpoint: bc.ZMQ, Chain: c, Gaps: zmqGaps, Log: log.With("chain", c)}.Run(ctx, f.Wake)
+			}})
+		}
 	}
 
 	ctx, cancel := context.WithCancel(ctx)

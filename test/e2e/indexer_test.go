@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -61,11 +63,29 @@ func newIndexEnv(t *testing.T) *indexEnv {
 	return ie
 }
 
-// indexer is a running `sluice index`.
+// indexerProc is a running `sluice index`.
 type indexerProc struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *syncBuffer
 	done   chan error
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the process still writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func (ie *indexEnv) start(t *testing.T, extra []string, args ...string) *indexerProc {
@@ -73,7 +93,7 @@ func (ie *indexEnv) start(t *testing.T, extra []string, args ...string) *indexer
 	cmd := exec.Command(bin, append([]string{"index"}, args...)...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = mergeEnv(append(append([]string{}, ie.env...), extra...))
-	p := &indexerProc{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	p := &indexerProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -82,7 +102,7 @@ func (ie *indexEnv) start(t *testing.T, extra []string, args ...string) *indexer
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		if t.Failed() {
-			t.Logf("indexer log:\n%s", p.stderr)
+			t.Logf("indexer log:\n%s", p.stderr.String())
 		}
 	})
 	return p
@@ -214,7 +234,7 @@ func TestIndexFollowsNodes(t *testing.T) {
 		t.Run(chain, func(t *testing.T) {
 			n := nodeFor(t, chain)
 			ie := newIndexEnv(t)
-			ie.start(t, nil, "--chain", chain)
+			p := ie.start(t, nil, "--chain", chain)
 			top := n.height(t)
 			waitFor(t, "catch-up", 60*time.Second, func() bool { return ie.checkpoint(t, chain) >= top })
 			ie.sameAsNode(t, n)
@@ -224,6 +244,9 @@ func TestIndexFollowsNodes(t *testing.T) {
 			want := n.hashAt(t, top+1)
 			waitFor(t, "the new block in ClickHouse", 30*time.Second, func() bool { return ie.canonicalHashes(t, chain)[top+1] == want })
 			t.Logf("%s: block mined -> visible in ClickHouse in %s", chain, time.Since(mined).Round(time.Millisecond))
+			if chain == "btc" && !strings.Contains(p.stderr.String(), "btcd websocket connected") {
+				t.Error("btc should be woken by btcd's websocket notifications")
+			}
 
 			evs, err := ie.redis.XRange(context.Background(), "blocks:"+chain, "-", "+").Result()
 			if err != nil {
