@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -75,7 +76,11 @@ type Options struct {
 	MaxReorg     int64         // deepest reorg handled (default 100); deeper stops the follower
 	PollInterval time.Duration // watchdog poll of the node's tip (default 1 s)
 	StartHeight  int64         // first height to index on an empty index (default 0)
-	Log          *slog.Logger
+	// Push names the push trigger (zmq, websocket) when one is configured: a
+	// block the poll finds before the push trigger announced it counts as
+	// missed by that trigger, so a feed gone silent shows in metrics and logs.
+	Push string
+	Log  *slog.Logger
 }
 
 // ErrNoBlock is what a Source returns when the node has no main-chain block
@@ -96,6 +101,8 @@ type Follower[B Block] struct {
 	metrics *Metrics
 
 	wake chan string
+	// lastPush is when the push trigger last woke us (unix nanoseconds).
+	lastPush atomic.Int64
 	// window holds the recent canonical chain, for reorg walk-back.
 	window []Ref
 }
@@ -124,6 +131,9 @@ func NewFollower[B Block](opts Options, src Source[B], sink Sink[B], cps Checkpo
 // Wake asks the follower to look at the node now; kind names the trigger.
 func (f *Follower[B]) Wake(kind string) {
 	f.metrics.triggers.WithLabelValues(f.opts.Chain, kind).Inc()
+	if kind != "poll" {
+		f.lastPush.Store(time.Now().UnixNano())
+	}
 	select {
 	case f.wake <- kind:
 	default: // a wake-up is already pending
@@ -157,7 +167,9 @@ func (f *Follower[B]) Run(ctx context.Context) error {
 	}()
 	backoff := time.Second
 	for {
+		before, _ := f.tip()
 		err := f.sync(ctx)
+		f.checkPush(ctx, before)
 		switch {
 		case err == nil:
 			backoff = time.Second
@@ -177,7 +189,7 @@ func (f *Follower[B]) Run(ctx context.Context) error {
 				return nil
 			case <-time.After(backoff):
 			}
-			backoff = min(backoff*2, 30*time.Second)
+			backoff = min(backoff*2, 10*time.Second)
 			continue
 		}
 		select {
@@ -186,6 +198,21 @@ func (f *Follower[B]) Run(ctx context.Context) error {
 		case <-f.wake:
 		}
 	}
+}
+
+// checkPush notices new blocks that no push notification announced.
+func (f *Follower[B]) checkPush(ctx context.Context, before Ref) {
+	after, _ := f.tip()
+	if f.opts.Push == "" || after.Height <= before.Height || ctx.Err() != nil {
+		return
+	}
+	last := time.Unix(0, f.lastPush.Load())
+	if time.Since(last) <= 2*f.opts.PollInterval+time.Second {
+		return
+	}
+	f.metrics.missed.WithLabelValues(f.opts.Chain, f.opts.Push).Inc()
+	f.opts.Log.Warn(f.opts.Push+" trigger is silent: the poll found new blocks it did not announce",
+		"height", after.Height, "last_notification", last.Format(time.RFC3339))
 }
 
 // resume loads the checkpoint, removes what a crash left above it, and

@@ -10,6 +10,7 @@ type Metrics struct {
 	up           *prometheus.GaugeVec
 	errors       *prometheus.CounterVec
 	triggers     *prometheus.CounterVec
+	missed       *prometheus.CounterVec
 	reorgs       *prometheus.HistogramVec
 	reorgTooDeep *prometheus.GaugeVec
 	queue        *prometheus.GaugeVec
@@ -30,6 +31,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Failed sync rounds (node unreachable, bad block, store error); each is retried."}, []string{"chain"}),
 		triggers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_index_triggers_total",
 			Help: "Wake-ups of the follower by trigger kind (zmq, websocket, poll)."}, []string{"chain", "kind"}),
+		missed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_index_trigger_missed_total",
+			Help: "New blocks found by the poll that the push trigger (zmq, websocket) did not announce."}, []string{"chain", "kind"}),
 		reorgs: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sluice_index_reorg_depth_blocks",
 			Help: "Reorgs handled, by depth in blocks.", Buckets: []float64{1, 2, 3, 5, 10, 20, 50, 100}}, []string{"chain"}),
 		reorgTooDeep: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_index_reorg_too_deep",
@@ -38,7 +41,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Blocks fetched or being fetched ahead of the writer."}, []string{"chain"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.height, m.nodeHeight, m.tipTime, m.up, m.errors, m.triggers, m.reorgs, m.reorgTooDeep, m.queue)
+		reg.MustRegister(m.height, m.nodeHeight, m.tipTime, m.up, m.errors, m.triggers, m.missed, m.reorgs, m.reorgTooDeep, m.queue)
 	}
 	return m
 }

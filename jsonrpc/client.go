@@ -100,20 +100,30 @@ func (c *Client) Call(ctx context.Context, method string, result any, params ...
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		c.http.CloseIdleConnections()
 		return fmt.Errorf("%s at %s: %w", method, c.redacted, stripURL(err))
 	}
-	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		// A node shutting down answers 503 and waits for idle keep-alive
+		// connections before it exits: let go of ours (after the body is
+		// closed, which returns the connection to the idle pool).
+		c.http.CloseIdleConnections()
+	}
 	if resp.StatusCode == http.StatusUnauthorized {
 		return fmt.Errorf("%s at %s: %w", method, c.redacted, ErrUnauthorized)
 	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
 		return fmt.Errorf("%s at %s: read reply: %w", method, c.redacted, err)
 	}
 	// Bitcoin Core answers RPC errors with HTTP 500 and a JSON body: read it first.
 	var r response
 	if err := json.Unmarshal(raw, &r); err != nil {
-		return fmt.Errorf("%s at %s: HTTP %d, reply is not JSON-RPC: %.200q", method, c.redacted, resp.StatusCode, raw)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s at %s: HTTP %s (node starting or stopping?)", method, c.redacted, resp.Status)
+		}
+		return fmt.Errorf("%s at %s: reply is not JSON-RPC: %.200q", method, c.redacted, raw)
 	}
 	if r.Error != nil {
 		return fmt.Errorf("%s: %w", method, r.Error)

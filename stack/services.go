@@ -420,7 +420,9 @@ var litecoindSvc = &service{
 		return []string{aptLitecoind.path, "-regtest", "-datadir=" + d, "-conf=" + filepath.Join(d, "litecoin.conf"),
 			"-server", "-listen=0", "-rpcbind=127.0.0.1", "-rpcallowip=127.0.0.1",
 			"-rpcport=" + strconv.Itoa(s.Ports.LTCRPC),
-			"-txindex", "-fallbackfee=0.0001", "-rpcthreads=8", "-rpcworkqueue=128", "-printtoconsole=0"}
+			"-txindex", "-fallbackfee=0.0001", "-rpcthreads=8", "-rpcworkqueue=128", "-printtoconsole=0",
+			// a client mid-request (an indexer polling) otherwise holds shutdown for 30 s
+			"-rpcservertimeout=5"}
 	},
 	ready: func(ctx context.Context, s *Stack) error {
 		var n int64

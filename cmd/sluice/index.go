@@ -131,9 +131,16 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 			return err
 		}
 		src := &bitcoin.Source{Node: node, Params: params, BadBlocks: badBlocks.WithLabelValues(c)}
+		push := ""
+		switch {
+		case bc.ZMQ != "":
+			push = "zmq"
+		case bc.BtcdWebsocket:
+			push = "websocket"
+		}
 		f := indexer.NewFollower[bitcoin.Indexed](indexer.Options{
 			Chain: c, Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg,
-			PollInterval: cfg.Indexer.PollInterval, StartHeight: from, Log: log,
+			PollInterval: cfg.Indexer.PollInterval, StartHeight: from, Push: push, Log: log,
 		}, src, store.BitcoinSink{W: writer, Chain: c}, indexer.PGCheckpoints{DB: pg}, indexer.RedisPublisher{Client: rd}, metrics)
 		log.Info("indexing", "chain", c, "network", bc.Network, "node", node.URL())
 		jobs = append(jobs, job{c, f.Run})

@@ -23,7 +23,8 @@ import (
 )
 
 func newServeCmd() *cobra.Command {
-	return &cobra.Command{
+	var index bool
+	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the HTTP server: /healthz, /readyz, /metrics",
 		Long: `Runs the HTTP server on api.listen (default 127.0.0.1:27080):
@@ -34,7 +35,10 @@ func newServeCmd() *cobra.Command {
   GET /metrics   Prometheus metrics (Go runtime, process, dependency checks, HTTP)
 
 Dependencies may be down at start; /readyz says so until they answer.
-SIGTERM or Ctrl-C drains requests for up to api.shutdown_timeout, then exits.`,
+SIGTERM or Ctrl-C drains requests for up to api.shutdown_timeout, then exits.
+
+Unless --index=false, it also runs the indexer of every configured Bitcoin-family
+chain in the same process (see "sluice index --help"); run "sluice migrate" first.`,
 		Example: `  eval "$(sluice stack env)" && sluice serve
   sluice serve --config /etc/sluice/sluice.yaml`,
 		Args: cobra.NoArgs,
@@ -43,12 +47,14 @@ SIGTERM or Ctrl-C drains requests for up to api.shutdown_timeout, then exits.`,
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cmd, cfg)
+			return serve(cmd.Context(), cmd, cfg, index)
 		},
 	}
+	cmd.Flags().BoolVar(&index, "index", true, "also run the indexers of the configured chains in this process")
+	return cmd
 }
 
-func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config) error {
+func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, index bool) error {
 	log := newLogger(cfg)
 	slog.SetDefault(log)
 	gin.SetMode(gin.ReleaseMode)
@@ -78,6 +84,16 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config) error {
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
 	go checker.Loop(loopCtx, 15*time.Second)
+
+	if index && (cfg.Chains.BTC.IsEnabled() || cfg.Chains.LTC.IsEnabled()) {
+		go func() {
+			// An indexer that stops for good (a reorg too deep) leaves the API up;
+			// sluice_index_up and the log say so.
+			if err := runIndexers(loopCtx, cfg, reg, log, nil, 0); err != nil && loopCtx.Err() == nil {
+				log.Error("indexing stopped", "err", err)
+			}
+		}()
+	}
 
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(cmd.OutOrStdout(), "sluice API listening on %s\n", url)

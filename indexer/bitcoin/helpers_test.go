@@ -16,25 +16,31 @@ import (
 // absent: the project's own fixtures must be enough without it.
 func sharedTestdata(t testing.TB) string {
 	t.Helper()
+	td, err := findSharedTestdata()
+	if err != nil {
+		t.Skipf("no ../shared/testdata (%v); skipping real-block cases", err)
+	}
+	return td
+}
+
+// findSharedTestdata looks for ../shared/testdata beside the module root.
+func findSharedTestdata() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
+			td := filepath.Join(dir, "..", "shared", "testdata")
+			_, err := os.Stat(td)
+			return td, err
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Skip("module root not found; skipping cases that use ../shared/testdata")
+			return "", os.ErrNotExist
 		}
 		dir = parent
 	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("%s not present; skipping real-block cases", td)
-	}
-	return td
 }
 
 func mustParams(t testing.TB, chain, network string) *Params {

@@ -99,10 +99,13 @@ func (n *Node) RawBlock(ctx context.Context, hash string) ([]byte, error) {
 	}
 	raw, err := hex.DecodeString(s)
 	if err != nil {
-		return nil, fmt.Errorf("getblock %s: node sent a block that is not hex: %w", hash, err)
+		return nil, fmt.Errorf("getblock %s: %w: the block is not hex (%v)", hash, ErrGarbage, err)
 	}
 	return raw, nil
 }
+
+// ErrGarbage marks a reply from the node that is not a valid block.
+var ErrGarbage = errors.New("node sent garbage")
 
 // nodeChainNames are the names nodes report for each configured network.
 var nodeChainNames = map[string][]string{

@@ -2,6 +2,7 @@ package bitcoin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -53,22 +54,24 @@ func (s *Source) HashAt(ctx context.Context, height int64) (string, error) {
 
 // Fetch downloads the raw block and decodes it, checking it is the block asked for.
 func (s *Source) Fetch(ctx context.Context, height int64, hash string) (Indexed, error) {
+	b, err := s.fetch(ctx, height, hash)
+	if errors.Is(err, ErrGarbage) && s.BadBlocks != nil {
+		s.BadBlocks.Inc()
+	}
+	return b, err
+}
+
+func (s *Source) fetch(ctx context.Context, height int64, hash string) (Indexed, error) {
 	raw, err := s.Node.RawBlock(ctx, hash)
 	if err != nil {
 		return Indexed{}, err
 	}
 	b, err := Decode(raw, s.Params)
 	if err != nil {
-		if s.BadBlocks != nil {
-			s.BadBlocks.Inc()
-		}
-		return Indexed{}, fmt.Errorf("node sent block %s (height %d) that does not decode: %w", hash, height, err)
+		return Indexed{}, fmt.Errorf("%w for block %s (height %d): it does not decode: %w", ErrGarbage, hash, height, err)
 	}
 	if b.Hash != hash {
-		if s.BadBlocks != nil {
-			s.BadBlocks.Inc()
-		}
-		return Indexed{}, fmt.Errorf("node sent block %s when asked for %s (height %d)", b.Hash, hash, height)
+		return Indexed{}, fmt.Errorf("%w: asked for block %s (height %d), got %s", ErrGarbage, hash, height, b.Hash)
 	}
 	return Indexed{H: height, B: b}, nil
 }

@@ -263,7 +263,7 @@ type server struct {
 func startServe(t *testing.T, env []string) *server {
 	t.Helper()
 	addr := deadPort(t)
-	cmd := exec.Command(bin, "serve")
+	cmd := exec.Command(bin, "serve", "--index=false")
 	cmd.Dir = t.TempDir()
 	cmd.Env = mergeEnv(append(env, "SLUICE_API_LISTEN="+addr))
 	s := &server{cmd: cmd, url: "http://" + addr, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
