@@ -200,6 +200,18 @@ func (f *Follower[B]) Run(ctx context.Context) error {
 	}
 }
 
+// SyncOnce resumes from the checkpoint and brings the index to the source's
+// tip once, for imports that end when the source does.
+func (f *Follower[B]) SyncOnce(ctx context.Context) error {
+	if err := f.resume(ctx); err != nil {
+		return err
+	}
+	return f.sync(ctx)
+}
+
+// Checkpoint is the last committed block, as resume found it or sync left it.
+func (f *Follower[B]) Checkpoint() (Ref, bool) { return f.tip() }
+
 // checkPush notices new blocks that no push notification announced.
 func (f *Follower[B]) checkPush(ctx context.Context, before Ref) {
 	after, _ := f.tip()

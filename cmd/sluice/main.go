@@ -70,9 +70,8 @@ present) with SLUICE_* environment overrides; see "sluice config --help".`,
 		Version:       version,
 	}
 	root.PersistentFlags().String("config", "", "configuration file (default $SLUICE_CONFIG, else var/stack/sluice.yaml if present)")
-	root.AddCommand(newStackCmd(), newConfigCmd(), newMigrateCmd(), newServeCmd(), newVersionCmd())
-	root.AddCommand(newIndexCmd())
-	root.AddCommand(newDecodeCmd())
+	root.AddCommand(newStackCmd(), newConfigCmd(), newMigrateCmd(), newServeCmd(), newIndexCmd(), newImportCmd(),
+		newDecodeCmd(), newVersionCmd())
 	return root
 }
 

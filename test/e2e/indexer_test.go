@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -343,4 +345,81 @@ func TestIndexKill9DuringCatchUp(t *testing.T) {
 	ie.start(t, extra, "--chain", "btc")
 	waitFor(t, "catch-up after the kills", 120*time.Second, func() bool { return ie.checkpoint(t, "btc") >= top })
 	ie.sameAsNode(t, n)
+}
+
+// TestImportBlocksDir writes the node's chain into blk*.dat files the way a
+// node does (out of order, zero padding, a stale fork block, XOR-obfuscated),
+// imports them, and lets the live follower take over.
+func TestImportBlocksDir(t *testing.T) {
+	n := nodeFor(t, "ltc")
+	ctx := context.Background()
+	top := n.height(t)
+	var raws [][]byte
+	for h := int64(0); h <= top; h++ {
+		var s string
+		if err := n.rpc.Call(ctx, "getblock", &s, n.hashAt(t, h), 0); err != nil {
+			t.Fatal(err)
+		}
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, b)
+	}
+	// a sibling of block 5 that the node never had: same parent, another nonce
+	fork := append([]byte(nil), raws[5]...)
+	fork[79] ^= 0xff
+	// node order is not chain order: swap neighbours, put the fork in the middle
+	order := append([][]byte{}, raws...)
+	for i := 1; i+1 < len(order); i += 7 {
+		order[i], order[i+1] = order[i+1], order[i]
+	}
+	order = append(order[:len(order)/2], append([][]byte{fork}, order[len(order)/2:]...)...)
+
+	dir := t.TempDir()
+	key := []byte{0x5a, 0x01, 0xc3, 0x77, 0x10, 0x9e, 0x42, 0xee}
+	if err := os.WriteFile(filepath.Join(dir, "xor.dat"), key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	magic := []byte{0xfa, 0xbf, 0xb5, 0xda} // Litecoin regtest
+	half := len(order) / 2
+	for i, part := range [][][]byte{order[:half], order[half:]} {
+		var buf bytes.Buffer
+		for _, b := range part {
+			buf.Write(magic)
+			_ = binary.Write(&buf, binary.LittleEndian, uint32(len(b)))
+			buf.Write(b)
+		}
+		buf.Write(make([]byte, 4096)) // preallocated tail
+		data := buf.Bytes()
+		for j := range data {
+			data[j] ^= key[j%len(key)]
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("blk%05d.dat", i)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	ie := newIndexEnv(t)
+	r := run(t, ie.env, "import", "--chain", "ltc", "--blocks-dir", dir)
+	if r.code != 0 {
+		t.Fatalf("import: %s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, fmt.Sprintf("imported ltc to height %d", top)) || !strings.Contains(r.stderr, fmt.Sprintf("found %d blocks", len(order))) {
+		t.Fatalf("import output:\n%s", r.stderr)
+	}
+	ie.sameAsNode(t, n)
+	if r := run(t, ie.env, "import", "--chain", "ltc", "--blocks-dir", dir); r.code != 0 || !strings.Contains(r.stderr, "nothing to import") {
+		t.Fatalf("second import: %d %s", r.code, r.stderr)
+	}
+
+	// the live follower continues from the import's checkpoint
+	ie.start(t, nil, "--chain", "ltc")
+	n.mine(t, 1)
+	waitFor(t, "live follow after the import", 30*time.Second, func() bool { return ie.checkpoint(t, "ltc") >= top+1 })
+	ie.sameAsNode(t, n)
+
+	if r := run(t, nil, "import", "--chain", "ltc", "--blocks-dir", t.TempDir()); r.code != 1 || !strings.Contains(r.stderr, "no blk*.dat files") {
+		t.Fatalf("empty dir: %d %s", r.code, r.stderr)
+	}
 }
