@@ -21,11 +21,19 @@ func (i Indexed) Hash() string     { return i.B.Hash }
 func (i Indexed) PrevHash() string { return i.B.PrevHash }
 func (i Indexed) Time() time.Time  { return i.B.Time }
 
-// Rows is how many index rows the block makes.
+// Rows is how many index rows the block makes: its blocks and block_status
+// rows, and per transaction one row, one per input, one per output and one
+// more per output with an address.
 func (i Indexed) Rows() int {
-	n := 1
+	n := 2
 	for t := range i.B.Txs {
-		n += 1 + len(i.B.Txs[t].Vin) + 2*len(i.B.Txs[t].Vout)
+		tx := &i.B.Txs[t]
+		n += 1 + len(tx.Vin) + len(tx.Vout)
+		for o := range tx.Vout {
+			if tx.Vout[o].Address != nil {
+				n++
+			}
+		}
 	}
 	return n
 }
