@@ -413,6 +413,20 @@ func (f *Follower[B]) catchUp(ctx context.Context, from, to int64) error {
 	prev, _ := f.tip()
 	for fu := range ordered {
 		f.metrics.queue.WithLabelValues(f.opts.Chain).Set(float64(len(ordered)))
+		if len(batch) > 0 {
+			// Write what we hold if the next block is slow to come, so a slow
+			// node never keeps finished blocks from the index for long.
+			t := time.NewTimer(500 * time.Millisecond)
+			select {
+			case <-fu.done:
+			case <-t.C:
+				if err := flush(); err != nil {
+					return err
+				}
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
 		select {
 		case <-fu.done:
 		case <-ctx.Done():
@@ -434,9 +448,7 @@ func (f *Follower[B]) catchUp(ctx context.Context, from, to int64) error {
 		batch = append(batch, b)
 		rows += b.Rows()
 		prev = Ref{Height: b.Height(), Hash: b.Hash(), PrevHash: b.PrevHash(), Time: b.Time()}
-		// Flush on size, and whenever the fetchers have nothing ready, so
-		// live blocks are written at once while catch-up writes big batches.
-		if rows >= f.opts.BatchRows || len(ordered) == 0 {
+		if rows >= f.opts.BatchRows {
 			if err := flush(); err != nil {
 				return err
 			}
