@@ -6,13 +6,13 @@ import (
 	"math/big"
 	"net"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sluicepay/sluice/indexer/bitcoin"
 	"github.com/sluicepay/sluice/jsonrpc"
 	"github.com/sluicepay/sluice/stores"
 )
@@ -42,31 +42,9 @@ func Redis(c *redis.Client) Check {
 	}}
 }
 
-// chainNames maps a configured network to the names nodes report for it
-// (Bitcoin Core and Litecoin Core say "main"/"test", btcd "mainnet"/"testnet3").
-var chainNames = map[string][]string{
-	"mainnet":  {"main", "mainnet"},
-	"testnet":  {"test", "testnet3", "testnet"},
-	"testnet4": {"test", "testnet4"},
-	"regtest":  {"regtest"},
-	"signet":   {"signet"},
-}
-
 // BitcoinNode checks a bitcoind/litecoind/btcd node and that it is on network.
-func BitcoinNode(name string, c *jsonrpc.Client, network string) Check {
-	return Check{Name: name, Run: func(ctx context.Context) error {
-		var info struct {
-			Chain  string `json:"chain"`
-			Blocks int64  `json:"blocks"`
-		}
-		if err := c.Call(ctx, "getblockchaininfo", &info); err != nil {
-			return err
-		}
-		if want := chainNames[network]; !slices.Contains(want, info.Chain) {
-			return fmt.Errorf("node at %s is on network %q, but the config says %s", c.URL(), info.Chain, network)
-		}
-		return nil
-	}}
+func BitcoinNode(name string, n *bitcoin.Node, network string) Check {
+	return Check{Name: name, Run: func(ctx context.Context) error { return n.CheckNetwork(ctx, network) }}
 }
 
 // ethChainIDs are the chain ids of the networks the config accepts.

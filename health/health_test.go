@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/sluicepay/sluice/indexer/bitcoin"
 	"github.com/sluicepay/sluice/internal/testenv"
 	"github.com/sluicepay/sluice/jsonrpc"
 	"github.com/sluicepay/sluice/stores"
@@ -31,8 +32,8 @@ func TestCheckerAgainstStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rd.Close()
-	btc, _ := jsonrpc.New(testenv.Get(t, "SLUICE_BTC_RPC"), jsonrpc.WithVersion("1.0"))
-	ltc, _ := jsonrpc.New(testenv.Get(t, "SLUICE_LTC_RPC"), jsonrpc.WithVersion("1.0"))
+	btc, _ := bitcoin.NewNode("btc", testenv.Get(t, "SLUICE_BTC_RPC"), nil)
+	ltc, _ := bitcoin.NewNode("ltc", testenv.Get(t, "SLUICE_LTC_RPC"), nil)
 	eth, _ := jsonrpc.New(testenv.Get(t, "SLUICE_ETH_RPC"))
 
 	reg := prometheus.NewRegistry()
@@ -51,7 +52,7 @@ func TestCheckerAgainstStack(t *testing.T) {
 	if r := res["clickhouse"]; r.OK || !strings.Contains(r.Error, "127.0.0.1:1") {
 		t.Errorf("clickhouse: %+v", r)
 	}
-	if r := res["ltc"]; r.OK || !strings.Contains(r.Error, `network "regtest", but the config says testnet4`) {
+	if r := res["ltc"]; r.OK || !strings.Contains(r.Error, `on network "regtest", but the config says testnet4`) {
 		t.Errorf("ltc: %+v", r)
 	}
 	if v := testutil.ToFloat64(c.up.WithLabelValues("clickhouse")); v != 0 {

@@ -87,3 +87,37 @@ func OpenRedis(url string) (*redis.Client, error) {
 	}
 	return redis.NewClient(opts), nil
 }
+
+// Set is the three stores a sluice process works with.
+type Set struct {
+	CH    *ClickHouse
+	PG    *pgxpool.Pool
+	Redis *redis.Client
+}
+
+// Open opens all three (lazily: nothing is dialled yet).
+func Open(ctx context.Context, clickhouseDSN, postgresDSN, redisURL string) (*Set, error) {
+	ch, err := OpenClickHouse(clickhouseDSN)
+	if err != nil {
+		return nil, err
+	}
+	pg, err := OpenPostgres(ctx, postgresDSN)
+	if err != nil {
+		ch.Close()
+		return nil, err
+	}
+	rd, err := OpenRedis(redisURL)
+	if err != nil {
+		ch.Close()
+		pg.Close()
+		return nil, err
+	}
+	return &Set{CH: ch, PG: pg, Redis: rd}, nil
+}
+
+// Close closes all three.
+func (s *Set) Close() {
+	s.CH.Close()
+	s.PG.Close()
+	s.Redis.Close()
+}

@@ -97,23 +97,13 @@ func runImport(cmd *cobra.Command, cfg *config.Config, log *slog.Logger, chain, 
 	}
 	fmt.Fprintf(out, "found %d blocks in %s; main chain 0..%d (%.1fs)\n", bd.Len(), dir, len(hashes)-1, time.Since(start).Seconds())
 
-	ch, err := stores.OpenClickHouse(cfg.ClickHouse.DSN)
+	st, err := stores.Open(ctx, cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
 	if err != nil {
 		return err
 	}
-	defer ch.Close()
-	pg, err := stores.OpenPostgres(ctx, cfg.Postgres.DSN)
-	if err != nil {
-		return err
-	}
-	defer pg.Close()
-	rd, err := stores.OpenRedis(cfg.Redis.URL)
-	if err != nil {
-		return err
-	}
-	defer rd.Close()
+	defer st.Close()
 
-	cps := indexer.PGCheckpoints{DB: pg}
+	cps := indexer.PGCheckpoints{DB: st.PG}
 	if cp, ok, err := cps.Load(ctx, chain); err != nil {
 		return err
 	} else if ok {
@@ -129,8 +119,8 @@ func runImport(cmd *cobra.Command, cfg *config.Config, log *slog.Logger, chain, 
 	reg := prometheus.NewRegistry()
 	f := indexer.NewFollower[bitcoin.Indexed](indexer.Options{
 		Chain: chain, Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg, Log: log,
-	}, &bitcoin.FileSource{Dir: bd, Chain: hashes, Params: params}, store.BitcoinSink{W: store.NewWriter(ch, reg), Chain: chain},
-		cps, indexer.RedisPublisher{Client: rd}, indexer.NewMetrics(reg))
+	}, &bitcoin.FileSource{Dir: bd, Chain: hashes, Params: params}, store.BitcoinSink{W: store.NewWriter(st.CH, reg), Chain: chain},
+		cps, indexer.RedisPublisher{Client: st.Redis}, indexer.NewMetrics(reg))
 	if err := f.SyncOnce(ctx); err != nil {
 		return fmt.Errorf("import: %w", err)
 	}

@@ -81,23 +81,13 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	if len(chains) == 0 {
 		return errors.New("no chain to index: configure chains.btc or chains.ltc (or SLUICE_BTC_RPC / SLUICE_LTC_RPC)")
 	}
-	ch, err := stores.OpenClickHouse(cfg.ClickHouse.DSN)
+	st, err := stores.Open(ctx, cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
 	if err != nil {
 		return err
 	}
-	defer ch.Close()
-	pg, err := stores.OpenPostgres(ctx, cfg.Postgres.DSN)
-	if err != nil {
-		return err
-	}
-	defer pg.Close()
-	rd, err := stores.OpenRedis(cfg.Redis.URL)
-	if err != nil {
-		return err
-	}
-	defer rd.Close()
+	defer st.Close()
 
-	writer := store.NewWriter(ch, reg)
+	writer := store.NewWriter(st.CH, reg)
 	metrics := indexer.NewMetrics(reg)
 	latency := bitcoin.NodeMetrics(reg)
 	badBlocks := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_node_bad_blocks_total",
@@ -141,7 +131,7 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 		f := indexer.NewFollower[bitcoin.Indexed](indexer.Options{
 			Chain: c, Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg,
 			PollInterval: cfg.Indexer.PollInterval, StartHeight: from, Push: push, Log: log,
-		}, src, store.BitcoinSink{W: writer, Chain: c}, indexer.PGCheckpoints{DB: pg}, indexer.RedisPublisher{Client: rd}, metrics)
+		}, src, store.BitcoinSink{W: writer, Chain: c}, indexer.PGCheckpoints{DB: st.PG}, indexer.RedisPublisher{Client: st.Redis}, metrics)
 		log.Info("indexing", "chain", c, "network", bc.Network, "node", node.URL())
 		jobs = append(jobs, job{c, f.Run})
 		if bc.BtcdWebsocket {

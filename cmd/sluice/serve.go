@@ -18,6 +18,7 @@ import (
 	"github.com/sluicepay/sluice/api"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/health"
+	"github.com/sluicepay/sluice/indexer/bitcoin"
 	"github.com/sluicepay/sluice/jsonrpc"
 	"github.com/sluicepay/sluice/stores"
 )
@@ -118,22 +119,11 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, index bo
 
 // dependencyChecks opens (lazily) every store and node the config names.
 func dependencyChecks(ctx context.Context, cfg *config.Config) ([]health.Check, func(), error) {
-	ch, err := stores.OpenClickHouse(cfg.ClickHouse.DSN)
+	st, err := stores.Open(ctx, cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
 	if err != nil {
 		return nil, nil, err
 	}
-	pg, err := stores.OpenPostgres(ctx, cfg.Postgres.DSN)
-	if err != nil {
-		ch.Close()
-		return nil, nil, err
-	}
-	rd, err := stores.OpenRedis(cfg.Redis.URL)
-	if err != nil {
-		ch.Close()
-		pg.Close()
-		return nil, nil, err
-	}
-	checks := []health.Check{health.ClickHouse(ch), health.Postgres(pg), health.Redis(rd)}
+	checks := []health.Check{health.ClickHouse(st.CH), health.Postgres(st.PG), health.Redis(st.Redis)}
 	for _, n := range []struct {
 		name string
 		c    *config.Bitcoin
@@ -141,16 +131,18 @@ func dependencyChecks(ctx context.Context, cfg *config.Config) ([]health.Check, 
 		if !n.c.IsEnabled() {
 			continue
 		}
-		rpc, err := jsonrpc.New(n.c.RPC, jsonrpc.WithVersion("1.0"))
+		node, err := bitcoin.NewNode(n.name, n.c.RPC, nil)
 		if err != nil {
+			st.Close()
 			return nil, nil, err
 		}
-		checks = append(checks, health.BitcoinNode(n.name, rpc, n.c.Network))
+		checks = append(checks, health.BitcoinNode(n.name, node, n.c.Network))
 	}
 	if e := cfg.Chains.ETH; e.IsEnabled() {
 		if e.RPC != "" {
 			rpc, err := jsonrpc.New(e.RPC)
 			if err != nil {
+				st.Close()
 				return nil, nil, err
 			}
 			checks = append(checks, health.EthereumNode(rpc, e.Network))
@@ -158,5 +150,5 @@ func dependencyChecks(ctx context.Context, cfg *config.Config) ([]health.Check, 
 			checks = append(checks, health.TCP("eth", e.WS))
 		}
 	}
-	return checks, func() { ch.Close(); pg.Close(); rd.Close() }, nil
+	return checks, st.Close, nil
 }
