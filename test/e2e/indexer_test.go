@@ -423,3 +423,42 @@ func TestImportBlocksDir(t *testing.T) {
 		t.Fatalf("empty dir: %d %s", r.code, r.stderr)
 	}
 }
+
+func TestIndexRefusesWrongNetwork(t *testing.T) {
+	ie := newIndexEnv(t)
+	r := run(t, append(ie.env, "SLUICE_LTC_NETWORK=mainnet"), "index", "--chain", "ltc")
+	if r.code != 1 || !strings.Contains(r.stderr, `is on network "regtest", but the config says mainnet`) {
+		t.Fatalf("want a clear wrong-network error, got %d: %s", r.code, r.stderr)
+	}
+	noCrash(t, r)
+}
+
+// TestIndexReorgTooDeep: a reorg deeper than indexer.max_reorg stops the
+// indexer with an error that says so, instead of rewriting history.
+func TestIndexReorgTooDeep(t *testing.T) {
+	n := nodeFor(t, "ltc")
+	ie := newIndexEnv(t)
+	cfg := filepath.Join(t.TempDir(), "sluice.yaml")
+	if err := os.WriteFile(cfg, []byte("indexer:\n  max_reorg: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := ie.start(t, []string{"SLUICE_CONFIG=" + cfg}, "--chain", "ltc")
+	n.mine(t, 2)
+	top := n.height(t)
+	waitFor(t, "catch-up", 60*time.Second, func() bool { return ie.checkpoint(t, "ltc") >= top })
+	if err := n.rpc.Call(context.Background(), "invalidateblock", nil, n.hashAt(t, top-1)); err != nil {
+		t.Fatal(err)
+	}
+	n.mine(t, 3)
+	select {
+	case err := <-p.done:
+		if err == nil || !strings.Contains(p.stderr.String(), "reorg deeper than the configured maximum") {
+			t.Fatalf("exit %v, log:\n%s", err, p.stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the indexer kept running through a reorg deeper than max_reorg")
+	}
+	if got := ie.checkpoint(t, "ltc"); got != top {
+		t.Fatalf("checkpoint moved to %d; the index must stay as it was (%d)", got, top)
+	}
+}
