@@ -45,6 +45,11 @@ type service struct {
 // wallets have matured coinbase outputs (100 confirmations) to spend.
 const MinBlocks = 200
 
+// MinLTCBlocks goes past Litecoin's MWEB activation on regtest (BIP9 bit 4,
+// 144-block periods: active from height 432), so local blocks carry a HogEx
+// and an extension block as mainnet's do.
+const MinLTCBlocks = 500
+
 var catalog = []*service{clickhouseSvc, postgresSvc, redisSvc, btcdSvc, litecoindSvc, gethSvc}
 
 func (svc *service) credential() (*syscall.Credential, error) { return userCredential(svc.runAs) }
@@ -447,7 +452,7 @@ var litecoindSvc = &service{
 		if err := c.Call(ctx, "getblockcount", &n); err != nil {
 			return err
 		}
-		if n >= MinBlocks {
+		if n >= MinLTCBlocks {
 			return nil
 		}
 		var addr string
@@ -455,7 +460,7 @@ var litecoindSvc = &service{
 			return err
 		}
 		var hashes []string
-		if err := w.Call(ctx, "generatetoaddress", &hashes, MinBlocks-n, addr); err != nil {
+		if err := w.Call(ctx, "generatetoaddress", &hashes, MinLTCBlocks-n, addr); err != nil {
 			return fmt.Errorf("mine regtest blocks: %w", err)
 		}
 		return nil

@@ -186,6 +186,14 @@ func TestLifecycle(t *testing.T) {
 		if err := s.ltc(s.State.LTCWallet).Call(ctx, "getbalance", &bal); err != nil || bal <= 0 {
 			t.Fatalf("litecoind balance %v, %v", bal, err)
 		}
+		var info struct {
+			Softforks map[string]struct {
+				Active bool `json:"active"`
+			} `json:"softforks"`
+		}
+		if err := s.ltc("").Call(ctx, "getblockchaininfo", &info); err != nil || !info.Softforks["mweb"].Active {
+			t.Fatalf("MWEB should be active on the stack's litecoind: %+v, %v", info, err)
+		}
 		var wei string
 		if err := s.eth().Call(ctx, "eth_getBalance", &wei, s.State.ETHDevAccount, "latest"); err != nil || wei == "0x0" {
 			t.Fatalf("geth dev account balance %s, %v", wei, err)

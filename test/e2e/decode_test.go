@@ -32,7 +32,7 @@ func TestDecodeBlockMatchesNode(t *testing.T) {
 			ctx := context.Background()
 			if chain == "ltc" {
 				// a block with every address type the wallet makes, and change
-				for _, typ := range []string{"legacy", "p2sh-segwit", "bech32"} {
+				for _, typ := range []string{"legacy", "p2sh-segwit", "bech32", "mweb"} {
 					var addr, txid string
 					if err := n.rpc.Call(ctx, "getnewaddress", &addr, "", typ); err != nil {
 						t.Fatal(err)
@@ -44,6 +44,12 @@ func TestDecodeBlockMatchesNode(t *testing.T) {
 				n.mine(t, 1)
 			}
 			hash := n.hashAt(t, n.height(t))
+			var mweb struct {
+				MWEB bool `json:"mweb"`
+				Txs  []struct {
+					HogEx bool `json:"hogex"`
+				} `json:"txs"`
+			}
 			var raw string
 			if err := n.rpc.Call(ctx, "getblock", &raw, hash, 0); err != nil {
 				t.Fatal(err)
@@ -79,6 +85,15 @@ func TestDecodeBlockMatchesNode(t *testing.T) {
 			var got decodedBlock
 			if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
 				t.Fatal(err)
+			}
+			if chain == "ltc" {
+				// a peg-in to an MWEB address: the block ends with a HogEx and an extension block
+				if err := json.Unmarshal([]byte(r.stdout), &mweb); err != nil {
+					t.Fatal(err)
+				}
+				if !mweb.MWEB || !mweb.Txs[len(mweb.Txs)-1].HogEx {
+					t.Fatalf("want an MWEB block with a HogEx last: %+v", mweb)
+				}
 			}
 			if chain == "ltc" && len(verbose.Tx) < 4 {
 				t.Fatalf("the block should hold the wallet's payments, has %d txs", len(verbose.Tx))
