@@ -459,13 +459,37 @@ var litecoindSvc = &service{
 		if err := w.Call(ctx, "getnewaddress", &addr); err != nil {
 			return err
 		}
-		var hashes []string
-		if err := w.Call(ctx, "generatetoaddress", &hashes, MinLTCBlocks-n, addr); err != nil {
-			return fmt.Errorf("mine regtest blocks: %w", err)
+		mine := func(to int64) error {
+			var hashes []string
+			if err := w.Call(ctx, "generatetoaddress", &hashes, to-n, addr); err != nil {
+				return fmt.Errorf("mine regtest blocks: %w", err)
+			}
+			n = to
+			return nil
 		}
-		return nil
+		if n < mwebActivation-1 {
+			if err := mine(mwebActivation - 1); err != nil {
+				return err
+			}
+		}
+		if n == mwebActivation-1 {
+			// The first MWEB block's HogEx takes its inputs from peg-ins; with
+			// none it has no inputs and the block is invalid. Peg in first.
+			var mwebAddr, txid string
+			if err := w.Call(ctx, "getnewaddress", &mwebAddr, "", "mweb"); err != nil {
+				return fmt.Errorf("MWEB address: %w", err)
+			}
+			if err := w.Call(ctx, "sendtoaddress", &txid, mwebAddr, 1); err != nil {
+				return fmt.Errorf("peg-in before MWEB activation: %w", err)
+			}
+		}
+		return mine(MinLTCBlocks)
 	},
 }
+
+// mwebActivation is the first regtest height with MWEB (BIP9 bit 4 locks in
+// at the end of the second 144-block period and is active one period later).
+const mwebActivation = 432
 
 // ltc returns a client for litecoind, bound to a wallet when one is named.
 func (s *Stack) ltc(wallet string) *jsonrpc.Client {
