@@ -424,6 +424,24 @@ func TestImportBlocksDir(t *testing.T) {
 	}
 }
 
+// TestImportNodeBlocksDir imports the test stack's own litecoind blocks
+// directory: files a real node wrote, with the branches earlier reorg tests
+// left behind and MWEB blocks in them.
+func TestImportNodeBlocksDir(t *testing.T) {
+	n := nodeFor(t, "ltc")
+	dir := filepath.Join(testenv.Get(t, "SLUICE_STACK_DIR"), "litecoind", "regtest", "blocks")
+	if _, err := os.Stat(filepath.Join(dir, "blk00000.dat")); err != nil {
+		t.Fatalf("the stack's litecoind has no blocks directory: %v", err)
+	}
+	ie := newIndexEnv(t)
+	r := run(t, ie.env, "import", "--chain", "ltc", "--blocks-dir", dir)
+	if r.code != 0 {
+		t.Fatalf("import: %s", r.stderr)
+	}
+	t.Log(strings.TrimSpace(r.stderr))
+	ie.sameAsNode(t, n)
+}
+
 func TestIndexRefusesWrongNetwork(t *testing.T) {
 	ie := newIndexEnv(t)
 	r := run(t, append(ie.env, "SLUICE_LTC_NETWORK=mainnet"), "index", "--chain", "ltc")
