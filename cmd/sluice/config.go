@@ -62,6 +62,17 @@ func loadConfig(cmd *cobra.Command) (*config.Config, error) {
 	return cfg, nil
 }
 
+// loadConfigAndLogger loads the config and makes its logger the process default.
+func loadConfigAndLogger(cmd *cobra.Command) (*config.Config, *slog.Logger, error) {
+	cfg, err := loadConfig(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	log := newLogger(cfg)
+	slog.SetDefault(log)
+	return cfg, log, nil
+}
+
 // newLogger builds the process logger from the config.
 func newLogger(cfg *config.Config) *slog.Logger {
 	var level slog.Level

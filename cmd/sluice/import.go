@@ -34,12 +34,10 @@ while it runs (the import stops at a torn record and reports it).`,
   sluice import --chain ltc --blocks-dir /srv/litecoin/regtest/blocks --network regtest`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd)
+			cfg, log, err := loadConfigAndLogger(cmd)
 			if err != nil {
 				return err
 			}
-			log := newLogger(cfg)
-			slog.SetDefault(log)
 			return runImport(cmd, cfg, log, chain, dir, network, tip)
 		},
 	}

@@ -41,12 +41,10 @@ Run "sluice migrate" first.`,
   sluice index --chain ltc --metrics-listen 127.0.0.1:9101`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd)
+			cfg, log, err := loadConfigAndLogger(cmd)
 			if err != nil {
 				return err
 			}
-			log := newLogger(cfg)
-			slog.SetDefault(log)
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			if metricsListen != "" {

@@ -44,20 +44,18 @@ chain in the same process (see "sluice index --help"); run "sluice migrate" firs
   sluice serve --config /etc/sluice/sluice.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd)
+			cfg, log, err := loadConfigAndLogger(cmd)
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cmd, cfg, index)
+			return serve(cmd.Context(), cmd, cfg, log, index)
 		},
 	}
 	cmd.Flags().BoolVar(&index, "index", true, "also run the indexers of the configured chains in this process")
 	return cmd
 }
 
-func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, index bool) error {
-	log := newLogger(cfg)
-	slog.SetDefault(log)
+func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, log *slog.Logger, index bool) error {
 	gin.SetMode(gin.ReleaseMode)
 
 	reg := prometheus.NewRegistry()
