@@ -83,8 +83,23 @@ type Ethereum struct {
 	Network string `yaml:"network"`
 	// RPC is the HTTP JSON-RPC URL.
 	RPC string `yaml:"rpc"`
-	// WS is the WebSocket JSON-RPC URL (subscriptions).
+	// WS is the WebSocket JSON-RPC URL: newHeads subscription and every call.
 	WS string `yaml:"ws"`
+	// PollInterval is the reconcile poll of the head (default 2 s): a
+	// subscription has no replay and dies with its connection.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// Traces indexes ETH moved inside contract calls with
+	// debug_traceBlockByHash (callTracer); the node must allow debug_*.
+	Traces bool `yaml:"traces"`
+	// Tokens are the ERC-20 tokens sluice accepts payments in.
+	Tokens []Token `yaml:"tokens"`
+}
+
+// Token is an ERC-20 contract.
+type Token struct {
+	Symbol   string `yaml:"symbol"`
+	Address  string `yaml:"address"`
+	Decimals int    `yaml:"decimals"`
 }
 
 // Log configures log/slog output.
@@ -148,7 +163,15 @@ func (c *Config) applyDefaults() {
 			b.c.Network = b.def
 		}
 	}
-	if c.Chains.ETH != nil && c.Chains.ETH.Network == "" {
-		c.Chains.ETH.Network = "mainnet"
+	if e := c.Chains.ETH; e != nil {
+		if e.Network == "" {
+			e.Network = "mainnet"
+		}
+		if e.PollInterval == 0 {
+			e.PollInterval = 2 * time.Second
+		}
+		if len(e.Tokens) == 0 && e.Network == "mainnet" {
+			e.Tokens = []Token{{Symbol: "USDT", Address: "0xdac17f958d2ee523a2206206994597c13d831ec7", Decimals: 6}}
+		}
 	}
 }

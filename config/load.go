@@ -72,6 +72,8 @@ var EnvVars = []struct {
 	{"SLUICE_ETH_RPC", "chains.eth.rpc", func(c *Config, v string) { eth(c).RPC = v }},
 	{"SLUICE_ETH_WS", "chains.eth.ws", func(c *Config, v string) { eth(c).WS = v }},
 	{"SLUICE_ETH_NETWORK", "chains.eth.network", func(c *Config, v string) { eth(c).Network = v }},
+	{"SLUICE_ETH_TRACES", "chains.eth.traces", func(c *Config, v string) { eth(c).Traces = v == "true" || v == "1" }},
+	{"SLUICE_USDT_CONTRACT", "chains.eth.tokens", func(c *Config, v string) { setToken(eth(c), "USDT", v, 6) }},
 	{"SLUICE_LOG_LEVEL", "log.level", func(c *Config, v string) { c.Log.Level = v }},
 	{"SLUICE_LOG_FORMAT", "log.format", func(c *Config, v string) { c.Log.Format = v }},
 }
@@ -249,4 +251,15 @@ func eth(c *Config) *Ethereum {
 		c.Chains.ETH = &Ethereum{}
 	}
 	return c.Chains.ETH
+}
+
+// setToken adds or replaces a token by symbol.
+func setToken(e *Ethereum, symbol, address string, decimals int) {
+	for i := range e.Tokens {
+		if e.Tokens[i].Symbol == symbol {
+			e.Tokens[i].Address = address
+			return
+		}
+	}
+	e.Tokens = append(e.Tokens, Token{Symbol: symbol, Address: address, Decimals: decimals})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +21,8 @@ var (
 	LTCNetworks = []string{"mainnet", "testnet4", "regtest"}
 	ETHNetworks = []string{"mainnet", "sepolia", "holesky", "dev"}
 )
+
+var ethAddressRe = regexp.MustCompile(`^0x[0-9a-fA-F]{40}$`)
 
 // validate checks every field and returns all problems; none mentions a secret.
 func (c *Config) validate() []Problem {
@@ -113,6 +116,26 @@ func (c *Config) validate() []Problem {
 			if _, err := checkURL(e.WS, "ws", "wss"); err != nil {
 				add("chains.eth.ws", "%v", err)
 			}
+		}
+		if e.PollInterval < 10*time.Millisecond {
+			add("chains.eth.poll_interval", "must be at least 10ms")
+		}
+		seen := map[string]bool{}
+		for i, tk := range e.Tokens {
+			key := fmt.Sprintf("chains.eth.tokens[%d]", i)
+			if !ethAddressRe.MatchString(tk.Address) {
+				add(key+".address", "%q is not a 0x-prefixed 20-byte hex address", tk.Address)
+			}
+			if tk.Symbol == "" || strings.ToUpper(tk.Symbol) != tk.Symbol {
+				add(key+".symbol", "%q: use the upper-case ticker, e.g. USDT", tk.Symbol)
+			}
+			if tk.Decimals < 0 || tk.Decimals > 36 {
+				add(key+".decimals", "%d is not from 0 to 36", tk.Decimals)
+			}
+			if seen[tk.Symbol] {
+				add(key+".symbol", "%s is listed twice", tk.Symbol)
+			}
+			seen[tk.Symbol] = true
 		}
 	}
 

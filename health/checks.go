@@ -3,17 +3,16 @@ package health
 import (
 	"context"
 	"fmt"
-	"math/big"
 	"net"
 	"net/url"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sluicepay/sluice/indexer/bitcoin"
-	"github.com/sluicepay/sluice/jsonrpc"
+	"github.com/sluicepay/sluice/indexer/ethereum"
 	"github.com/sluicepay/sluice/stores"
 )
 
@@ -47,24 +46,28 @@ func BitcoinNode(name string, n *bitcoin.Node, network string) Check {
 	return Check{Name: name, Run: func(ctx context.Context) error { return n.CheckNetwork(ctx, network) }}
 }
 
-// ethChainIDs are the chain ids of the networks the config accepts.
-var ethChainIDs = map[string]int64{"mainnet": 1, "sepolia": 11155111, "holesky": 17000, "dev": 1337}
-
-// EthereumNode checks geth over HTTP JSON-RPC and that it is on network.
-func EthereumNode(c *jsonrpc.Client, network string) Check {
+// EthereumNode checks geth at url (http or ws) and that it is on network.
+// It dials on first use and again after a failure, so a node that is down
+// when sluice starts is picked up once it answers.
+func EthereumNode(url, network string) Check {
+	var mu sync.Mutex
+	var node *ethereum.Node
 	return Check{Name: "eth", Run: func(ctx context.Context) error {
-		var hexID string
-		if err := c.Call(ctx, "eth_chainId", &hexID); err != nil {
-			return err
+		mu.Lock()
+		defer mu.Unlock()
+		if node == nil {
+			n, err := ethereum.Dial(ctx, "eth", url, nil)
+			if err != nil {
+				return err
+			}
+			node = n
 		}
-		id, ok := new(big.Int).SetString(strings.TrimPrefix(hexID, "0x"), 16)
-		if !ok {
-			return fmt.Errorf("node at %s answered eth_chainId with %q", c.URL(), hexID)
+		err := ethereum.CheckNetwork(ctx, node, network)
+		if err != nil {
+			node.Close()
+			node = nil
 		}
-		if want := ethChainIDs[network]; id.Cmp(big.NewInt(want)) != 0 {
-			return fmt.Errorf("node at %s has chain id %s, but the config says %s (chain id %d)", c.URL(), id, network, want)
-		}
-		return nil
+		return err
 	}}
 }
 

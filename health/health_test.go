@@ -11,7 +11,6 @@ import (
 
 	"github.com/sluicepay/sluice/indexer/bitcoin"
 	"github.com/sluicepay/sluice/internal/testenv"
-	"github.com/sluicepay/sluice/jsonrpc"
 	"github.com/sluicepay/sluice/stores"
 )
 
@@ -34,12 +33,11 @@ func TestCheckerAgainstStack(t *testing.T) {
 	defer rd.Close()
 	btc, _ := bitcoin.NewNode("btc", testenv.Get(t, "SLUICE_BTC_RPC"), nil)
 	ltc, _ := bitcoin.NewNode("ltc", testenv.Get(t, "SLUICE_LTC_RPC"), nil)
-	eth, _ := jsonrpc.New(testenv.Get(t, "SLUICE_ETH_RPC"))
 
 	reg := prometheus.NewRegistry()
 	c := New(reg, 3*time.Second, Postgres(pg), ClickHouse(deadCH), Redis(rd),
 		BitcoinNode("btc", btc, "regtest"), BitcoinNode("ltc", ltc, "testnet4"),
-		EthereumNode(eth, "dev"), TCP("eth_ws", testenv.Get(t, "SLUICE_ETH_WS")))
+		EthereumNode(testenv.Get(t, "SLUICE_ETH_RPC"), "dev"), TCP("eth_ws", testenv.Get(t, "SLUICE_ETH_WS")))
 	res, ok := c.Run(ctx)
 	if ok {
 		t.Fatal("all ok although clickhouse is dead and ltc is on another network")

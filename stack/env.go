@@ -36,7 +36,10 @@ func (s *Stack) Env() []KV {
 		{"SLUICE_ETH_NETWORK", "dev"},
 		{"SLUICE_ETH_RPC", "http://" + s.loop(p.ETHHTTP)},
 		{"SLUICE_ETH_WS", "ws://" + s.loop(p.ETHWS)},
+		{"SLUICE_ETH_TRACES", "true"},
 		{"SLUICE_ETH_DEV_ACCOUNT", st.ETHDevAccount},
+		{"SLUICE_USDT_CONTRACT", st.USDTContract},
+		{"SLUICE_ETH_FORWARDER", st.ForwarderContract},
 	}
 }
 
@@ -82,10 +85,13 @@ chains:
     network: dev
     rpc: %q
     ws: %q
+    traces: true
+    tokens:
+      - {symbol: USDT, address: %q, decimals: 6}
 log:
   level: info
   format: text
 `, s.Dir, env["SLUICE_API_LISTEN"], env["SLUICE_CLICKHOUSE_DSN"], env["SLUICE_POSTGRES_DSN"], env["SLUICE_REDIS_URL"],
-		env["SLUICE_BTC_RPC"], env["SLUICE_LTC_RPC"], env["SLUICE_ETH_RPC"], env["SLUICE_ETH_WS"])
+		env["SLUICE_BTC_RPC"], env["SLUICE_LTC_RPC"], env["SLUICE_ETH_RPC"], env["SLUICE_ETH_WS"], env["SLUICE_USDT_CONTRACT"])
 	return writeFileAtomic(s.ConfigFile(), []byte(y), 0o600)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sluicepay/sluice/devnet"
 	"github.com/sluicepay/sluice/jsonrpc"
 )
 
@@ -521,6 +522,8 @@ var gethSvc = &service{
 			"--http.api", "eth,net,web3,debug,txpool",
 			"--ws", "--ws.addr", "127.0.0.1", "--ws.port", strconv.Itoa(s.Ports.ETHWS),
 			"--ws.api", "eth,net,web3,debug,txpool",
+			// archive state: tracing any block (internal transfers) needs its parent's state
+			"--gcmode", "archive", "--state.scheme", "hash",
 			"--ipcdisable", "--nodiscover", "--maxpeers", "0", "--verbosity", "2"}
 	},
 	ready: func(ctx context.Context, s *Stack) error {
@@ -536,6 +539,28 @@ var gethSvc = &service{
 			return fmt.Errorf("geth --dev has no developer account")
 		}
 		s.State.ETHDevAccount = accts[0]
+		// The project's devnet contracts, deployed once per chain: a geth
+		// datadir started afresh gets them again.
+		for _, c := range []struct {
+			addr   *string
+			deploy func(context.Context, string, string) (string, error)
+		}{{&s.State.USDTContract, devnet.DeployToken}, {&s.State.ForwarderContract, devnet.DeployForwarder}} {
+			url := "http://" + s.loop(s.Ports.ETHHTTP)
+			if *c.addr != "" {
+				ok, err := devnet.HasCode(ctx, url, *c.addr)
+				if err != nil {
+					return err
+				}
+				if ok {
+					continue
+				}
+			}
+			addr, err := c.deploy(ctx, url, s.State.ETHDevAccount)
+			if err != nil {
+				return fmt.Errorf("deploy devnet contract: %w", err)
+			}
+			*c.addr = addr
+		}
 		return nil
 	},
 }

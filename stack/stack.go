@@ -57,6 +57,8 @@ type State struct {
 	BTCMiningKey      string `json:"btc_mining_key"` // hex secp256k1 key of the regtest coinbase address
 	BTCMiningAddress  string `json:"btc_mining_address"`
 	ETHDevAccount     string `json:"eth_dev_account,omitempty"`
+	USDTContract      string `json:"usdt_contract,omitempty"`      // the devnet USDT-like token
+	ForwarderContract string `json:"forwarder_contract,omitempty"` // moves ETH and tokens from inside calls
 	LTCWallet         string `json:"ltc_wallet"`
 }
 

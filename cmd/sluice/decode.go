@@ -28,6 +28,7 @@ func newDecodeCmd() *cobra.Command {
 Nothing is read from a node or written anywhere.`,
 	}
 	cmd.AddCommand(newDecodeBlockCmd())
+	cmd.AddCommand(newDecodeEthBlockCmd())
 	return cmd
 }
 

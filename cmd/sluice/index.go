@@ -17,6 +17,7 @@ import (
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/indexer"
 	"github.com/sluicepay/sluice/indexer/bitcoin"
+	"github.com/sluicepay/sluice/indexer/ethereum"
 	"github.com/sluicepay/sluice/indexer/store"
 	"github.com/sluicepay/sluice/stores"
 )
@@ -60,10 +61,44 @@ Run "sluice migrate" first.`,
 			return runIndexers(cmd.Context(), cfg, reg, log, chains, from)
 		},
 	}
-	cmd.Flags().StringSliceVar(&chains, "chain", nil, "chains to index (btc, ltc); default every configured Bitcoin-family chain")
+	cmd.Flags().StringSliceVar(&chains, "chain", nil, "chains to index (btc, ltc, eth); default every configured chain")
 	cmd.Flags().Int64Var(&from, "from", 0, "first height to index when the index of a chain is empty")
 	cmd.Flags().StringVar(&metricsListen, "metrics-listen", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9101)")
 	return cmd
+}
+
+// ethFollower wires the Ethereum follower and, with a WebSocket, its newHeads trigger.
+func ethFollower(ctx context.Context, cfg *config.Config, log *slog.Logger, from int64, writer *store.Writer, st *stores.Set,
+	metrics *indexer.Metrics, latency *prometheus.HistogramVec, badBlocks *prometheus.CounterVec) (*indexer.Follower[ethereum.Indexed], *ethereum.NewHeads, error) {
+	e := cfg.Chains.ETH
+	if !e.IsEnabled() {
+		return nil, nil, errors.New("--chain eth: chains.eth is not configured")
+	}
+	url := e.WS
+	if url == "" {
+		url = e.RPC // no subscription: the poll alone drives the follower
+	}
+	node, err := ethereum.Dial(ctx, "eth", url, latency)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := ethereum.CheckNetwork(ctx, node, e.Network); err != nil {
+		return nil, nil, err
+	}
+	push := ""
+	if e.WS != "" {
+		push = "websocket"
+	}
+	src := &ethereum.Source{Node: node, Traces: e.Traces, BadBlocks: badBlocks.WithLabelValues("eth")}
+	f := indexer.NewFollower[ethereum.Indexed](indexer.Options{
+		Chain: "eth", Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg,
+		PollInterval: e.PollInterval, StartHeight: from, Push: push, Log: log,
+	}, src, store.EthereumSink{W: writer, Chain: "eth"}, indexer.PGCheckpoints{DB: st.PG}, indexer.RedisPublisher{Client: st.Redis}, metrics)
+	log.Info("indexing", "chain", "eth", "network", e.Network, "node", url, "traces", e.Traces)
+	if e.WS == "" {
+		return f, nil, nil
+	}
+	return f, &ethereum.NewHeads{Node: node, Log: log.With("chain", "eth")}, nil
 }
 
 // runIndexers runs one follower per chain until ctx ends or one stops for good.
@@ -75,9 +110,12 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 				chains = append(chains, c)
 			}
 		}
+		if cfg.Chains.ETH.IsEnabled() {
+			chains = append(chains, "eth")
+		}
 	}
 	if len(chains) == 0 {
-		return errors.New("no chain to index: configure chains.btc or chains.ltc (or SLUICE_BTC_RPC / SLUICE_LTC_RPC)")
+		return errors.New("no chain to index: configure chains.btc, chains.ltc or chains.eth (or SLUICE_BTC_RPC, SLUICE_LTC_RPC, SLUICE_ETH_WS)")
 	}
 	st, err := stores.Open(ctx, cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
 	if err != nil {
@@ -87,7 +125,7 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 
 	writer := store.NewWriter(st.CH, reg)
 	metrics := indexer.NewMetrics(reg)
-	latency := bitcoin.NodeMetrics(reg)
+	latency := indexer.NewRPCLatency(reg)
 	badBlocks := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_node_bad_blocks_total",
 		Help: "Blocks a node sent that did not decode or were not the block asked for."}, []string{"chain"})
 	zmqGaps := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_zmq_sequence_gaps_total",
@@ -100,9 +138,20 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	}
 	var jobs []job
 	for _, c := range chains {
+		if c == "eth" {
+			f, trig, err := ethFollower(ctx, cfg, log, from, writer, st, metrics, latency, badBlocks)
+			if err != nil {
+				return err
+			}
+			jobs = append(jobs, job{c, f.Run})
+			if trig != nil {
+				jobs = append(jobs, job{c, func(ctx context.Context) error { return trig.Run(ctx, f.Wake) }})
+			}
+			continue
+		}
 		bc, ok := all[c]
 		if !ok {
-			return fmt.Errorf("--chain %s: this command indexes btc and ltc", c)
+			return fmt.Errorf("--chain %s: this command indexes btc, ltc and eth", c)
 		}
 		if !bc.IsEnabled() {
 			return fmt.Errorf("--chain %s: chains.%s is not configured", c, c)

@@ -19,7 +19,6 @@ import (
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/health"
 	"github.com/sluicepay/sluice/indexer/bitcoin"
-	"github.com/sluicepay/sluice/jsonrpc"
 	"github.com/sluicepay/sluice/stores"
 )
 
@@ -137,16 +136,11 @@ func dependencyChecks(ctx context.Context, cfg *config.Config) ([]health.Check, 
 		checks = append(checks, health.BitcoinNode(n.name, node, n.c.Network))
 	}
 	if e := cfg.Chains.ETH; e.IsEnabled() {
-		if e.RPC != "" {
-			rpc, err := jsonrpc.New(e.RPC)
-			if err != nil {
-				st.Close()
-				return nil, nil, err
-			}
-			checks = append(checks, health.EthereumNode(rpc, e.Network))
-		} else {
-			checks = append(checks, health.TCP("eth", e.WS))
+		url := e.RPC
+		if url == "" {
+			url = e.WS
 		}
+		checks = append(checks, health.EthereumNode(url, e.Network))
 	}
 	return checks, st.Close, nil
 }

@@ -24,19 +24,6 @@ type Node struct {
 	latency *prometheus.HistogramVec
 }
 
-// NodeMetrics are the RPC latency histograms, shared by every node client.
-func NodeMetrics(reg prometheus.Registerer) *prometheus.HistogramVec {
-	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "sluice_node_rpc_duration_seconds",
-		Help:    "Node JSON-RPC calls by chain, method and result.",
-		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-	}, []string{"chain", "method", "result"})
-	if reg != nil {
-		reg.MustRegister(h)
-	}
-	return h
-}
-
 // NewNode returns a client for the node at rawURL (http://user:pass@host:port).
 // latency may be nil.
 func NewNode(chain, rawURL string, latency *prometheus.HistogramVec) (*Node, error) {
@@ -46,7 +33,7 @@ func NewNode(chain, rawURL string, latency *prometheus.HistogramVec) (*Node, err
 		return nil, err
 	}
 	if latency == nil {
-		latency = NodeMetrics(nil)
+		latency = indexer.NewRPCLatency(nil)
 	}
 	return &Node{rpc: c, chain: chain, latency: latency}, nil
 }

@@ -14,11 +14,9 @@ import (
 	"github.com/go-zeromq/zmq4"
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
-)
 
-// The triggers only wake the follower; it asks the node what changed. So a
-// lost notification costs nothing but latency, and the follower's poll
-// covers a feed that goes silent.
+	"github.com/sluicepay/sluice/indexer"
+)
 
 // BtcdWebsocket wakes the follower on btcd's blockconnected and
 // blockdisconnected notifications (the notifyblocks websocket API).
@@ -41,7 +39,7 @@ func (t BtcdWebsocket) Run(ctx context.Context, wake func(kind string)) error {
 	u.User = nil
 	u.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
 	u.Path = "/ws"
-	return reconnect(ctx, t.Log, "btcd websocket", u.String(), func() error {
+	return indexer.Reconnect(ctx, t.Log, "btcd websocket", u.String(), func() error {
 		d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
 		conn, _, err := d.DialContext(ctx, u.String(), header)
 		if err != nil {
@@ -82,7 +80,7 @@ type ZMQ struct {
 
 // Run subscribes until ctx ends, reconnecting with backoff.
 func (t ZMQ) Run(ctx context.Context, wake func(kind string)) error {
-	return reconnect(ctx, t.Log, "zmq", t.Endpoint, func() error {
+	return indexer.Reconnect(ctx, t.Log, "zmq", t.Endpoint, func() error {
 		sub := zmq4.NewSub(ctx, zmq4.WithDialerRetry(time.Second))
 		defer sub.Close()
 		if err := sub.Dial(t.Endpoint); err != nil {
@@ -124,27 +122,4 @@ func HashblockSeq(frames [][]byte) (uint32, bool) {
 		return 0, false
 	}
 	return binary.LittleEndian.Uint32(frames[2]), true
-}
-
-// reconnect runs connect until ctx ends, logging each drop once and
-// backing off up to 30 s.
-func reconnect(ctx context.Context, log *slog.Logger, what, where string, connect func() error) error {
-	backoff := time.Second
-	for {
-		start := time.Now()
-		err := connect()
-		if ctx.Err() != nil {
-			return nil
-		}
-		if time.Since(start) > time.Minute {
-			backoff = time.Second // it was up for a while: retry soon
-		}
-		log.Warn(what+" lost; the poll keeps the index moving meanwhile", "endpoint", where, "err", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 30*time.Second)
-	}
 }

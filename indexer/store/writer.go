@@ -121,8 +121,15 @@ func (w *Writer) Orphan(ctx context.Context, chain string, bs []BlockRow) error 
 	return w.setStatus(ctx, chain, bs, 0)
 }
 
-// dataTables are the tables whose rows belong to a block, cleaned on resume.
-var dataTables = []string{"outputs", "address_outputs", "inputs", "transactions", "blocks", "block_status"}
+// dataTables are the tables whose rows belong to a block, cleaned on resume,
+// with their height column.
+var dataTables = []struct{ name, height string }{
+	{"outputs", "block_height"}, {"address_outputs", "block_height"}, {"inputs", "block_height"},
+	{"transactions", "block_height"}, {"eth_blocks", "height"}, {"eth_transactions", "block_height"},
+	{"token_transfers", "block_height"}, {"internal_transfers", "block_height"},
+	{"transfer_logs_unparsed", "block_height"}, {"eth_address_transfers", "block_height"},
+	{"blocks", "height"}, {"block_status", "height"},
+}
 
 // CleanAbove deletes every row of chain above height: what a crash left of a
 // batch that was never committed. It waits until ClickHouse has applied the
@@ -132,14 +139,11 @@ func (w *Writer) CleanAbove(ctx context.Context, chain string, height int64) err
 		return fmt.Errorf("invalid chain id %q", chain)
 	}
 	var dirty []string
-	for _, t := range dataTables {
-		col := "block_height"
-		if t == "blocks" || t == "block_status" {
-			col = "height"
-		}
+	for _, dt := range dataTables {
+		t := dt.name
 		where := fmt.Sprintf("chain = '%s'", chain)
 		if height >= 0 {
-			where += fmt.Sprintf(" AND %s > %d", col, height)
+			where += fmt.Sprintf(" AND %s > %d", dt.height, height)
 		}
 		var n uint64
 		if err := w.ch.QueryRow(ctx, "SELECT count() FROM "+t+" WHERE "+where).Scan(&n); err != nil {
