@@ -68,7 +68,7 @@ Run "sluice migrate" first.`,
 }
 
 // ethFollower wires the Ethereum follower and, with a WebSocket, its newHeads trigger.
-func ethFollower(ctx context.Context, cfg *config.Config, log *slog.Logger, from int64, writer *store.Writer, st *stores.Set,
+func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, from int64, writer *store.Writer, st *stores.Set,
 	metrics *indexer.Metrics, latency *prometheus.HistogramVec, badBlocks *prometheus.CounterVec) (*indexer.Follower[ethereum.Indexed], *ethereum.NewHeads, error) {
 	e := cfg.Chains.ETH
 	if !e.IsEnabled() {
@@ -89,7 +89,14 @@ func ethFollower(ctx context.Context, cfg *config.Config, log *slog.Logger, from
 	if e.WS != "" {
 		push = "websocket"
 	}
-	src := &ethereum.Source{Node: node, Traces: e.Traces, BadBlocks: badBlocks.WithLabelValues("eth")}
+	unparsed := prometheus.NewCounter(prometheus.CounterOpts{Name: "sluice_eth_unparsed_transfer_logs_total",
+		Help:        "Logs with the ERC-20 Transfer topic but another shape (ERC-721, odd tokens), kept in transfer_logs_unparsed.",
+		ConstLabels: prometheus.Labels{"chain": "eth"}})
+	if err := reg.Register(unparsed); err != nil {
+		return nil, nil, err
+	}
+	src := &ethereum.Source{Node: node, Traces: e.Traces, BadBlocks: badBlocks.WithLabelValues("eth"),
+		UnparsedTransfers: unparsed, Log: log.With("chain", "eth")}
 	f := indexer.NewFollower[ethereum.Indexed](indexer.Options{
 		Chain: "eth", Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg,
 		PollInterval: e.PollInterval, StartHeight: from, Push: push, Log: log,
@@ -139,7 +146,7 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	var jobs []job
 	for _, c := range chains {
 		if c == "eth" {
-			f, trig, err := ethFollower(ctx, cfg, log, from, writer, st, metrics, latency, badBlocks)
+			f, trig, err := ethFollower(ctx, cfg, reg, log, from, writer, st, metrics, latency, badBlocks)
 			if err != nil {
 				return err
 			}

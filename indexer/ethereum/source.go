@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,10 @@ type Source struct {
 	// and archive nodes allow it).
 	Traces    bool
 	BadBlocks prometheus.Counter
+	// UnparsedTransfers counts logs with the Transfer topic but not the
+	// ERC-20 shape (stored in transfer_logs_unparsed).
+	UnparsedTransfers prometheus.Counter
+	Log               *slog.Logger
 }
 
 // Tip returns the node's latest block.
@@ -71,6 +76,16 @@ func (s *Source) fetch(ctx context.Context, height int64, hash string) (*Block, 
 	}
 	if b.Hash != hash || int64(b.Number) != height {
 		return nil, fmt.Errorf("%w: asked for block %s at %d, got %s at %d", ErrGarbage, hash, height, b.Hash, b.Number)
+	}
+	if n := len(b.BadTransferLogs); n > 0 {
+		if s.UnparsedTransfers != nil {
+			s.UnparsedTransfers.Add(float64(n))
+		}
+		if s.Log != nil {
+			l := b.BadTransferLogs[0]
+			s.Log.Info("logs with the Transfer topic but not the ERC-20 shape: kept in transfer_logs_unparsed",
+				"block", b.Number, "count", n, "first_tx", l.TxHash, "first_log_index", l.LogIndex, "topics", len(l.Topics))
+		}
 	}
 	if s.Traces && len(b.Txs) > 0 {
 		traces, err := s.Node.Traces(ctx, hash)
