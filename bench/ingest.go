@@ -18,21 +18,30 @@ import (
 
 	"github.com/sluicepay/sluice/indexer"
 	"github.com/sluicepay/sluice/indexer/bitcoin"
+	"github.com/sluicepay/sluice/indexer/ethereum"
 	"github.com/sluicepay/sluice/indexer/store"
 	"github.com/sluicepay/sluice/stores"
 )
 
-// IngestOptions say what to ingest and where.
+// IngestOptions say how much to ingest and where.
 type IngestOptions struct {
-	Chain     string // btc or ltc (the decoder's rules)
-	Params    *bitcoin.Params
-	Raw       [][]byte // serialized blocks, cycled to make Blocks blocks
-	Blocks    int
+	Chain     string // btc, ltc or eth
+	Blocks    int    // the given blocks, cycled to make this many
 	Workers   int
 	BatchRows int
 	CH        *stores.ClickHouse // a scratch database with the schema applied
 	Redis     *redis.Client
 	Progress  io.Writer
+}
+
+// adapter is what differs between chain families: decoding item i of the
+// input as block h of the synthetic chain, writing, and counting.
+type adapter[B indexer.Block] struct {
+	items  int
+	decode func(i int, h int64, hash, prev string) (B, error)
+	write  func(w *store.Writer, ctx context.Context, chain string, blocks []B) error
+	sink   func(w *store.Writer, chain string) indexer.Sink[B]
+	count  func(B) (txs, bytes int)
 }
 
 // Rate is one measurement.
@@ -73,32 +82,26 @@ func fakeHash(h int64) string {
 	return hex.EncodeToString(s[:])
 }
 
-// memSource serves the synthetic chain: real block bytes, decoded on every
+// memSource serves the synthetic chain: real block data, decoded on every
 // fetch as from a node, re-linked by height.
-type memSource struct {
-	raw    [][]byte
-	n      int64
-	params *bitcoin.Params
+type memSource[B indexer.Block] struct {
+	n int64
+	a adapter[B]
 }
 
-func (m *memSource) Tip(context.Context) (int64, string, error) {
+func (m *memSource[B]) Tip(context.Context) (int64, string, error) {
 	return m.n - 1, fakeHash(m.n - 1), nil
 }
 
-func (m *memSource) HashAt(_ context.Context, h int64) (string, error) {
+func (m *memSource[B]) HashAt(_ context.Context, h int64) (string, error) {
 	if h < 0 || h >= m.n {
 		return "", indexer.ErrNoBlock
 	}
 	return fakeHash(h), nil
 }
 
-func (m *memSource) Fetch(_ context.Context, h int64, hash string) (bitcoin.Indexed, error) {
-	b, err := bitcoin.Decode(m.raw[h%int64(len(m.raw))], m.params)
-	if err != nil {
-		return bitcoin.Indexed{}, err
-	}
-	b.Hash, b.PrevHash = hash, fakeHash(h-1)
-	return bitcoin.Indexed{H: h, B: b}, nil
+func (m *memSource[B]) Fetch(_ context.Context, h int64, hash string) (B, error) {
+	return m.a.decode(int(h%int64(m.a.items)), h, hash, fakeHash(h-1))
 }
 
 // memCheckpoints keep the bench's checkpoint in memory: the ledger is not
@@ -124,12 +127,61 @@ func (m *memCheckpoints) Save(_ context.Context, _ string, r indexer.Ref) error 
 	return nil
 }
 
-// Ingest runs the three measurements.
-func Ingest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
-	if len(o.Raw) == 0 || o.Blocks <= 0 {
+// IngestBitcoin measures BTC/LTC ingest of the serialized blocks raw.
+func IngestBitcoin(ctx context.Context, o IngestOptions, params *bitcoin.Params, raw [][]byte) (*IngestResult, error) {
+	return ingest(ctx, o, adapter[bitcoin.Indexed]{
+		items: len(raw),
+		decode: func(i int, h int64, hash, prev string) (bitcoin.Indexed, error) {
+			b, err := bitcoin.Decode(raw[i], params)
+			if err != nil {
+				return bitcoin.Indexed{}, err
+			}
+			b.Hash, b.PrevHash = hash, prev
+			return bitcoin.Indexed{H: h, B: b}, nil
+		},
+		write: func(w *store.Writer, ctx context.Context, chain string, bs []bitcoin.Indexed) error {
+			return w.WriteBitcoin(ctx, chain, bs)
+		},
+		sink: func(w *store.Writer, chain string) indexer.Sink[bitcoin.Indexed] {
+			return store.BitcoinSink{W: w, Chain: chain}
+		},
+		count: func(b bitcoin.Indexed) (int, int) { return len(b.B.Txs), b.B.Size },
+	})
+}
+
+// IngestEthereum measures ETH ingest of block+receipts(+traces) bundles.
+func IngestEthereum(ctx context.Context, o IngestOptions, bundles []ethereum.Bundle) (*IngestResult, error) {
+	return ingest(ctx, o, adapter[ethereum.Indexed]{
+		items: len(bundles),
+		decode: func(i int, h int64, hash, prev string) (ethereum.Indexed, error) {
+			b, err := ethereum.DecodeBlock(bundles[i].Block, bundles[i].Receipts)
+			if err != nil {
+				return ethereum.Indexed{}, err
+			}
+			if len(bundles[i].Traces) > 0 {
+				if err := ethereum.DecodeTraces(bundles[i].Traces, b); err != nil {
+					return ethereum.Indexed{}, err
+				}
+			}
+			b.Number, b.Hash, b.ParentHash = uint64(h), hash, prev
+			return ethereum.Indexed{B: b}, nil
+		},
+		write: func(w *store.Writer, ctx context.Context, chain string, bs []ethereum.Indexed) error {
+			return w.WriteEthereum(ctx, chain, bs)
+		},
+		sink: func(w *store.Writer, chain string) indexer.Sink[ethereum.Indexed] {
+			return store.EthereumSink{W: w, Chain: chain}
+		},
+		count: func(b ethereum.Indexed) (int, int) { return len(b.B.Txs), int(b.B.Size) },
+	})
+}
+
+// ingest runs the three measurements.
+func ingest[B indexer.Block](ctx context.Context, o IngestOptions, a adapter[B]) (*IngestResult, error) {
+	if a.items == 0 || o.Blocks <= 0 {
 		return nil, fmt.Errorf("nothing to ingest")
 	}
-	src := &memSource{raw: o.Raw, n: int64(o.Blocks), params: o.Params}
+	src := &memSource[B]{n: int64(o.Blocks), a: a}
 	res := &IngestResult{Chain: o.Chain, Blocks: o.Blocks, Workers: o.Workers, BatchRows: o.BatchRows}
 	logf := func(format string, args ...any) {
 		if o.Progress != nil {
@@ -139,7 +191,7 @@ func Ingest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 
 	// 1. decode-only limit: the same decoding, same parallelism, nothing written
 	logf("decode-only limit: %d blocks on %d workers", o.Blocks, o.Workers)
-	decoded := make([]bitcoin.Indexed, o.Blocks)
+	decoded := make([]B, o.Blocks)
 	errs := make([]error, o.Workers)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -165,9 +217,10 @@ func Ingest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 		}
 	}
 	for _, b := range decoded {
-		res.Txs += len(b.B.Txs)
+		txs, bytes := a.count(b)
+		res.Txs += txs
 		res.Rows += b.Rows()
-		res.Bytes += b.B.Size
+		res.Bytes += bytes
 	}
 	res.DecodeLimit = rate(decodeTime, res.Blocks, res.Txs, res.Rows)
 
@@ -182,7 +235,7 @@ func Ingest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 			rows += decoded[j].Rows()
 			j++
 		}
-		if err := w.WriteBitcoin(ctx, insertChain, decoded[i:j]); err != nil {
+		if err := a.write(w, ctx, insertChain, decoded[i:j]); err != nil {
 			return nil, fmt.Errorf("insert: %w", err)
 		}
 		i = j
@@ -193,10 +246,10 @@ func Ingest(ctx context.Context, o IngestOptions) (*IngestResult, error) {
 	// 3. the full pipeline: parallel fetch+decode, ordered checks, batches, events, checkpoints
 	pipeChain := o.Chain + "_bench"
 	logf("full pipeline: %d blocks through the follower", o.Blocks)
-	f := indexer.NewFollower[bitcoin.Indexed](indexer.Options{
+	f := indexer.NewFollower[B](indexer.Options{
 		Chain: pipeChain, Workers: o.Workers, BatchRows: o.BatchRows, MaxReorg: 100,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}, src, store.BitcoinSink{W: w, Chain: pipeChain}, &memCheckpoints{},
+	}, src, a.sink(w, pipeChain), &memCheckpoints{},
 		indexer.RedisPublisher{Client: o.Redis}, indexer.NewMetrics(prometheus.NewRegistry()))
 	start = time.Now()
 	if err := f.SyncOnce(ctx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/sluicepay/sluice/bench"
 	"github.com/sluicepay/sluice/indexer/bitcoin"
+	"github.com/sluicepay/sluice/indexer/ethereum"
 	"github.com/sluicepay/sluice/schema"
 	"github.com/sluicepay/sluice/stores"
 )
@@ -23,7 +25,7 @@ func newBenchCmd() *cobra.Command {
 	}
 	var (
 		chain, network     string
-		raws               []string
+		raws, bundles      []string
 		nodeBlocks, blocks int
 		workers, batchRows int
 		asJSON             bool
@@ -40,12 +42,14 @@ func newBenchCmd() *cobra.Command {
                       parent-hash checks, batched writes, block events, checkpoints
 
 The blocks are real serialized blocks (--raw FILE, repeatable; binary or hex), or the
-node's latest --node-blocks blocks, repeated to make --blocks blocks and re-linked by
+node's latest --node-blocks blocks, or for eth block+receipts(+traces) bundles
+(--bundle FILE, repeatable), repeated to make --blocks blocks and re-linked by
 height so they form a chain. Writes go to a scratch ClickHouse database
 (<database>_bench) that is dropped at the end. ratio_to_limit is the pipeline's
 rows/s over the smaller limit's.`,
 		Example: `  sluice bench ingest --chain btc --raw ../shared/testdata/btc/540107.raw --raw ../shared/testdata/btc/574200.raw --blocks 200
-  sluice bench ingest --chain ltc --node-blocks 50 --blocks 2000 --json`,
+  sluice bench ingest --chain ltc --node-blocks 50 --blocks 2000 --json
+  sluice bench ingest --chain eth --bundle ../shared/testdata/eth/11098450/chainstorage_raw_block_11098450.json --blocks 300`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
@@ -59,9 +63,26 @@ rows/s over the smaller limit's.`,
 					network = map[string]string{"btc": cfg.Chains.BTC.Network, "ltc": cfg.Chains.LTC.Network}[chain]
 				}
 			}
-			params, err := bitcoin.ParamsFor(chain, network)
-			if err != nil {
-				return err
+			var ethData []ethereum.Bundle
+			for _, f := range bundles {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					return fmt.Errorf("--bundle: %w", err)
+				}
+				bu, err := ethereum.ParseBundle(b)
+				if err != nil {
+					return fmt.Errorf("--bundle %s: %w", f, err)
+				}
+				ethData = append(ethData, bu)
+			}
+			if chain == "eth" && len(ethData) == 0 {
+				return fmt.Errorf("give Ethereum blocks to ingest: --bundle FILE (block + receipts JSON, as `sluice decode eth-block` reads)")
+			}
+			var params *bitcoin.Params
+			if chain != "eth" {
+				if params, err = bitcoin.ParamsFor(chain, network); err != nil {
+					return err
+				}
 			}
 			var data [][]byte
 			for _, f := range raws {
@@ -99,7 +120,7 @@ rows/s over the smaller limit's.`,
 					data = append(data, b)
 				}
 			}
-			if len(data) == 0 {
+			if len(data) == 0 && chain != "eth" {
 				return fmt.Errorf("give blocks to ingest: --raw FILE (repeatable) or --node-blocks N")
 			}
 
@@ -130,8 +151,16 @@ rows/s over the smaller limit's.`,
 			if batchRows == 0 {
 				batchRows = cfg.Indexer.BatchRows
 			}
-			res, err := bench.Ingest(ctx, bench.IngestOptions{Chain: chain, Params: params, Raw: data, Blocks: blocks,
-				Workers: workers, BatchRows: batchRows, CH: ch, Redis: rd, Progress: cmd.ErrOrStderr()})
+			opts := bench.IngestOptions{Chain: chain, Blocks: blocks, Workers: workers, BatchRows: batchRows,
+				CH: ch, Redis: rd, Progress: cmd.ErrOrStderr()}
+			var res *bench.IngestResult
+			distinct := len(data)
+			if chain == "eth" {
+				distinct = len(ethData)
+				res, err = bench.IngestEthereum(ctx, opts, ethData)
+			} else {
+				res, err = bench.IngestBitcoin(ctx, opts, params, data)
+			}
 			if err != nil {
 				return err
 			}
@@ -140,7 +169,7 @@ rows/s over the smaller limit's.`,
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "sluice bench ingest: %s, %d blocks (%d distinct), %d txs, %d rows, %.1f MB; %d workers, batches of %d rows; %d CPUs\n\n",
-				res.Chain, res.Blocks, len(data), res.Txs, res.Rows, float64(res.Bytes)/1e6, res.Workers, res.BatchRows, runtime.NumCPU())
+				res.Chain, res.Blocks, distinct, res.Txs, res.Rows, float64(res.Bytes)/1e6, res.Workers, res.BatchRows, runtime.NumCPU())
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(tw, "measurement\tseconds\tblocks/s\ttx/s\trows/s\t")
 			for _, r := range []struct {
@@ -154,9 +183,10 @@ rows/s over the smaller limit's.`,
 			return nil
 		},
 	}
-	ingest.Flags().StringVar(&chain, "chain", "btc", "btc or ltc")
+	ingest.Flags().StringVar(&chain, "chain", "btc", "btc, ltc or eth")
 	ingest.Flags().StringVar(&network, "network", "", "network of the blocks (default mainnet for --raw, the config's for --node-blocks)")
-	ingest.Flags().StringArrayVar(&raws, "raw", nil, "a serialized block file (binary or hex); repeatable")
+	ingest.Flags().StringArrayVar(&raws, "raw", nil, "a serialized block file (binary or hex); repeatable (btc, ltc)")
+	ingest.Flags().StringArrayVar(&bundles, "bundle", nil, "an Ethereum block + receipts (+ traces) JSON file, any shape `sluice decode eth-block` reads; repeatable (eth)")
 	ingest.Flags().IntVar(&nodeBlocks, "node-blocks", 0, "take the node's latest N blocks")
 	ingest.Flags().IntVar(&blocks, "blocks", 200, "blocks to ingest (the given blocks, repeated)")
 	ingest.Flags().IntVar(&workers, "workers", 0, "parallel fetch/decode workers (default indexer.workers)")
