@@ -29,16 +29,18 @@ func newIndexCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "index",
 		Short: "Follow nodes and write every block into ClickHouse",
-		Long: `Follows each chosen chain's node (chains.btc / chains.ltc in the config): catches up
-from the last checkpoint with parallel fetches and big ClickHouse batches, then
-follows the tip, woken by a poll of the node's best block (indexer.poll_interval).
+		Long: `Follows each chosen chain's node (chains.btc, chains.ltc, chains.eth in the config):
+catches up from the last checkpoint with parallel fetches and big ClickHouse
+batches, then follows the tip, woken by btcd's websocket, ZMQ hashblock or geth's
+newHeads subscription when configured, and always by a poll of the node's best
+block (indexer.poll_interval; chains.eth.poll_interval for geth).
 A reorg is walked back (up to indexer.max_reorg blocks; deeper stops with an error),
 the orphaned blocks are hidden from readers, and connected/disconnected events go to
 the Redis Stream blocks:<chain>. Stop it any way you like, kill -9 included: it
 resumes from its checkpoint in Postgres and removes anything half-written.
 
 Run "sluice migrate" first.`,
-		Example: `  eval "$(sluice stack env)" && sluice index --chain btc,ltc
+		Example: `  eval "$(sluice stack env)" && sluice index --chain btc,ltc,eth
   sluice index --chain ltc --metrics-listen 127.0.0.1:9101`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -37,8 +37,8 @@ func newServeCmd() *cobra.Command {
 Dependencies may be down at start; /readyz says so until they answer.
 SIGTERM or Ctrl-C drains requests for up to api.shutdown_timeout, then exits.
 
-Unless --index=false, it also runs the indexer of every configured Bitcoin-family
-chain in the same process (see "sluice index --help"); run "sluice migrate" first.`,
+Unless --index=false, it also runs the indexer of every configured chain
+(btc, ltc, eth) in the same process (see "sluice index --help"); run "sluice migrate" first.`,
 		Example: `  eval "$(sluice stack env)" && sluice serve
   sluice serve --config /etc/sluice/sluice.yaml`,
 		Args: cobra.NoArgs,
@@ -83,7 +83,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, log *slo
 	defer stopLoop()
 	go checker.Loop(loopCtx, 15*time.Second)
 
-	if index && (cfg.Chains.BTC.IsEnabled() || cfg.Chains.LTC.IsEnabled()) {
+	if index && (cfg.Chains.BTC.IsEnabled() || cfg.Chains.LTC.IsEnabled() || cfg.Chains.ETH.IsEnabled()) {
 		go func() {
 			// An indexer that stops for good (a reorg too deep) leaves the API up;
 			// sluice_index_up and the log say so.
