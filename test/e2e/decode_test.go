@@ -144,3 +144,25 @@ func TestDecodeBlockBadInput(t *testing.T) {
 		t.Fatalf("unknown chain accepted: %s", r.stderr)
 	}
 }
+
+func TestDecodeEthBlockBadInput(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]string{
+		"not json":    "hello",
+		"truncated":   `{"block": {"hash": "0x12`,
+		"no receipts": `{"block": {"hash": "0x1", "number": "0x1", "transactions": [{"hash": "0xab"}]}}`,
+		"empty":       "",
+		"rpc error":   `{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"header not found"}}`,
+	}
+	for name, body := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".json")
+			os.WriteFile(f, []byte(body), 0o644)
+			r := run(t, nil, "decode", "eth-block", f)
+			if r.code != 1 || !strings.Contains(r.stderr, "decode eth-block") {
+				t.Fatalf("want exit 1 with a decode eth-block error, got %d: %s", r.code, r.stderr)
+			}
+			noCrash(t, r)
+		})
+	}
+}
