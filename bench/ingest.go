@@ -143,7 +143,7 @@ func IngestBitcoin(ctx context.Context, o IngestOptions, params *bitcoin.Params,
 			return w.WriteBitcoin(ctx, chain, bs)
 		},
 		sink: func(w *store.Writer, chain string) indexer.Sink[bitcoin.Indexed] {
-			return store.BitcoinSink{W: w, Chain: chain}
+			return store.NewBitcoinSink(w, chain)
 		},
 		count: func(b bitcoin.Indexed) (int, int) { return len(b.B.Txs), b.B.Size },
 	})
@@ -170,7 +170,7 @@ func IngestEthereum(ctx context.Context, o IngestOptions, bundles []ethereum.Bun
 			return w.WriteEthereum(ctx, chain, bs)
 		},
 		sink: func(w *store.Writer, chain string) indexer.Sink[ethereum.Indexed] {
-			return store.EthereumSink{W: w, Chain: chain}
+			return store.NewEthereumSink(w, chain)
 		},
 		count: func(b ethereum.Indexed) (int, int) { return len(b.B.Txs), int(b.B.Size) },
 	})

@@ -90,28 +90,9 @@ Networks: btc: ` + strings.Join(bitcoin.Networks(bitcoin.ChainBTC), ", ") + `; l
 // readBlockFile reads a block from path ("-" for stdin) and returns its
 // bytes, hex-decoding the content when it is text.
 func readBlockFile(path string, stdin io.Reader) ([]byte, error) {
-	r := stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				return nil, pe.Err // the caller names the file
-			}
-			return nil, err
-		}
-		defer f.Close()
-		r = f
-	}
-	data, err := io.ReadAll(io.LimitReader(r, maxBlockFile+1))
+	data, err := readInput(path, stdin, maxBlockFile, "no block is")
 	if err != nil {
 		return nil, err
-	}
-	if len(data) > maxBlockFile {
-		return nil, fmt.Errorf("larger than %d MiB, which no block is", maxBlockFile>>20)
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, errors.New("the file is empty")
 	}
 	if !isText(data) {
 		return data, nil // binary: a serialized block always holds control bytes
@@ -132,4 +113,33 @@ func isText(data []byte) bool {
 		}
 	}
 	return true
+}
+
+// readInput reads path ("-" for stdin), refusing more than limit bytes
+// ("larger than N MiB, which <why>") and an empty file.
+func readInput(path string, stdin io.Reader, limit int, why string) ([]byte, error) {
+	r := stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				return nil, pe.Err // the caller names the file
+			}
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > limit {
+		return nil, fmt.Errorf("larger than %d MiB, which %s", limit>>20, why)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("the file is empty")
+	}
+	return data, nil
 }

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -138,30 +135,7 @@ func readSideFile(path string, stdin io.Reader) (json.RawMessage, error) {
 
 // readJSONFile reads path ("-" for stdin), bounded by maxEthFile.
 func readJSONFile(path string, stdin io.Reader) ([]byte, error) {
-	r := stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				return nil, pe.Err // the caller names the file
-			}
-			return nil, err
-		}
-		defer f.Close()
-		r = f
-	}
-	data, err := io.ReadAll(io.LimitReader(r, maxEthFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxEthFile {
-		return nil, fmt.Errorf("larger than %d MiB, which no block's JSON is", maxEthFile>>20)
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, errors.New("the file is empty")
-	}
-	return data, nil
+	return readInput(path, stdin, maxEthFile, "no block's JSON is")
 }
 
 // The output shapes: snake_case keys, amounts as decimal strings so that no

@@ -117,7 +117,7 @@ func runImport(cmd *cobra.Command, cfg *config.Config, log *slog.Logger, chain, 
 	reg := prometheus.NewRegistry()
 	f := indexer.NewFollower[bitcoin.Indexed](indexer.Options{
 		Chain: chain, Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg, Log: log,
-	}, &bitcoin.FileSource{Dir: bd, Chain: hashes, Params: params}, store.BitcoinSink{W: store.NewWriter(st.CH, reg), Chain: chain},
+	}, &bitcoin.FileSource{Dir: bd, Chain: hashes, Params: params}, store.NewBitcoinSink(store.NewWriter(st.CH, reg), chain),
 		cps, indexer.RedisPublisher{Client: st.Redis}, indexer.NewMetrics(reg))
 	if err := f.SyncOnce(ctx); err != nil {
 		return fmt.Errorf("import: %w", err)

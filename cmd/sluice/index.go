@@ -102,7 +102,7 @@ func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	f := indexer.NewFollower[ethereum.Indexed](indexer.Options{
 		Chain: "eth", Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg,
 		PollInterval: e.PollInterval, StartHeight: from, Push: push, Log: log,
-	}, src, store.EthereumSink{W: writer, Chain: "eth"}, indexer.PGCheckpoints{DB: st.PG}, indexer.RedisPublisher{Client: st.Redis}, metrics)
+	}, src, store.NewEthereumSink(writer, "eth"), indexer.PGCheckpoints{DB: st.PG}, indexer.RedisPublisher{Client: st.Redis}, metrics)
 	log.Info("indexing", "chain", "eth", "network", e.Network, "node", url, "traces", e.Traces)
 	if e.WS == "" {
 		return f, nil, nil
@@ -187,7 +187,7 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 		f := indexer.NewFollower[bitcoin.Indexed](indexer.Options{
 			Chain: c, Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg,
 			PollInterval: cfg.Indexer.PollInterval, StartHeight: from, Push: push, Log: log,
-		}, src, store.BitcoinSink{W: writer, Chain: c}, indexer.PGCheckpoints{DB: st.PG}, indexer.RedisPublisher{Client: st.Redis}, metrics)
+		}, src, store.NewBitcoinSink(writer, c), indexer.PGCheckpoints{DB: st.PG}, indexer.RedisPublisher{Client: st.Redis}, metrics)
 		log.Info("indexing", "chain", c, "network", bc.Network, "node", node.URL())
 		jobs = append(jobs, job{c, f.Run})
 		if bc.BtcdWebsocket {

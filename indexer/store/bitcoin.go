@@ -179,30 +179,40 @@ func (w *Writer) insertColumns(ctx context.Context, table, cols string, data []a
 	return n, nil
 }
 
-// BitcoinSink is the chain index of one Bitcoin-family chain, as the follower sees it.
-type BitcoinSink struct {
+// ChainIndex is one chain's part of the index as the follower sees it:
+// what every chain family shares (hiding orphans, crash clean-up, the
+// recent window). The family sinks add Write.
+type ChainIndex struct {
 	W     *Writer
 	Chain string
+}
+
+// Orphan hides blocks a reorg removed.
+func (c ChainIndex) Orphan(ctx context.Context, refs []indexer.Ref) error {
+	return c.W.Orphan(ctx, c.Chain, toRows(refs))
+}
+
+// CleanAbove removes uncommitted rows above height.
+func (c ChainIndex) CleanAbove(ctx context.Context, height int64) error {
+	return c.W.CleanAbove(ctx, c.Chain, height)
+}
+
+// Recent lists canonical blocks from a height.
+func (c ChainIndex) Recent(ctx context.Context, from int64) ([]indexer.Ref, error) {
+	return Recent(ctx, c.W.ch, c.Chain, from)
+}
+
+// BitcoinSink is the index of one Bitcoin-family chain.
+type BitcoinSink struct{ ChainIndex }
+
+// NewBitcoinSink returns the sink of chain (btc, ltc).
+func NewBitcoinSink(w *Writer, chain string) BitcoinSink {
+	return BitcoinSink{ChainIndex{W: w, Chain: chain}}
 }
 
 // Write stores consecutive blocks.
 func (s BitcoinSink) Write(ctx context.Context, blocks []bitcoin.Indexed) error {
 	return s.W.WriteBitcoin(ctx, s.Chain, blocks)
-}
-
-// Orphan hides blocks a reorg removed.
-func (s BitcoinSink) Orphan(ctx context.Context, refs []indexer.Ref) error {
-	return s.W.Orphan(ctx, s.Chain, toRows(refs))
-}
-
-// CleanAbove removes uncommitted rows above height.
-func (s BitcoinSink) CleanAbove(ctx context.Context, height int64) error {
-	return s.W.CleanAbove(ctx, s.Chain, height)
-}
-
-// Recent lists canonical blocks from a height.
-func (s BitcoinSink) Recent(ctx context.Context, from int64) ([]indexer.Ref, error) {
-	return Recent(ctx, s.W.ch, s.Chain, from)
 }
 
 func toRows(refs []indexer.Ref) []BlockRow {

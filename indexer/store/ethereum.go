@@ -9,7 +9,6 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/sluicepay/sluice/indexer"
 	"github.com/sluicepay/sluice/indexer/ethereum"
 )
 
@@ -251,28 +250,15 @@ func (w *Writer) WriteEthereum(ctx context.Context, chain string, blocks []ether
 	return nil
 }
 
-// EthereumSink is the chain index of an Ethereum chain, as the follower sees it.
-type EthereumSink struct {
-	W     *Writer
-	Chain string
+// EthereumSink is the index of an Ethereum chain.
+type EthereumSink struct{ ChainIndex }
+
+// NewEthereumSink returns the sink of chain (eth).
+func NewEthereumSink(w *Writer, chain string) EthereumSink {
+	return EthereumSink{ChainIndex{W: w, Chain: chain}}
 }
 
 // Write stores consecutive blocks.
 func (s EthereumSink) Write(ctx context.Context, blocks []ethereum.Indexed) error {
 	return s.W.WriteEthereum(ctx, s.Chain, blocks)
-}
-
-// Orphan hides blocks a reorg removed.
-func (s EthereumSink) Orphan(ctx context.Context, refs []indexer.Ref) error {
-	return s.W.Orphan(ctx, s.Chain, toRows(refs))
-}
-
-// CleanAbove removes uncommitted rows above height.
-func (s EthereumSink) CleanAbove(ctx context.Context, height int64) error {
-	return s.W.CleanAbove(ctx, s.Chain, height)
-}
-
-// Recent lists canonical blocks from a height.
-func (s EthereumSink) Recent(ctx context.Context, from int64) ([]indexer.Ref, error) {
-	return Recent(ctx, s.W.ch, s.Chain, from)
 }

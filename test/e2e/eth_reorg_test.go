@@ -66,7 +66,7 @@ func TestEthReorgSimulated(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	f := indexer.NewFollower[ethereum.Indexed](indexer.Options{Chain: "eth", Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
 		&ethereum.Source{Node: simNode},
-		store.EthereumSink{W: store.NewWriter(ie.ch, reg), Chain: "eth"},
+		store.NewEthereumSink(store.NewWriter(ie.ch, reg), "eth"),
 		indexer.PGCheckpoints{DB: pg}, indexer.RedisPublisher{Client: ie.redis}, indexer.NewMetrics(reg))
 
 	nonces := map[common.Address]uint64{}
