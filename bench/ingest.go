@@ -246,7 +246,7 @@ func ingest[B indexer.Block](ctx context.Context, o IngestOptions, a adapter[B])
 	// 3. the full pipeline: parallel fetch+decode, ordered checks, batches, events, checkpoints
 	pipeChain := o.Chain + "_bench"
 	logf("full pipeline: %d blocks through the follower", o.Blocks)
-	f := indexer.NewFollower[B](indexer.Options{
+	f := indexer.NewFollower(indexer.Options[B]{
 		Chain: pipeChain, Workers: o.Workers, BatchRows: o.BatchRows, MaxReorg: 100,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, src, a.sink(w, pipeChain), &memCheckpoints{},

@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -28,10 +29,15 @@ func (p RedisPublisher) Publish(ctx context.Context, chain string, events []Even
 	}
 	pipe := p.Client.Pipeline()
 	for _, e := range events {
-		pipe.XAdd(ctx, &redis.XAddArgs{
-			Stream: StreamKey(chain), MaxLen: maxLen, Approx: true,
-			Values: []any{"kind", e.Kind, "chain", chain, "height", strconv.FormatInt(e.Height, 10), "hash", e.Hash, "prev_hash", e.PrevHash},
-		})
+		values := []any{"kind", e.Kind, "chain", chain, "height", strconv.FormatInt(e.Height, 10), "hash", e.Hash, "prev_hash", e.PrevHash}
+		if len(e.Credits) > 0 {
+			js, err := json.Marshal(e.Credits)
+			if err != nil {
+				return err
+			}
+			values = append(values, "credits", string(js))
+		}
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: StreamKey(chain), MaxLen: maxLen, Approx: true, Values: values})
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("redis: append to %s: %w", StreamKey(chain), err)

@@ -66,16 +66,36 @@ type Event struct {
 	Height   int64
 	Hash     string
 	PrevHash string
+	Credits  []Credit // payments to watched addresses (connected blocks only)
+}
+
+// Credit is value arriving at an address in a block: a deposit candidate.
+type Credit struct {
+	Address  string `json:"address"`
+	Currency string `json:"currency"` // BTC, LTC, ETH, or the token symbol (USDT)
+	TxID     string `json:"txid"`
+	Position string `json:"position"` // vout:N, log:N, tx, trace:0.1
+	Amount   string `json:"amount"`   // exact integer in base units
+	From     string `json:"from"`     // the payer, when the block says it
+}
+
+// Matcher keeps the credits whose address is watched (the Redis watch set).
+type Matcher interface {
+	Match(ctx context.Context, addrs []string) ([]string, error)
 }
 
 // Options tune a follower.
-type Options struct {
+type Options[B Block] struct {
 	Chain        string
 	Workers      int           // parallel block fetches during catch-up (default 8)
 	BatchRows    int           // rows per ClickHouse batch during catch-up (default 50,000)
 	MaxReorg     int64         // deepest reorg handled (default 100); deeper stops the follower
 	PollInterval time.Duration // watchdog poll of the node's tip (default 1 s)
 	StartHeight  int64         // first height to index on an empty index (default 0)
+	// Credits lists a block's possible deposits; with Watch, the watched ones
+	// ride on the block's connected event.
+	Credits func(B) []Credit
+	Watch   Matcher
 	// Push names the push trigger (zmq, websocket) when one is configured: a
 	// block the poll finds before the push trigger announced it counts as
 	// missed by that trigger, so a feed gone silent shows in metrics and logs.
@@ -93,7 +113,7 @@ var ErrReorgTooDeep = errors.New("reorg deeper than the configured maximum")
 
 // Follower keeps one chain's index equal to the node's main chain.
 type Follower[B Block] struct {
-	opts    Options
+	opts    Options[B]
 	src     Source[B]
 	sink    Sink[B]
 	cps     Checkpoints
@@ -108,7 +128,7 @@ type Follower[B Block] struct {
 }
 
 // NewFollower wires a follower. Triggers call Wake; the follower also polls.
-func NewFollower[B Block](opts Options, src Source[B], sink Sink[B], cps Checkpoints, pub Publisher, m *Metrics) *Follower[B] {
+func NewFollower[B Block](opts Options[B], src Source[B], sink Sink[B], cps Checkpoints, pub Publisher, m *Metrics) *Follower[B] {
 	if opts.Workers <= 0 {
 		opts.Workers = 8
 	}
@@ -457,6 +477,44 @@ func (f *Follower[B]) catchUp(ctx context.Context, from, to int64) error {
 	return flush()
 }
 
+// matchCredits checks every possible credit of the batch against the watch
+// set in one call and puts the watched ones on their blocks' events.
+func (f *Follower[B]) matchCredits(ctx context.Context, batch []B, evs []Event) error {
+	if f.opts.Credits == nil || f.opts.Watch == nil {
+		return nil
+	}
+	all := make([][]Credit, len(batch))
+	var addrs []string
+	for i, b := range batch {
+		all[i] = f.opts.Credits(b)
+		for _, c := range all[i] {
+			addrs = append(addrs, c.Address)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil
+	}
+	watched, err := f.opts.Watch.Match(ctx, addrs)
+	if err != nil {
+		return fmt.Errorf("match against the watch set: %w", err)
+	}
+	if len(watched) == 0 {
+		return nil
+	}
+	is := make(map[string]bool, len(watched))
+	for _, a := range watched {
+		is[a] = true
+	}
+	for i, cs := range all {
+		for _, c := range cs {
+			if is[c.Address] {
+				evs[i].Credits = append(evs[i].Credits, c)
+			}
+		}
+	}
+	return nil
+}
+
 // commit writes a batch, announces it, and moves the checkpoint, in that
 // order: a crash anywhere replays the batch (rows are cleaned above the
 // checkpoint at start; events may repeat, never go missing).
@@ -467,6 +525,9 @@ func (f *Follower[B]) commit(ctx context.Context, batch []B) error {
 	evs := make([]Event, len(batch))
 	for i, b := range batch {
 		evs[i] = Event{Kind: "connected", Height: b.Height(), Hash: b.Hash(), PrevHash: b.PrevHash()}
+	}
+	if err := f.matchCredits(ctx, batch, evs); err != nil {
+		return err
 	}
 	if err := f.pub.Publish(ctx, f.opts.Chain, evs); err != nil {
 		return fmt.Errorf("publish connected events: %w", err)

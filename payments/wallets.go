@@ -26,6 +26,9 @@ type Deriver interface {
 type Ledger struct {
 	DB   *pgxpool.Pool
 	Keys Deriver
+	// Watch, when set, is told of every new wallet after its commit, so the
+	// indexers match payments to it (the watch set in Redis).
+	Watch func(ctx context.Context, w Wallet) error
 }
 
 // Merchant is a merchant as the ledger holds it.
@@ -139,6 +142,12 @@ func (l *Ledger) WalletFor(ctx context.Context, merchantID int64, currency, extI
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return Wallet{}, false, fmt.Errorf("ledger: %w", err)
+	}
+	if l.Watch != nil {
+		if err := l.Watch(ctx, w); err != nil {
+			// the wallet exists; the start-up check of the watch set adds it again
+			return w, true, fmt.Errorf("wallet %s created, but not yet watched: %w", w.Address, err)
+		}
 	}
 	return w, true, nil
 }

@@ -115,7 +115,7 @@ func runImport(cmd *cobra.Command, cfg *config.Config, log *slog.Logger, chain, 
 		}
 	}
 	reg := prometheus.NewRegistry()
-	f := indexer.NewFollower[bitcoin.Indexed](indexer.Options{
+	f := indexer.NewFollower(indexer.Options[bitcoin.Indexed]{
 		Chain: chain, Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg, Log: log,
 	}, &bitcoin.FileSource{Dir: bd, Chain: hashes, Params: params}, store.NewBitcoinSink(store.NewWriter(st.CH, reg), chain),
 		cps, indexer.RedisPublisher{Client: st.Redis}, indexer.NewMetrics(reg))

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,7 @@ import (
 	"github.com/sluicepay/sluice/indexer/ethereum"
 	"github.com/sluicepay/sluice/indexer/store"
 	"github.com/sluicepay/sluice/stores"
+	"github.com/sluicepay/sluice/watch"
 )
 
 func newIndexCmd() *cobra.Command {
@@ -99,9 +101,18 @@ func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	}
 	src := &ethereum.Source{Node: node, Traces: e.Traces, BadBlocks: badBlocks.WithLabelValues("eth"),
 		UnparsedTransfers: unparsed, Log: log.With("chain", "eth")}
-	f := indexer.NewFollower[ethereum.Indexed](indexer.Options{
+	ws, err := watch.Open(ctx, st.Redis, "eth", watch.Config{Registerer: reg})
+	if err != nil {
+		return nil, nil, err
+	}
+	tokens := map[string]string{}
+	for _, tk := range e.Tokens {
+		tokens[tk.Address] = tk.Symbol
+	}
+	f := indexer.NewFollower(indexer.Options[ethereum.Indexed]{
 		Chain: "eth", Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg,
 		PollInterval: e.PollInterval, StartHeight: from, Push: push, Log: log,
+		Credits: ethereum.Credits(tokens), Watch: ws,
 	}, src, store.NewEthereumSink(writer, "eth"), indexer.PGCheckpoints{DB: st.PG}, indexer.RedisPublisher{Client: st.Redis}, metrics)
 	log.Info("indexing", "chain", "eth", "network", e.Network, "node", url, "traces", e.Traces)
 	if e.WS == "" {
@@ -184,9 +195,14 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 		case bc.BtcdWebsocket:
 			push = "websocket"
 		}
-		f := indexer.NewFollower[bitcoin.Indexed](indexer.Options{
+		ws, err := watch.Open(ctx, st.Redis, c, watch.Config{Registerer: reg})
+		if err != nil {
+			return err
+		}
+		f := indexer.NewFollower(indexer.Options[bitcoin.Indexed]{
 			Chain: c, Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg,
 			PollInterval: cfg.Indexer.PollInterval, StartHeight: from, Push: push, Log: log,
+			Credits: bitcoin.Credits(strings.ToUpper(c)), Watch: ws,
 		}, src, store.NewBitcoinSink(writer, c), indexer.PGCheckpoints{DB: st.PG}, indexer.RedisPublisher{Client: st.Redis}, metrics)
 		log.Info("indexing", "chain", c, "network", bc.Network, "node", node.URL())
 		jobs = append(jobs, job{c, f.Run})

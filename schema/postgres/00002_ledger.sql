@@ -49,9 +49,11 @@ CREATE TABLE wallets (
     derivation_index integer NOT NULL CHECK (derivation_index >= 0),
     watch_only       boolean NOT NULL DEFAULT false,
     created_at       timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (merchant_id, currency, ext_id),
-    UNIQUE (chain, address)
+    UNIQUE (merchant_id, currency, ext_id)
 );
+-- Chains match deposits by address; Ethereum addresses arrive lower-case,
+-- wallets keep their EIP-55 form.
+CREATE UNIQUE INDEX wallets_chain_address ON wallets (chain, lower(address));
 
 -- A credit to a wallet found on chain. Natural key: (chain, txid, position),
 -- position being "vout:N" (Bitcoin family), "log:N" (token transfer),

@@ -64,7 +64,7 @@ func TestEthReorgSimulated(t *testing.T) {
 	}
 	defer pg.Close()
 	reg := prometheus.NewRegistry()
-	f := indexer.NewFollower[ethereum.Indexed](indexer.Options{Chain: "eth", Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
+	f := indexer.NewFollower(indexer.Options[ethereum.Indexed]{Chain: "eth", Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
 		&ethereum.Source{Node: simNode},
 		store.NewEthereumSink(store.NewWriter(ie.ch, reg), "eth"),
 		indexer.PGCheckpoints{DB: pg}, indexer.RedisPublisher{Client: ie.redis}, indexer.NewMetrics(reg))

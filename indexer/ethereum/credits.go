@@ -1,0 +1,45 @@
+package ethereum
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/sluicepay/sluice/indexer"
+)
+
+// Credits returns the function listing a block's possible deposits: ETH
+// paid by successful transactions and inside contract calls, and transfers
+// of the given tokens (contract address -> symbol, e.g. USDT).
+func Credits(tokens map[string]string) func(Indexed) []indexer.Credit {
+	lower := make(map[string]string, len(tokens))
+	for addr, sym := range tokens {
+		lower[strings.ToLower(addr)] = sym
+	}
+	return func(ix Indexed) []indexer.Credit {
+		b := ix.B
+		var out []indexer.Credit
+		for i := range b.Txs {
+			tx := &b.Txs[i]
+			if tx.Status == 1 && tx.To != "" && tx.Value != nil && tx.Value.Sign() > 0 {
+				out = append(out, indexer.Credit{Address: tx.To, Currency: "ETH", TxID: tx.Hash, Position: "tx",
+					Amount: tx.Value.String(), From: tx.From})
+			}
+		}
+		for _, t := range b.Transfers {
+			sym, ok := lower[t.Token]
+			if !ok || t.Value == nil || t.Value.Sign() <= 0 {
+				continue
+			}
+			out = append(out, indexer.Credit{Address: t.To, Currency: sym, TxID: t.TxHash,
+				Position: "log:" + strconv.FormatUint(uint64(t.LogIndex), 10), Amount: t.Value.String(), From: t.From})
+		}
+		for _, it := range b.Internal {
+			if it.Value == nil || it.Value.Sign() <= 0 || it.To == "" {
+				continue
+			}
+			out = append(out, indexer.Credit{Address: it.To, Currency: "ETH", TxID: it.TxHash,
+				Position: "trace:" + it.TraceAddress, Amount: it.Value.String(), From: it.From})
+		}
+		return out
+	}
+}

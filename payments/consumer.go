@@ -1,0 +1,254 @@
+package payments
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sluicepay/sluice/indexer"
+)
+
+// DefaultConfirmations are the confirmations a deposit needs, per currency,
+// unless the merchant set its own.
+var DefaultConfirmations = map[string]int{"BTC": 2, "LTC": 6, "ETH": 12, "USDT": 12}
+
+// consumerGroup is the Redis consumer group of the payments workers.
+const consumerGroup = "payments"
+
+// Consumer turns a chain's block events into deposits: a credit creates its
+// deposit, each new block moves confirmations, a disconnected block returns
+// its deposits to unconfirmed. Every state change writes its outbox event in
+// the same Postgres transaction, and the stream entry is acknowledged only
+// after that commit: a crash anywhere replays the entry, and the natural
+// keys make the replay change nothing.
+type Consumer struct {
+	Ledger *Ledger
+	Redis  *redis.Client
+	Chain  string
+	Name   string // this worker in the consumer group (e.g. host-pid)
+	Log    *slog.Logger
+}
+
+// Run consumes until ctx ends: first what this worker read but never
+// acknowledged (a crash), then new entries.
+func (c *Consumer) Run(ctx context.Context) error {
+	stream := indexer.StreamKey(c.Chain)
+	if err := c.Redis.XGroupCreateMkStream(ctx, stream, consumerGroup, "0").Err(); err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("redis: create consumer group on %s: %w", stream, err)
+	}
+	start := "0" // our pending entries first
+	backoff := time.Second
+	for ctx.Err() == nil {
+		res, err := c.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: consumerGroup, Consumer: c.Name, Streams: []string{stream, start}, Count: 100, Block: 2 * time.Second,
+		}).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			c.Log.Warn("reading block events failed; retrying", "stream", stream, "err", err, "retry_in", backoff)
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, 10*time.Second)
+			continue
+		}
+		backoff = time.Second
+		msgs := res[0].Messages
+		if start == "0" && len(msgs) == 0 {
+			start = ">" // the backlog is done
+			continue
+		}
+		for _, m := range msgs {
+			for {
+				err := c.apply(ctx, m)
+				if err == nil {
+					break
+				}
+				if ctx.Err() != nil {
+					return nil
+				}
+				c.Log.Warn("applying a block event failed; retrying", "stream", stream, "id", m.ID, "err", err, "retry_in", backoff)
+				sleep(ctx, backoff)
+				backoff = min(2*backoff, 10*time.Second)
+			}
+			backoff = time.Second
+			if err := c.Redis.XAck(ctx, stream, consumerGroup, m.ID).Err(); err != nil {
+				c.Log.Warn("ack failed; the entry will be replayed harmlessly", "id", m.ID, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// apply runs one block event in one transaction.
+func (c *Consumer) apply(ctx context.Context, m redis.XMessage) error {
+	str := func(k string) string { s, _ := m.Values[k].(string); return s }
+	height, err := strconv.ParseInt(str("height"), 10, 64)
+	if err != nil {
+		return fmt.Errorf("event %s: bad height %q", m.ID, str("height"))
+	}
+	var credits []indexer.Credit
+	if js := str("credits"); js != "" {
+		if err := json.Unmarshal([]byte(js), &credits); err != nil {
+			return fmt.Errorf("event %s: bad credits: %w", m.ID, err)
+		}
+	}
+	tx, err := c.Ledger.DB.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	switch str("kind") {
+	case "connected":
+		for _, cr := range credits {
+			if err := c.credit(ctx, tx, cr, height, str("hash")); err != nil {
+				return err
+			}
+		}
+		if err := c.confirm(ctx, tx, height); err != nil {
+			return err
+		}
+	case "disconnected":
+		if err := c.disconnect(ctx, tx, str("hash")); err != nil {
+			return err
+		}
+	default:
+		c.Log.Warn("unknown block event ignored", "id", m.ID, "kind", str("kind"))
+	}
+	return tx.Commit(ctx)
+}
+
+// credit records a deposit (once per chain, txid and position) and its created event.
+func (c *Consumer) credit(ctx context.Context, tx pgx.Tx, cr indexer.Credit, height int64, hash string) error {
+	var walletID int64
+	var currency string
+	err := tx.QueryRow(ctx, "SELECT id, currency FROM wallets WHERE chain = $1 AND lower(address) = lower($2)",
+		c.Chain, cr.Address).Scan(&walletID, &currency)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // a bloom false positive that the exact set let through, or a wallet of another ledger
+	}
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if currency != cr.Currency {
+		c.Log.Warn("payment in another currency than the wallet's: not credited", "address", cr.Address,
+			"wallet_currency", currency, "paid", cr.Currency, "txid", cr.TxID, "amount", cr.Amount)
+		return nil
+	}
+	var id int64
+	var inserted bool
+	err = tx.QueryRow(ctx, `INSERT INTO deposits (wallet_id, chain, currency, txid, position, amount, from_address, block_hash, block_height, confirmations)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1)
+		ON CONFLICT (chain, txid, position) DO UPDATE SET block_hash = EXCLUDED.block_hash, block_height = EXCLUDED.block_height, updated_at = now()
+		RETURNING id, (xmax = 0)`,
+		walletID, c.Chain, currency, cr.TxID, cr.Position, cr.Amount, cr.From, hash, height).Scan(&id, &inserted)
+	if err != nil {
+		return fmt.Errorf("ledger: record deposit %s %s: %w", cr.TxID, cr.Position, err)
+	}
+	if inserted {
+		if err := event(ctx, tx, id, "created", 0, 1); err != nil {
+			return err
+		}
+		c.Log.Info("deposit", "chain", c.Chain, "address", cr.Address, "currency", currency, "amount", cr.Amount, "txid", cr.TxID, "position", cr.Position)
+	}
+	return nil
+}
+
+// confirm moves the confirmations of the chain's open deposits to the new tip.
+func (c *Consumer) confirm(ctx context.Context, tx pgx.Tx, tip int64) error {
+	rows, err := tx.Query(ctx, `UPDATE deposits d SET confirmations = $2 - d.block_height + 1, updated_at = now()
+		FROM wallets w LEFT JOIN merchant_confirmations mc ON mc.merchant_id = w.merchant_id AND mc.currency = w.currency
+		WHERE d.wallet_id = w.id AND d.chain = $1 AND d.status = 0 AND d.block_height IS NOT NULL AND d.block_height <= $2
+		RETURNING d.id, d.confirmations, d.currency, coalesce(mc.confirmations, 0)`, c.Chain, tip)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	type open struct {
+		id            int64
+		confs, needed int
+	}
+	var opens []open
+	for rows.Next() {
+		var o open
+		var currency string
+		if err := rows.Scan(&o.id, &o.confs, &currency, &o.needed); err != nil {
+			rows.Close()
+			return err
+		}
+		if o.needed == 0 {
+			o.needed = DefaultConfirmations[currency]
+		}
+		opens = append(opens, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	for _, o := range opens {
+		if o.confs > 1 {
+			if err := event(ctx, tx, o.id, "confirmations", 0, o.confs); err != nil {
+				return err
+			}
+		}
+		if o.confs >= o.needed {
+			if _, err := tx.Exec(ctx, "UPDATE deposits SET status = 1, updated_at = now() WHERE id = $1", o.id); err != nil {
+				return fmt.Errorf("ledger: %w", err)
+			}
+			if err := event(ctx, tx, o.id, "confirmed", 1, o.confs); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// disconnect returns the deposits of a block a reorg removed to unconfirmed.
+func (c *Consumer) disconnect(ctx context.Context, tx pgx.Tx, hash string) error {
+	rows, err := tx.Query(ctx, `UPDATE deposits SET block_hash = NULL, block_height = NULL, confirmations = 0, status = 0, updated_at = now()
+		WHERE chain = $1 AND block_hash = $2 AND status <> 2 RETURNING id`, c.Chain, hash)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		if err := event(ctx, tx, id, "unconfirmed", 0, 0); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// event writes an outbox event once per (deposit, kind, confirmations).
+func event(ctx context.Context, tx pgx.Tx, deposit int64, kind string, status, confs int) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO deposit_events (deposit_id, kind, status, confirmations) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (deposit_id, kind, confirmations) DO NOTHING`, deposit, kind, status, confs); err != nil {
+		return fmt.Errorf("ledger: %s event of deposit %d: %w", kind, deposit, err)
+	}
+	return nil
+}
