@@ -23,6 +23,10 @@ var DefaultConfirmations = map[string]int{"BTC": 2, "LTC": 6, "ETH": 12, "USDT":
 // consumerGroup is the Redis consumer group of the payments workers.
 const consumerGroup = "payments"
 
+// ClaimIdle is how long an entry read by another worker stays unacknowledged
+// before this worker takes it over (that worker is presumed dead).
+const ClaimIdle = time.Minute
+
 // Consumer turns a chain's block events into deposits: a credit creates its
 // deposit, each new block moves confirmations, a disconnected block returns
 // its deposits to unconfirmed. Every state change writes its outbox event in
@@ -33,7 +37,7 @@ type Consumer struct {
 	Ledger *Ledger
 	Redis  *redis.Client
 	Chain  string
-	Name   string // this worker in the consumer group (e.g. host-pid)
+	Name   string // this worker in the consumer group; keep it stable across restarts (the host name)
 	Log    *slog.Logger
 }
 
@@ -65,7 +69,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 		backoff = time.Second
 		msgs := res[0].Messages
 		if start == "0" && len(msgs) == 0 {
-			start = ">" // the backlog is done
+			start = ">" // our backlog is done; take over what dead workers left
+			claimed, _, err := c.Redis.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: consumerGroup,
+				Consumer: c.Name, MinIdle: ClaimIdle, Start: "0", Count: 100}).Result()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				c.Log.Warn("claiming abandoned block events failed", "err", err)
+			}
+			if len(claimed) > 0 {
+				c.Log.Info("took over block events another worker read but never acknowledged", "count", len(claimed))
+				start = "0" // they are ours now: read them as our backlog
+			}
 			continue
 		}
 		for _, m := range msgs {

@@ -37,8 +37,8 @@ func newServeCmd() *cobra.Command {
 Dependencies may be down at start; /readyz says so until they answer.
 SIGTERM or Ctrl-C drains requests for up to api.shutdown_timeout, then exits.
 
-Unless --index=false, it also runs the indexer of every configured chain
-(btc, ltc, eth) in the same process (see "sluice index --help"); run "sluice migrate" first.`,
+Unless --index=false, it also runs the indexer and the payments workers of every
+configured chain (btc, ltc, eth) in the same process (see "sluice index --help"); run "sluice migrate" first.`,
 		Example: `  eval "$(sluice stack env)" && sluice serve
   sluice serve --config /etc/sluice/sluice.yaml`,
 		Args: cobra.NoArgs,
@@ -89,6 +89,11 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, log *slo
 			// sluice_index_up and the log say so.
 			if err := runIndexers(loopCtx, cfg, reg, log, nil, 0); err != nil && loopCtx.Err() == nil {
 				log.Error("indexing stopped", "err", err)
+			}
+		}()
+		go func() {
+			if err := runConsumers(loopCtx, cfg, log, nil); err != nil && loopCtx.Err() == nil {
+				log.Error("payments workers stopped", "err", err)
 			}
 		}()
 	}

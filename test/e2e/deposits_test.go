@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicepay/sluice/payments"
 	"github.com/sluicepay/sluice/payments/keys"
@@ -14,25 +16,30 @@ import (
 	"github.com/sluicepay/sluice/watch"
 )
 
-// TestLTCDepositLifecycle: a payment to a ledger wallet on the stack's
-// litecoind becomes a deposit with the exact amount, moves through its
-// confirmations to confirmed at 6, and each event is in the outbox once.
-func TestLTCDepositLifecycle(t *testing.T) {
-	n := nodeFor(t, "ltc")
-	ie := newIndexEnv(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+type depositEnv struct {
+	*indexEnv
+	n      *node
+	pg     *pgxpool.Pool
+	wallet payments.Wallet
+}
 
-	pg, err := stores.OpenPostgres(ctx, ie.pg)
+// newDepositEnv makes a merchant and an LTC wallet in a fresh ledger, its
+// address in the watch set, and starts an indexer on the stack's litecoind.
+func newDepositEnv(t *testing.T) *depositEnv {
+	t.Helper()
+	ctx := context.Background()
+	de := &depositEnv{indexEnv: newIndexEnv(t), n: nodeFor(t, "ltc")}
+	pg, err := stores.OpenPostgres(ctx, de.indexEnv.pg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pg.Close()
+	t.Cleanup(pg.Close)
+	de.pg = pg
 	seed, err := keys.ParseSeed("abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, err := watch.Open(ctx, ie.redis, "ltc", watch.Config{}) // the layout every sluice process uses
+	ws, err := watch.Open(ctx, de.redis, "ltc", watch.Config{}) // the layout every sluice process uses
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,47 +49,44 @@ func TestLTCDepositLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, _, err := l.WalletFor(ctx, m.ID, "LTC", "customer-42")
-	if err != nil {
+	if de.wallet, _, err = l.WalletFor(ctx, m.ID, "LTC", "customer-42"); err != nil {
 		t.Fatal(err)
 	}
+	de.start(t, nil, "--chain", "ltc")
+	top := de.n.height(t)
+	waitFor(t, "catch-up", 60*time.Second, func() bool { return de.checkpoint(t, "ltc") >= top })
+	return de
+}
 
-	ie.start(t, nil, "--chain", "ltc")
-	top := n.height(t)
-	waitFor(t, "catch-up", 60*time.Second, func() bool { return ie.checkpoint(t, "ltc") >= top })
-	c := &payments.Consumer{Ledger: l, Redis: ie.redis, Chain: "ltc", Name: "test", Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	go func() { _ = c.Run(ctx) }()
+type dep struct {
+	amount        string
+	confs, status int
+	block         string
+}
 
+func (de *depositEnv) deposit(txid string) (d dep, ok bool) {
+	err := de.pg.QueryRow(context.Background(), "SELECT amount::text, confirmations, status, coalesce(block_hash, '') FROM deposits WHERE txid = $1",
+		txid).Scan(&d.amount, &d.confs, &d.status, &d.block)
+	return d, err == nil
+}
+
+func (de *depositEnv) pay(t *testing.T, ltc float64) string {
+	t.Helper()
 	var txid string
-	if err := n.rpc.Call(ctx, "sendtoaddress", &txid, w.Address, 1.23456789); err != nil {
+	if err := de.n.rpc.Call(context.Background(), "sendtoaddress", &txid, de.wallet.Address, ltc); err != nil {
 		t.Fatal(err)
 	}
-	n.mine(t, 1)
-	type dep struct {
-		amount        string
-		confs, status int
-	}
-	get := func() (d dep, ok bool) {
-		err := pg.QueryRow(ctx, "SELECT amount::text, confirmations, status FROM deposits WHERE txid = $1", txid).Scan(&d.amount, &d.confs, &d.status)
-		return d, err == nil
-	}
-	waitFor(t, "the deposit", 30*time.Second, func() bool { _, ok := get(); return ok })
-	if d, _ := get(); d.amount != "123456789" || d.status != 0 {
-		t.Fatalf("deposit %+v", d)
-	}
-	n.mine(t, 5)
-	waitFor(t, "6 confirmations", 30*time.Second, func() bool { d, _ := get(); return d.status == 1 })
-	if d, _ := get(); d.confs != 6 {
-		t.Fatalf("confirmed at %d confirmations, want 6", d.confs)
-	}
-	n.mine(t, 2) // later blocks change nothing for a confirmed deposit
-	time.Sleep(2 * time.Second)
+	return txid
+}
 
-	rows, err := pg.Query(ctx, `SELECT e.kind, e.status, e.confirmations FROM deposit_events e JOIN deposits d ON d.id = e.deposit_id
-		WHERE d.txid = $1 ORDER BY e.id`, txid)
+func (de *depositEnv) events(t *testing.T, txid string) []string {
+	t.Helper()
+	rows, err := de.pg.Query(context.Background(), `SELECT e.kind, e.status, e.confirmations FROM deposit_events e
+		JOIN deposits d ON d.id = e.deposit_id WHERE d.txid = $1 ORDER BY e.id`, txid)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rows.Close()
 	var got []string
 	for rows.Next() {
 		var kind string
@@ -90,19 +94,110 @@ func TestLTCDepositLifecycle(t *testing.T) {
 		if err := rows.Scan(&kind, &status, &confs); err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, kind+"/"+itoa(status)+"/"+itoa(confs))
+		got = append(got, kind+"/"+strconv.Itoa(status)+"/"+strconv.Itoa(confs))
 	}
-	rows.Close()
-	want := []string{"created/0/1", "confirmations/0/2", "confirmations/0/3", "confirmations/0/4", "confirmations/0/5",
-		"confirmations/0/6", "confirmed/1/6"}
-	if len(got) != len(want) {
-		t.Fatalf("events %v, want %v", got, want)
+	return got
+}
+
+var ltcLifecycle = []string{"created/0/1", "confirmations/0/2", "confirmations/0/3", "confirmations/0/4", "confirmations/0/5",
+	"confirmations/0/6", "confirmed/1/6"}
+
+// TestLTCDepositLifecycle: a payment to a ledger wallet on the stack's
+// litecoind becomes a deposit with the exact amount, moves through its
+// confirmations to confirmed at 6, and each event is in the outbox once.
+func TestLTCDepositLifecycle(t *testing.T) {
+	de := newDepositEnv(t)
+	de.startSub(t, nil, "consume", "--chain", "ltc")
+	txid := de.pay(t, 1.23456789)
+	de.n.mine(t, 1)
+	waitFor(t, "the deposit", 30*time.Second, func() bool { _, ok := de.deposit(txid); return ok })
+	if d, _ := de.deposit(txid); d.amount != "123456789" || d.status != 0 {
+		t.Fatalf("deposit %+v", d)
 	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("events %v, want %v", got, want)
-		}
+	de.n.mine(t, 5)
+	waitFor(t, "6 confirmations", 30*time.Second, func() bool { d, _ := de.deposit(txid); return d.status == 1 })
+	if d, _ := de.deposit(txid); d.confs != 6 {
+		t.Fatalf("confirmed at %d confirmations, want 6", d.confs)
+	}
+	de.n.mine(t, 2) // later blocks change nothing for a confirmed deposit
+	time.Sleep(2 * time.Second)
+	if got := de.events(t, txid); strings.Join(got, " ") != strings.Join(ltcLifecycle, " ") {
+		t.Fatalf("events %v, want %v", got, ltcLifecycle)
 	}
 }
 
-func itoa(i int) string { return strconv.Itoa(i) }
+// TestLTCDepositKill9BeforeCommit: the payments worker reads the block event,
+// blocks inside its Postgres transaction (the test holds a table lock), and
+// is killed with -9 there. After a restart the deposit and each of its
+// events exist exactly once.
+func TestLTCDepositKill9BeforeCommit(t *testing.T) {
+	de := newDepositEnv(t)
+	ctx := context.Background()
+	worker := de.startSub(t, nil, "consume", "--chain", "ltc")
+	// let the worker finish the backlog first: the entry it holds at the kill must be the payment's
+	waitFor(t, "the worker through the backlog", 30*time.Second, func() bool {
+		n, err := de.redis.XLen(ctx, "blocks:ltc").Result()
+		g, gerr := de.redis.XInfoGroups(ctx, "blocks:ltc").Result()
+		p, perr := de.redis.XPending(ctx, "blocks:ltc", "payments").Result()
+		return err == nil && gerr == nil && perr == nil && len(g) == 1 && g[0].EntriesRead == n && p.Count == 0
+	})
+	lock, err := de.pg.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.Exec(ctx, "LOCK TABLE deposits IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	txid := de.pay(t, 0.5)
+	de.n.mine(t, 1)
+	// the worker holds the entry: read, not acknowledged, its transaction waiting on our lock
+	waitFor(t, "the worker to read the block event", 30*time.Second, func() bool {
+		p, err := de.redis.XPending(ctx, "blocks:ltc", "payments").Result()
+		return err == nil && p.Count > 0
+	})
+	time.Sleep(300 * time.Millisecond)
+	if err := worker.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-worker.done
+	if err := lock.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := de.deposit(txid); ok {
+		t.Fatal("a deposit was committed by a worker that was killed before its commit")
+	}
+	de.startSub(t, nil, "consume", "--chain", "ltc")
+	waitFor(t, "the deposit after the restart", 30*time.Second, func() bool { _, ok := de.deposit(txid); return ok })
+	waitFor(t, "nothing left unacknowledged", 30*time.Second, func() bool {
+		p, err := de.redis.XPending(ctx, "blocks:ltc", "payments").Result()
+		return err == nil && p.Count == 0
+	})
+	de.n.mine(t, 5)
+	waitFor(t, "confirmed", 30*time.Second, func() bool { d, _ := de.deposit(txid); return d.status == 1 })
+	if got := de.events(t, txid); strings.Join(got, " ") != strings.Join(ltcLifecycle, " ") {
+		t.Fatalf("events %v, want %v", got, ltcLifecycle)
+	}
+}
+
+// TestLTCDepositReorg: the block holding the deposit is removed; the
+// deposit returns to unconfirmed, then follows the transaction into the
+// new branch and confirms there.
+func TestLTCDepositReorg(t *testing.T) {
+	de := newDepositEnv(t)
+	de.startSub(t, nil, "consume", "--chain", "ltc")
+	txid := de.pay(t, 0.25)
+	de.n.mine(t, 2)
+	waitFor(t, "2 confirmations", 30*time.Second, func() bool { d, _ := de.deposit(txid); return d.confs == 2 })
+	d, _ := de.deposit(txid)
+	if err := de.n.rpc.Call(context.Background(), "invalidateblock", nil, d.block); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "unconfirmed after the reorg", 30*time.Second, func() bool {
+		return strings.Contains(strings.Join(de.events(t, txid), " "), "unconfirmed/0/0")
+	})
+	de.n.mine(t, 6) // the transaction is back in the mempool: mined on the new branch
+	waitFor(t, "confirmed on the new branch", 30*time.Second, func() bool { d, _ := de.deposit(txid); return d.status == 1 })
+	if d2, _ := de.deposit(txid); d2.block == d.block || d2.amount != "25000000" {
+		t.Fatalf("deposit still on the orphaned block or wrong amount: %+v", d2)
+	}
+}

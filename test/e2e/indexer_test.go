@@ -92,7 +92,13 @@ func (s *syncBuffer) String() string {
 
 func (ie *indexEnv) start(t *testing.T, extra []string, args ...string) *indexerProc {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"index"}, args...)...)
+	return ie.startSub(t, extra, "index", args...)
+}
+
+// startSub runs `sluice SUB args...` in the background against this index.
+func (ie *indexEnv) startSub(t *testing.T, extra []string, sub string, args ...string) *indexerProc {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{sub}, args...)...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = mergeEnv(append(append([]string{}, ie.env...), extra...))
 	p := &indexerProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}

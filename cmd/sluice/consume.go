@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicepay/sluice/config"
+	"github.com/sluicepay/sluice/payments"
+	"github.com/sluicepay/sluice/stores"
+)
+
+func newConsumeCmd() *cobra.Command {
+	var chains []string
+	cmd := &cobra.Command{
+		Use:   "consume",
+		Short: "Turn block events into deposits in the ledger (the payments workers)",
+		Long: `Reads each chain's block events (the Redis Stream blocks:<chain>, consumer group
+"payments") and applies them to the ledger: a payment to a wallet creates its deposit,
+every block moves confirmations until the deposit is confirmed (BTC 2, LTC 6, ETH 12,
+USDT 12 unless the merchant set its own), a block removed by a reorg returns its
+deposits to unconfirmed. Each change and its outbox event commit together; the stream
+entry is acknowledged after the commit, so kill -9 at any point replays it and the
+replay changes nothing. "sluice serve" runs these workers too.`,
+		Example: `  eval "$(sluice stack env)" && sluice consume --chain btc,ltc,eth`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := loadConfigAndLogger(cmd)
+			if err != nil {
+				return err
+			}
+			return runConsumers(cmd.Context(), cfg, log, chains)
+		},
+	}
+	cmd.Flags().StringSliceVar(&chains, "chain", nil, "chains to consume (btc, ltc, eth); default every configured chain")
+	return cmd
+}
+
+// runConsumers runs one payments consumer per chain until ctx ends.
+func runConsumers(ctx context.Context, cfg *config.Config, log *slog.Logger, chains []string) error {
+	if len(chains) == 0 {
+		for c, on := range map[string]bool{"btc": cfg.Chains.BTC.IsEnabled(), "ltc": cfg.Chains.LTC.IsEnabled(), "eth": cfg.Chains.ETH.IsEnabled()} {
+			if on {
+				chains = append(chains, c)
+			}
+		}
+	}
+	if len(chains) == 0 {
+		return errors.New("no chain configured to consume")
+	}
+	st, err := stores.Open(ctx, cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	host, _ := os.Hostname()
+	ledger := &payments.Ledger{DB: st.PG}
+	var wg sync.WaitGroup
+	errs := make([]error, len(chains))
+	for i, c := range chains {
+		if c != "btc" && c != "ltc" && c != "eth" {
+			return fmt.Errorf("--chain %s: one of btc, ltc, eth", c)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// The name is stable across restarts, so a restarted worker takes back
+			// what it read but never acknowledged before it died.
+			cons := &payments.Consumer{Ledger: ledger, Redis: st.Redis, Chain: c, Name: host,
+				Log: log.With("chain", c, "worker", "payments")}
+			log.Info("consuming block events", "chain", c)
+			errs[i] = cons.Run(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
