@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"math/big"
 	"strconv"
 	"strings"
 	"syscall"
@@ -9,6 +10,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluicepay/sluice/devnet"
+	"github.com/sluicepay/sluice/internal/testenv"
+	"github.com/sluicepay/sluice/jsonrpc"
 
 	"github.com/sluicepay/sluice/payments"
 	"github.com/sluicepay/sluice/payments/keys"
@@ -199,5 +204,83 @@ func TestLTCDepositReorg(t *testing.T) {
 	waitFor(t, "confirmed on the new branch", 30*time.Second, func() bool { d, _ := de.deposit(txid); return d.status == 1 })
 	if d2, _ := de.deposit(txid); d2.block == d.block || d2.amount != "25000000" {
 		t.Fatalf("deposit still on the orphaned block or wrong amount: %+v", d2)
+	}
+}
+
+// TestEthDeposits: ETH and devnet-USDT payments to a merchant's wallets on
+// the stack's geth become deposits with exact amounts and payers, and
+// confirm at 12 blocks.
+func TestEthDeposits(t *testing.T) {
+	rpcURL := testenv.Get(t, "SLUICE_ETH_RPC")
+	dev := testenv.Get(t, "SLUICE_ETH_DEV_ACCOUNT")
+	usdt := testenv.Get(t, "SLUICE_USDT_CONTRACT")
+	ctx := context.Background()
+	ie := newIndexEnv(t)
+	pg, err := stores.OpenPostgres(ctx, ie.pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	de := &depositEnv{indexEnv: ie, pg: pg}
+	seed, err := keys.ParseSeed("abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := watch.Open(ctx, ie.redis, "eth", watch.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &payments.Ledger{DB: pg, Keys: payments.SeedKeys{Seed: seed, Networks: map[string]string{"ETH": "dev", "USDT": "dev"}},
+		Watch: func(ctx context.Context, w payments.Wallet) error { return ws.Add(ctx, w.Address) }}
+	m, err := l.CreateMerchant(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a fresh extId each run: the seed is fixed, the chain is shared
+	ext := freshAddress()
+	ethW, _, err := l.WalletFor(ctx, m.ID, "ETH", ext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usdtW, _, err := l.WalletFor(ctx, m.ID, "USDT", ext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := jsonrpc.New(rpcURL)
+	ie.start(t, []string{"SLUICE_USDT_CONTRACT=" + usdt}, "--chain", "eth")
+	waitFor(t, "catch-up", 120*time.Second, func() bool { return ie.checkpoint(t, "eth") >= ethHead(t, c)-1 })
+	ie.startSub(t, nil, "consume", "--chain", "eth")
+
+	var ethTx string
+	if err := c.Call(ctx, "eth_sendTransaction", &ethTx, map[string]any{"from": dev, "to": ethW.Address, "value": "0x2386f26fc10000"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := devnet.Mint(ctx, rpcURL, dev, usdt, dev, big.NewInt(100_000_000)); err != nil {
+		t.Fatal(err)
+	}
+	usdtTx, err := devnet.TransferToken(ctx, rpcURL, dev, usdt, usdtW.Address, big.NewInt(25_500_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ tx, amount string }{{ethTx, "10000000000000000"}, {usdtTx, "25500000"}} {
+		waitFor(t, "the deposit", 60*time.Second, func() bool { _, ok := de.deposit(c.tx); return ok })
+		var from, currency string
+		if err := pg.QueryRow(ctx, "SELECT from_address, currency FROM deposits WHERE txid = $1", c.tx).Scan(&from, &currency); err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := de.deposit(c.tx); d.amount != c.amount || !strings.EqualFold(from, dev) {
+			t.Fatalf("%s deposit %+v from %s", currency, d, from)
+		}
+	}
+	waitFor(t, "12 confirmations", 60*time.Second, func() bool {
+		a, _ := de.deposit(ethTx)
+		b, _ := de.deposit(usdtTx)
+		return a.status == 1 && b.status == 1
+	})
+	for _, tx := range []string{ethTx, usdtTx} {
+		got := de.events(t, tx)
+		if got[0] != "created/0/1" || got[len(got)-1] != "confirmed/1/12" || len(got) != 13 {
+			t.Fatalf("events of %s: %v", tx, got)
+		}
 	}
 }
