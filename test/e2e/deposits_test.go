@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -282,5 +285,67 @@ func TestEthDeposits(t *testing.T) {
 		if got[0] != "created/0/1" || got[len(got)-1] != "confirmed/1/12" || len(got) != 13 {
 			t.Fatalf("events of %s: %v", tx, got)
 		}
+	}
+}
+
+// TestBTCDeposit pays a ledger wallet on the stack's btcd (no wallet there:
+// the project's own signing spends the regtest mining key's coinbase) and
+// follows the deposit to confirmed at 2.
+func TestBTCDeposit(t *testing.T) {
+	ctx := context.Background()
+	n := nodeFor(t, "btc")
+	state, err := os.ReadFile(filepath.Join(testenv.Get(t, "SLUICE_STACK_DIR"), "stack.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Key string `json:"btc_mining_key"`
+	}
+	if err := json.Unmarshal(state, &st); err != nil || st.Key == "" {
+		t.Fatalf("mining key: %v", err)
+	}
+	ie := newIndexEnv(t)
+	pg, err := stores.OpenPostgres(ctx, ie.pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	de := &depositEnv{indexEnv: ie, pg: pg}
+	seed, err := keys.ParseSeed("abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := watch.Open(ctx, ie.redis, "btc", watch.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &payments.Ledger{DB: pg, Keys: payments.SeedKeys{Seed: seed, Networks: map[string]string{"BTC": "regtest"}},
+		Watch: func(ctx context.Context, w payments.Wallet) error { return ws.Add(ctx, w.Address) }}
+	m, err := l.CreateMerchant(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _, err := l.WalletFor(ctx, m.ID, "BTC", "customer-7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ie.start(t, nil, "--chain", "btc")
+	top := n.height(t)
+	waitFor(t, "catch-up", 60*time.Second, func() bool { return ie.checkpoint(t, "btc") >= top })
+	ie.startSub(t, nil, "consume", "--chain", "btc")
+
+	txid, err := devnet.PayBTC(ctx, testenv.Get(t, "SLUICE_BTC_RPC"), st.Key, w.Address, 12_345_678)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.mine(t, 1)
+	waitFor(t, "the deposit", 30*time.Second, func() bool { _, ok := de.deposit(txid); return ok })
+	if d, _ := de.deposit(txid); d.amount != "12345678" {
+		t.Fatalf("deposit %+v", d)
+	}
+	n.mine(t, 1)
+	waitFor(t, "confirmed at 2", 30*time.Second, func() bool { d, _ := de.deposit(txid); return d.status == 1 })
+	if got := de.events(t, txid); strings.Join(got, " ") != "created/0/1 confirmations/0/2 confirmed/1/2" {
+		t.Fatalf("events %v", got)
 	}
 }

@@ -1,0 +1,125 @@
+package devnet
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/txscript"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/sluicepay/sluice/jsonrpc"
+)
+
+// btcdFee is what a devnet payment pays the miner (regtest, 1 input, 2 outputs).
+const btcdFee = 10_000
+
+// PayBTC pays sats to the address `to` on the stack's btcd, which has no
+// wallet: it spends a matured coinbase output of the regtest mining key
+// (keyHex, from the stack's state) with the project's own signing, and
+// returns the txid.
+func PayBTC(ctx context.Context, rpcURL, keyHex, to string, sats int64) (string, error) {
+	c, err := jsonrpc.New(rpcURL, jsonrpc.WithVersion("1.0"))
+	if err != nil {
+		return "", err
+	}
+	raw, err := hex.DecodeString(keyHex)
+	if err != nil {
+		return "", fmt.Errorf("mining key is not hex")
+	}
+	key, pub := btcec.PrivKeyFromBytes(raw)
+	params := &chaincfg.RegressionNetParams
+	own, err := btcutil.NewAddressWitnessPubKeyHash(btcutil.Hash160(pub.SerializeCompressed()), params)
+	if err != nil {
+		return "", err
+	}
+	ownScript, err := txscript.PayToAddrScript(own)
+	if err != nil {
+		return "", err
+	}
+	dest, err := btcutil.DecodeAddress(to, params)
+	if err != nil {
+		return "", fmt.Errorf("destination %q: %w", to, err)
+	}
+	destScript, err := txscript.PayToAddrScript(dest)
+	if err != nil {
+		return "", err
+	}
+
+	op, value, err := matureCoinbase(ctx, c, hex.EncodeToString(ownScript), sats+btcdFee)
+	if err != nil {
+		return "", err
+	}
+	tx := wire.NewMsgTx(2)
+	tx.AddTxIn(&wire.TxIn{PreviousOutPoint: op, Sequence: wire.MaxTxInSequenceNum - 2})
+	tx.AddTxOut(wire.NewTxOut(sats, destScript))
+	if change := value - sats - btcdFee; change > 1000 {
+		tx.AddTxOut(wire.NewTxOut(change, ownScript))
+	}
+	fetcher := txscript.NewCannedPrevOutputFetcher(ownScript, value)
+	wit, err := txscript.WitnessSignature(tx, txscript.NewTxSigHashes(tx, fetcher), 0, value, ownScript, txscript.SigHashAll, key, true)
+	if err != nil {
+		return "", err
+	}
+	tx.TxIn[0].Witness = wit
+	var buf bytes.Buffer
+	if err := tx.Serialize(&buf); err != nil {
+		return "", err
+	}
+	var txid string
+	if err := c.Call(ctx, "sendrawtransaction", &txid, hex.EncodeToString(buf.Bytes())); err != nil {
+		return "", err
+	}
+	return txid, nil
+}
+
+// matureCoinbase finds an unspent coinbase output paying script, 100 blocks deep.
+func matureCoinbase(ctx context.Context, c *jsonrpc.Client, script string, need int64) (wire.OutPoint, int64, error) {
+	var tip int64
+	if err := c.Call(ctx, "getblockcount", &tip); err != nil {
+		return wire.OutPoint{}, 0, err
+	}
+	for h := int64(1); h <= tip-100; h++ {
+		var hash string
+		if err := c.Call(ctx, "getblockhash", &hash, h); err != nil {
+			return wire.OutPoint{}, 0, err
+		}
+		var blk struct {
+			Tx []string `json:"tx"`
+		}
+		if err := c.Call(ctx, "getblock", &blk, hash, 1); err != nil {
+			return wire.OutPoint{}, 0, err
+		}
+		if len(blk.Tx) == 0 {
+			continue
+		}
+		var out *struct {
+			Value        float64 `json:"value"`
+			ScriptPubKey struct {
+				Hex string `json:"hex"`
+			} `json:"scriptPubKey"`
+		}
+		if err := c.Call(ctx, "gettxout", &out, blk.Tx[0], 0, true); err != nil {
+			return wire.OutPoint{}, 0, err
+		}
+		if out == nil || out.ScriptPubKey.Hex != script {
+			continue // spent (also in the mempool), or not ours
+		}
+		amt, err := btcutil.NewAmount(out.Value)
+		if err != nil || int64(amt) < need {
+			continue
+		}
+		txh, err := chainhash.NewHashFromStr(blk.Tx[0])
+		if err != nil {
+			return wire.OutPoint{}, 0, err
+		}
+		return wire.OutPoint{Hash: *txh, Index: 0}, int64(amt), nil
+	}
+	return wire.OutPoint{}, 0, errors.New("no matured coinbase output of the mining key left: mine more blocks (sluice stack up mines 200)")
+}
