@@ -96,6 +96,9 @@ type Options[B Block] struct {
 	// ride on the block's connected event.
 	Credits func(B) []Credit
 	Watch   Matcher
+	// Payers, when set, fills Credit.From of a block's watched credits (the
+	// Bitcoin family names the payer only through the spent outputs).
+	Payers func(ctx context.Context, b B, cs []Credit) error
 	// Push names the push trigger (zmq, websocket) when one is configured: a
 	// block the poll finds before the push trigger announced it counts as
 	// missed by that trigger, so a feed gone silent shows in metrics and logs.
@@ -509,6 +512,11 @@ func (f *Follower[B]) matchCredits(ctx context.Context, batch []B, evs []Event) 
 		for _, c := range cs {
 			if is[c.Address] {
 				evs[i].Credits = append(evs[i].Credits, c)
+			}
+		}
+		if len(evs[i].Credits) > 0 && f.opts.Payers != nil {
+			if err := f.opts.Payers(ctx, batch[i], evs[i].Credits); err != nil {
+				return fmt.Errorf("find the payers of block %d: %w", batch[i].Height(), err)
 			}
 		}
 	}

@@ -203,6 +203,9 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 			Chain: c, Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg,
 			PollInterval: cfg.Indexer.PollInterval, StartHeight: from, Push: push, Log: log,
 			Credits: bitcoin.Credits(strings.ToUpper(c)), Watch: ws,
+			Payers: bitcoin.Payers(node, func(ctx context.Context, txid string, n uint32) (string, error) {
+				return store.OutputAddress(ctx, st.CH, c, txid, n)
+			}),
 		}, src, store.NewBitcoinSink(writer, c), indexer.PGCheckpoints{DB: st.PG}, indexer.RedisPublisher{Client: st.Redis}, metrics)
 		log.Info("indexing", "chain", c, "network", bc.Network, "node", node.URL())
 		jobs = append(jobs, job{c, f.Run})

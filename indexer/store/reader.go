@@ -51,3 +51,14 @@ func Recent(ctx context.Context, ch *stores.ClickHouse, chain string, from int64
 const CanonicalFilter = `chain = ? AND block_hash NOT IN (
 	SELECT hash FROM block_status WHERE chain = ? GROUP BY hash HAVING argMax(canonical, version) = 0)
 	AND block_height <= (SELECT max(height) FROM blocks WHERE chain = ?)`
+
+// OutputAddress returns the address of output n of txid as the index holds
+// it ("" when the index does not have it).
+func OutputAddress(ctx context.Context, ch *stores.ClickHouse, chain, txid string, n uint32) (string, error) {
+	var addr string
+	err := ch.QueryRow(ctx, "SELECT any(address) FROM outputs WHERE chain = ? AND txid = ? AND n = ?", chain, txid, n).Scan(&addr)
+	if err != nil {
+		return "", fmt.Errorf("look up output %s:%d: %w", txid, n, err)
+	}
+	return addr, nil
+}

@@ -78,6 +78,15 @@ func (de *depositEnv) deposit(txid string) (d dep, ok bool) {
 	return d, err == nil
 }
 
+func (de *depositEnv) from(t *testing.T, txid string) string {
+	t.Helper()
+	var from string
+	if err := de.pg.QueryRow(context.Background(), "SELECT from_address FROM deposits WHERE txid = $1", txid).Scan(&from); err != nil {
+		t.Fatal(err)
+	}
+	return from
+}
+
 func (de *depositEnv) pay(t *testing.T, ltc float64) string {
 	t.Helper()
 	var txid string
@@ -121,6 +130,35 @@ func TestLTCDepositLifecycle(t *testing.T) {
 	waitFor(t, "the deposit", 30*time.Second, func() bool { _, ok := de.deposit(txid); return ok })
 	if d, _ := de.deposit(txid); d.amount != "123456789" || d.status != 0 {
 		t.Fatalf("deposit %+v", d)
+	}
+	// fromAddress: the address of the output the payment's first input spends, by the node's own account
+	var tx struct {
+		Vin []struct {
+			Txid string `json:"txid"`
+			Vout uint32 `json:"vout"`
+		} `json:"vin"`
+	}
+	if err := de.n.rpc.Call(context.Background(), "getrawtransaction", &tx, txid, 1); err != nil {
+		t.Fatal(err)
+	}
+	var prev struct {
+		Vout []struct {
+			ScriptPubKey struct {
+				Address   string   `json:"address"`
+				Addresses []string `json:"addresses"` // Litecoin Core 0.21's form
+			} `json:"scriptPubKey"`
+		} `json:"vout"`
+	}
+	if err := de.n.rpc.Call(context.Background(), "getrawtransaction", &prev, tx.Vin[0].Txid, 1); err != nil {
+		t.Fatal(err)
+	}
+	spk := prev.Vout[tx.Vin[0].Vout].ScriptPubKey
+	payer := spk.Address
+	if payer == "" && len(spk.Addresses) == 1 {
+		payer = spk.Addresses[0]
+	}
+	if from := de.from(t, txid); from == "" || from != payer {
+		t.Fatalf("fromAddress %q, node says %q", from, payer)
 	}
 	de.n.mine(t, 5)
 	waitFor(t, "6 confirmations", 30*time.Second, func() bool { d, _ := de.deposit(txid); return d.status == 1 })
@@ -342,6 +380,9 @@ func TestBTCDeposit(t *testing.T) {
 	waitFor(t, "the deposit", 30*time.Second, func() bool { _, ok := de.deposit(txid); return ok })
 	if d, _ := de.deposit(txid); d.amount != "12345678" {
 		t.Fatalf("deposit %+v", d)
+	}
+	if from := de.from(t, txid); from != testenv.Get(t, "SLUICE_BTC_MINING_ADDRESS") {
+		t.Fatalf("fromAddress %q, want the mining address that paid", from)
 	}
 	n.mine(t, 1)
 	waitFor(t, "confirmed at 2", 30*time.Second, func() bool { d, _ := de.deposit(txid); return d.status == 1 })
