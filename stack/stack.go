@@ -397,7 +397,12 @@ func (s *Stack) waitReady(ctx context.Context, svc *service, pid int) error {
 			return nil
 		}
 		if !alive(pid, s.svcDir(svc)) {
-			return fmt.Errorf("exited while starting (%v)", last)
+			// /proc/PID/cmdline reads empty for an instant while a wrapper
+			// script execs the real binary (Debian's litecoind is one): look twice.
+			time.Sleep(300 * time.Millisecond)
+			if !alive(pid, s.svcDir(svc)) {
+				return fmt.Errorf("exited while starting (%v)", last)
+			}
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("did not answer within %s: %v", timeout, last)
