@@ -61,6 +61,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
+			if strings.Contains(err.Error(), "NOGROUP") {
+				// Redis lost the stream and its group (flushed, restored): start
+				// over on what is there; `sluice reconcile` covers the gap.
+				c.Log.Warn("the block event stream lost its consumer group; recreating it", "stream", stream)
+				if err := c.Redis.XGroupCreateMkStream(ctx, stream, consumerGroup, "0").Err(); err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+					c.Log.Warn("recreating the consumer group failed", "err", err)
+				}
+				start = "0"
+				continue
+			}
 			c.Log.Warn("reading block events failed; retrying", "stream", stream, "err", err, "retry_in", backoff)
 			sleep(ctx, backoff)
 			backoff = min(2*backoff, 10*time.Second)

@@ -20,6 +20,7 @@ import (
 	"github.com/sluicepay/sluice/indexer/bitcoin"
 	"github.com/sluicepay/sluice/indexer/ethereum"
 	"github.com/sluicepay/sluice/indexer/store"
+	"github.com/sluicepay/sluice/payments"
 	"github.com/sluicepay/sluice/stores"
 	"github.com/sluicepay/sluice/watch"
 )
@@ -71,6 +72,24 @@ Run "sluice migrate" first.`,
 	return cmd
 }
 
+// openWatch opens the chain's watch set and makes it equal to the ledger's
+// wallets (Redis may have been lost, flushed or restored from an old snapshot).
+func openWatch(ctx context.Context, st *stores.Set, reg prometheus.Registerer, log *slog.Logger, chain string) (*watch.Set, error) {
+	ws, err := watch.Open(ctx, st.Redis, chain, watch.Config{Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	missing, err := (&payments.Ledger{DB: st.PG}).SyncWatch(ctx, chain, ws)
+	if err != nil {
+		return nil, err
+	}
+	if missing > 0 {
+		log.Warn("the watch set lacked ledger wallets and was rebuilt; run `sluice reconcile` for payments made meanwhile",
+			"chain", chain, "missing", missing)
+	}
+	return ws, nil
+}
+
 // ethFollower wires the Ethereum follower and, with a WebSocket, its newHeads trigger.
 func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, from int64, writer *store.Writer, st *stores.Set,
 	metrics *indexer.Metrics, latency *prometheus.HistogramVec, badBlocks *prometheus.CounterVec) (*indexer.Follower[ethereum.Indexed], *ethereum.NewHeads, error) {
@@ -101,7 +120,7 @@ func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	}
 	src := &ethereum.Source{Node: node, Traces: e.Traces, BadBlocks: badBlocks.WithLabelValues("eth"),
 		UnparsedTransfers: unparsed, Log: log.With("chain", "eth")}
-	ws, err := watch.Open(ctx, st.Redis, "eth", watch.Config{Registerer: reg})
+	ws, err := openWatch(ctx, st, reg, log, "eth")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -195,7 +214,7 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 		case bc.BtcdWebsocket:
 			push = "websocket"
 		}
-		ws, err := watch.Open(ctx, st.Redis, c, watch.Config{Registerer: reg})
+		ws, err := openWatch(ctx, st, reg, log, c)
 		if err != nil {
 			return err
 		}

@@ -414,3 +414,50 @@ func TestBTCDeposit(t *testing.T) {
 		t.Fatalf("events %v", got)
 	}
 }
+
+// TestReconcileAfterRedisFlush: Redis is flushed under a running indexer and
+// payments worker (watch set, streams, consumer group gone); a payment made
+// then is missed by the fast path, and `sluice reconcile` finds it in the
+// chain index. A restarted indexer rebuilds the watch set from the ledger.
+func TestReconcileAfterRedisFlush(t *testing.T) {
+	de := newDepositEnv(t)
+	ctx := context.Background()
+	de.startSub(t, nil, "consume", "--chain", "ltc")
+	if err := de.redis.FlushDB(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	txid := de.pay(t, 0.75)
+	de.n.mine(t, 2)
+	top := de.n.height(t)
+	waitFor(t, "the blocks indexed", 30*time.Second, func() bool { return de.checkpoint(t, "ltc") >= top })
+	time.Sleep(2 * time.Second)
+	if _, ok := de.deposit(txid); ok {
+		t.Fatal("the deposit was found although the watch set was flushed: the test proves nothing")
+	}
+	r := run(t, de.env, "reconcile", "--chain", "ltc")
+	if r.code != 0 || !strings.Contains(r.stdout, "ltc: 1 deposits created") {
+		t.Fatalf("reconcile: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	d, ok := de.deposit(txid)
+	if !ok || d.amount != "75000000" || d.confs != 2 {
+		t.Fatalf("reconciled deposit %+v", d)
+	}
+	if from := de.from(t, txid); from == "" {
+		t.Error("the reconciled deposit has no fromAddress")
+	}
+	if r := run(t, de.env, "reconcile", "--chain", "ltc"); !strings.Contains(r.stdout, "ltc: 0 deposits created") {
+		t.Fatalf("a second reconcile must find nothing new: %s %s", r.stdout, r.stderr)
+	}
+	// the worker recreated its group and goes on: the deposit confirms with new blocks
+	de.n.mine(t, 4)
+	waitFor(t, "confirmed after the flush", 30*time.Second, func() bool { d, _ := de.deposit(txid); return d.status == 1 })
+
+	// a restarted indexer puts the ledger's wallets back into the watch set
+	p := de.start(t, nil, "--chain", "ltc")
+	waitFor(t, "the watch set rebuilt", 30*time.Second, func() bool {
+		return strings.Contains(p.stderr.String(), "watch set lacked ledger wallets and was rebuilt")
+	})
+	txid2 := de.pay(t, 0.1)
+	de.n.mine(t, 1)
+	waitFor(t, "the next payment through the fast path", 30*time.Second, func() bool { _, ok := de.deposit(txid2); return ok })
+}

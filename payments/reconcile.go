@@ -1,0 +1,216 @@
+package payments
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"strings"
+
+	"github.com/sluicepay/sluice/indexer"
+	"github.com/sluicepay/sluice/indexer/store"
+	"github.com/sluicepay/sluice/stores"
+)
+
+// Addresses lists the chain's wallet addresses (as the ledger holds them).
+func (l *Ledger) Addresses(ctx context.Context, chain string) ([]string, error) {
+	rows, err := l.DB.Query(ctx, "SELECT address FROM wallets WHERE chain = $1 ORDER BY id", chain)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// WatchSet is the part of watch.Set the start-up check needs.
+type WatchSet interface {
+	Verify(ctx context.Context, want iter.Seq[string]) (missing, extra int, err error)
+	Rebuild(ctx context.Context, addrs iter.Seq[string]) error
+}
+
+// SyncWatch compares the chain's watch set with the ledger's wallets and
+// rebuilds it when they differ (Redis lost, flushed or restored from an old
+// snapshot). It returns how many addresses were missing.
+func (l *Ledger) SyncWatch(ctx context.Context, chain string, ws WatchSet) (int, error) {
+	addrs, err := l.Addresses(ctx, chain)
+	if err != nil {
+		return 0, err
+	}
+	missing, extra, err := ws.Verify(ctx, seq(addrs))
+	if err != nil {
+		return 0, err
+	}
+	if missing == 0 && extra == 0 {
+		return 0, nil
+	}
+	if err := ws.Rebuild(ctx, seq(addrs)); err != nil {
+		return missing, fmt.Errorf("rebuild the %s watch set: %w", chain, err)
+	}
+	return missing, nil
+}
+
+func seq(s []string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, v := range s {
+			if !yield(v) {
+				return
+			}
+		}
+	}
+}
+
+// creditAt is a credit with the block it is in.
+type creditAt struct {
+	indexer.Credit
+	height int64
+	hash   string
+}
+
+// Reconcile finds in the chain index every payment to a ledger wallet from
+// height on, creates the deposits the fast path (watch set → block event)
+// missed, and brings confirmations to the index's tip. tokens maps token
+// contracts to their symbols (Ethereum). It returns the deposits created.
+func Reconcile(ctx context.Context, c *Consumer, ch *stores.ClickHouse, tokens map[string]string, from int64) (int, error) {
+	addrs, err := c.Ledger.Addresses(ctx, c.Chain)
+	if err != nil || len(addrs) == 0 {
+		return 0, err
+	}
+	if c.Chain == "eth" {
+		for i := range addrs {
+			addrs[i] = strings.ToLower(addrs[i])
+		}
+	}
+	var found []creditAt
+	for start := 0; start < len(addrs); start += 5000 {
+		chunk := addrs[start:min(start+5000, len(addrs))]
+		cs, err := indexCredits(ctx, ch, c.Chain, chunk, tokens, from)
+		if err != nil {
+			return 0, err
+		}
+		found = append(found, cs...)
+	}
+	refs, err := store.Recent(ctx, ch, c.Chain, 0)
+	if err != nil {
+		return 0, err
+	}
+	if len(refs) == 0 {
+		return 0, nil
+	}
+	tip := refs[len(refs)-1].Height
+
+	tx, err := c.Ledger.DB.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("ledger: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	var before int
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM deposits WHERE chain = $1", c.Chain).Scan(&before); err != nil {
+		return 0, fmt.Errorf("ledger: %w", err)
+	}
+	for _, f := range found {
+		if err := c.credit(ctx, tx, f.Credit, f.height, f.hash); err != nil {
+			return 0, err
+		}
+	}
+	if err := c.confirm(ctx, tx, tip); err != nil {
+		return 0, err
+	}
+	var after int
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM deposits WHERE chain = $1", c.Chain).Scan(&after); err != nil {
+		return 0, fmt.Errorf("ledger: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("ledger: %w", err)
+	}
+	return after - before, nil
+}
+
+// indexCredits reads the canonical payments to addrs from the chain index.
+func indexCredits(ctx context.Context, ch *stores.ClickHouse, chain string, addrs []string, tokens map[string]string, from int64) ([]creditAt, error) {
+	type query struct {
+		sql      string
+		currency func(token string) string
+	}
+	var qs []query
+	if chain == "eth" {
+		qs = []query{
+			{`SELECT to_address, 'ETH', hash, 'tx', value, from_address, block_height, block_hash FROM eth_transactions
+				WHERE status = 1 AND value != '0' AND to_address IN (%s) AND block_height >= ? AND `, nil},
+			{`SELECT to_address, token, tx_hash, concat('log:', toString(log_index)), value, from_address, block_height, block_hash
+				FROM token_transfers WHERE to_address IN (%s) AND block_height >= ? AND `, func(t string) string { return tokens[t] }},
+			{`SELECT to_address, 'ETH', tx_hash, concat('trace:', trace_address), value, from_address, block_height, block_hash
+				FROM internal_transfers WHERE to_address IN (%s) AND block_height >= ? AND `, nil},
+		}
+	} else {
+		cur := strings.ToUpper(chain)
+		qs = []query{{`SELECT address, '` + cur + `', txid, concat('vout:', toString(n)), toString(value), '', block_height, block_hash
+			FROM address_outputs WHERE address IN (%s) AND block_height >= ? AND `, nil}}
+	}
+	// An IN list of literals lets ClickHouse use the address-ordered keys;
+	// addresses are letters and digits only, checked here, so quoting is safe.
+	quoted := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		for _, r := range a {
+			if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				return nil, fmt.Errorf("wallet address %q has characters no address has", a)
+			}
+		}
+		quoted = append(quoted, "'"+a+"'")
+	}
+	list := strings.Join(quoted, ",")
+	var out []creditAt
+	for _, q := range qs {
+		rows, err := ch.Query(ctx, fmt.Sprintf(q.sql, list)+store.CanonicalFilter, uint64(max(from, 0)), chain, chain, chain)
+		if err != nil {
+			return nil, fmt.Errorf("reconcile %s: %w", chain, err)
+		}
+		for rows.Next() {
+			var f creditAt
+			var h uint64
+			if err := rows.Scan(&f.Address, &f.Currency, &f.TxID, &f.Position, &f.Amount, &f.From, &h, &f.hash); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			f.height = int64(h)
+			if q.currency != nil {
+				if f.Currency = q.currency(f.Currency); f.Currency == "" {
+					continue // a token sluice does not take
+				}
+			}
+			out = append(out, f)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if chain != "eth" {
+		for i := range out {
+			from, err := payerFromIndex(ctx, ch, chain, out[i].TxID)
+			if err != nil {
+				return nil, err
+			}
+			out[i].From = from
+		}
+	}
+	return out, nil
+}
+
+// payerFromIndex is the address of the output a transaction's first input spends.
+func payerFromIndex(ctx context.Context, ch *stores.ClickHouse, chain, txid string) (string, error) {
+	var prev string
+	var vout uint32
+	err := ch.QueryRow(ctx, "SELECT any(prev_txid), any(prev_vout) FROM inputs WHERE chain = ? AND txid = ? AND n = 0 AND is_coinbase = 0",
+		chain, txid).Scan(&prev, &vout)
+	if err != nil || prev == "" {
+		return "", err
+	}
+	return store.OutputAddress(ctx, ch, chain, prev, vout)
+}
