@@ -121,5 +121,5 @@ func matureCoinbase(ctx context.Context, c *jsonrpc.Client, script string, need 
 		}
 		return wire.OutPoint{Hash: *txh, Index: 0}, int64(amt), nil
 	}
-	return wire.OutPoint{}, 0, errors.New("no matured coinbase output of the mining key left: mine more blocks (sluice stack up mines 200)")
+	return wire.OutPoint{}, 0, errors.New("no matured coinbase output of the mining key left: mine more blocks (sluice stack up mines 500)")
 }

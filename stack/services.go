@@ -42,14 +42,15 @@ type service struct {
 	setup      func(context.Context, *Stack) error
 }
 
-// MinBlocks is how many regtest blocks the stack mines, so that the node
-// wallets have matured coinbase outputs (100 confirmations) to spend.
-const MinBlocks = 200
+// MinBlocks is how many regtest blocks the stack mines on btcd: past segwit
+// activation (BIP9, 144-block periods: active from height 432; witness
+// transactions are refused before), with matured coinbase outputs to spend.
+const MinBlocks = 500
 
 // MinLTCBlocks goes past Litecoin's MWEB activation on regtest (BIP9 bit 4,
 // 144-block periods: active from height 432), so local blocks carry a HogEx
 // and an extension block as mainnet's do.
-const MinLTCBlocks = 500
+const MinLTCBlocks = MinBlocks
 
 var catalog = []*service{clickhouseSvc, postgresSvc, redisSvc, btcdSvc, litecoindSvc, gethSvc}
 
