@@ -34,11 +34,12 @@ const ClaimIdle = time.Minute
 // after that commit: a crash anywhere replays the entry, and the natural
 // keys make the replay change nothing.
 type Consumer struct {
-	Ledger *Ledger
-	Redis  *redis.Client
-	Chain  string
-	Name   string // this worker in the consumer group; keep it stable across restarts (the host name)
-	Log    *slog.Logger
+	Ledger  *Ledger
+	Redis   *redis.Client
+	Chain   string
+	Name    string // this worker in the consumer group; keep it stable across restarts (the host name)
+	Log     *slog.Logger
+	Metrics *Metrics // may be nil
 }
 
 // Run consumes until ctx ends: first what this worker read but never
@@ -77,6 +78,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			continue
 		}
 		backoff = time.Second
+		c.observeLag(ctx, stream)
 		msgs := res[0].Messages
 		if start == "0" && len(msgs) == 0 {
 			start = ">" // our backlog is done; take over what dead workers left
@@ -105,12 +107,32 @@ func (c *Consumer) Run(ctx context.Context) error {
 				backoff = min(2*backoff, 10*time.Second)
 			}
 			backoff = time.Second
+			if c.Metrics != nil {
+				kind, _ := m.Values["kind"].(string)
+				c.Metrics.Events.WithLabelValues(c.Chain, kind).Inc()
+			}
 			if err := c.Redis.XAck(ctx, stream, consumerGroup, m.ID).Err(); err != nil {
 				c.Log.Warn("ack failed; the entry will be replayed harmlessly", "id", m.ID, "err", err)
 			}
 		}
 	}
 	return nil
+}
+
+// observeLag records how many block events wait for the payments workers.
+func (c *Consumer) observeLag(ctx context.Context, stream string) {
+	if c.Metrics == nil {
+		return
+	}
+	groups, err := c.Redis.XInfoGroups(ctx, stream).Result()
+	if err != nil {
+		return
+	}
+	for _, g := range groups {
+		if g.Name == consumerGroup {
+			c.Metrics.Lag.WithLabelValues(c.Chain).Set(float64(g.Lag + g.Pending))
+		}
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -188,6 +210,9 @@ func (c *Consumer) credit(ctx context.Context, tx pgx.Tx, cr indexer.Credit, hei
 	if inserted {
 		if err := event(ctx, tx, id, "created", 0, 1); err != nil {
 			return err
+		}
+		if c.Metrics != nil {
+			c.Metrics.Deposits.WithLabelValues(currency).Inc()
 		}
 		c.Log.Info("deposit", "chain", c.Chain, "address", cr.Address, "currency", currency, "amount", cr.Amount, "txid", cr.TxID, "position", cr.Position)
 	}

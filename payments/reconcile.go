@@ -96,14 +96,10 @@ func Reconcile(ctx context.Context, c *Consumer, ch *stores.ClickHouse, tokens m
 		}
 		found = append(found, cs...)
 	}
-	refs, err := store.Recent(ctx, ch, c.Chain, 0)
-	if err != nil {
+	tip, err := store.Tip(ctx, ch, c.Chain)
+	if err != nil || tip < 0 {
 		return 0, err
 	}
-	if len(refs) == 0 {
-		return 0, nil
-	}
-	tip := refs[len(refs)-1].Height
 
 	tx, err := c.Ledger.DB.Begin(ctx)
 	if err != nil {

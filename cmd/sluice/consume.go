@@ -7,10 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/sluicepay/sluice/config"
+	"github.com/sluicepay/sluice/indexer/store"
 	"github.com/sluicepay/sluice/payments"
 	"github.com/sluicepay/sluice/stores"
 )
@@ -34,7 +37,7 @@ replay changes nothing. "sluice serve" runs these workers too.`,
 			if err != nil {
 				return err
 			}
-			return runConsumers(cmd.Context(), cfg, log, chains)
+			return runConsumers(cmd.Context(), cfg, prometheus.NewRegistry(), log, chains)
 		},
 	}
 	cmd.Flags().StringSliceVar(&chains, "chain", nil, "chains to consume (btc, ltc, eth); default every configured chain")
@@ -42,7 +45,7 @@ replay changes nothing. "sluice serve" runs these workers too.`,
 }
 
 // runConsumers runs one payments consumer per chain until ctx ends.
-func runConsumers(ctx context.Context, cfg *config.Config, log *slog.Logger, chains []string) error {
+func runConsumers(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, chains []string) error {
 	if len(chains) == 0 {
 		for c, on := range map[string]bool{"btc": cfg.Chains.BTC.IsEnabled(), "ltc": cfg.Chains.LTC.IsEnabled(), "eth": cfg.Chains.ETH.IsEnabled()} {
 			if on {
@@ -60,6 +63,14 @@ func runConsumers(ctx context.Context, cfg *config.Config, log *slog.Logger, cha
 	defer st.Close()
 	host, _ := os.Hostname()
 	ledger := &payments.Ledger{DB: st.PG}
+	tokens := map[string]string{}
+	if cfg.Chains.ETH != nil {
+		for _, tk := range cfg.Chains.ETH.Tokens {
+			tokens[lowerHex(tk.Address)] = tk.Symbol
+		}
+	}
+	metrics := payments.NewMetrics(reg)
+	reg.MustRegister(payments.NewDepositStates(st.PG))
 	var wg sync.WaitGroup
 	errs := make([]error, len(chains))
 	for i, c := range chains {
@@ -72,11 +83,45 @@ func runConsumers(ctx context.Context, cfg *config.Config, log *slog.Logger, cha
 			// The name is stable across restarts, so a restarted worker takes back
 			// what it read but never acknowledged before it died.
 			cons := &payments.Consumer{Ledger: ledger, Redis: st.Redis, Chain: c, Name: host,
-				Log: log.With("chain", c, "worker", "payments")}
+				Log: log.With("chain", c, "worker", "payments"), Metrics: metrics}
 			log.Info("consuming block events", "chain", c)
+			go reconcileLoop(ctx, cons, st, tokens, metrics, log)
 			errs[i] = cons.Run(ctx)
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// reconcileEvery is how often the workers look in the chain index for
+// deposits the fast path missed, over the last reconcileDepth blocks.
+const (
+	reconcileEvery = 5 * time.Minute
+	reconcileDepth = 2000
+)
+
+func reconcileLoop(ctx context.Context, cons *payments.Consumer, st *stores.Set, tokens map[string]string,
+	metrics *payments.Metrics, log *slog.Logger) {
+	t := time.NewTicker(reconcileEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		from := int64(0)
+		if tip, err := store.Tip(ctx, st.CH, cons.Chain); err == nil {
+			from = max(0, tip-reconcileDepth)
+		}
+		n, err := payments.Reconcile(ctx, cons, st.CH, tokens, from)
+		if err != nil {
+			log.Warn("reconcile failed; next round in a while", "chain", cons.Chain, "err", err)
+			continue
+		}
+		if n > 0 {
+			metrics.Reconciled.WithLabelValues(cons.Chain).Add(float64(n))
+			log.Warn("the reconciler found deposits the fast path missed", "chain", cons.Chain, "count", n)
+		}
+	}
 }

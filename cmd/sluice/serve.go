@@ -92,7 +92,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, log *slo
 			}
 		}()
 		go func() {
-			if err := runConsumers(loopCtx, cfg, log, nil); err != nil && loopCtx.Err() == nil {
+			if err := runConsumers(loopCtx, cfg, reg, log, nil); err != nil && loopCtx.Err() == nil {
 				log.Error("payments workers stopped", "err", err)
 			}
 		}()

@@ -62,3 +62,24 @@ func OutputAddress(ctx context.Context, ch *stores.ClickHouse, chain, txid strin
 	}
 	return addr, nil
 }
+
+// Tip returns the highest canonical block of chain (-1 on an empty index).
+func Tip(ctx context.Context, ch *stores.ClickHouse, chain string) (int64, error) {
+	var top uint64
+	var n uint64
+	if err := ch.QueryRow(ctx, "SELECT max(height), count() FROM blocks WHERE chain = ?", chain).Scan(&top, &n); err != nil {
+		return 0, fmt.Errorf("read the %s tip: %w", chain, err)
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	// the highest row may be an orphan: read the canonical window just below it
+	refs, err := Recent(ctx, ch, chain, int64(top)-200)
+	if err != nil {
+		return 0, err
+	}
+	if len(refs) == 0 {
+		return -1, nil
+	}
+	return refs[len(refs)-1].Height, nil
+}
