@@ -20,6 +20,12 @@ import (
 // unless the merchant set its own.
 var DefaultConfirmations = map[string]int{"BTC": 2, "LTC": 6, "ETH": 12, "USDT": 12}
 
+// FailAfter is how many blocks a deposit whose block a reorg removed may wait
+// for its transaction to be mined again before it counts as gone for good
+// (double-spent or replaced): status 2, event "failed". Should it be mined
+// later after all, the deposit comes back to life.
+const FailAfter = 100
+
 // consumerGroup is the Redis consumer group of the payments workers.
 const consumerGroup = "payments"
 
@@ -170,8 +176,11 @@ func (c *Consumer) apply(ctx context.Context, m redis.XMessage) error {
 		if err := c.confirm(ctx, tx, height); err != nil {
 			return err
 		}
+		if err := c.fail(ctx, tx, height); err != nil {
+			return err
+		}
 	case "disconnected":
-		if err := c.disconnect(ctx, tx, str("hash")); err != nil {
+		if err := c.disconnect(ctx, tx, str("hash"), height); err != nil {
 			return err
 		}
 	default:
@@ -201,7 +210,8 @@ func (c *Consumer) credit(ctx context.Context, tx pgx.Tx, cr indexer.Credit, hei
 	var inserted bool
 	err = tx.QueryRow(ctx, `INSERT INTO deposits (wallet_id, chain, currency, txid, position, amount, from_address, block_hash, block_height, confirmations)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1)
-		ON CONFLICT (chain, txid, position) DO UPDATE SET block_hash = EXCLUDED.block_hash, block_height = EXCLUDED.block_height, updated_at = now()
+		ON CONFLICT (chain, txid, position) DO UPDATE SET block_hash = EXCLUDED.block_hash, block_height = EXCLUDED.block_height,
+			orphaned_at = NULL, status = CASE WHEN deposits.status = 2 THEN 0 ELSE deposits.status END, updated_at = now()
 		RETURNING id, (xmax = 0)`,
 		walletID, c.Chain, currency, cr.TxID, cr.Position, cr.Amount, cr.From, hash, height).Scan(&id, &inserted)
 	if err != nil {
@@ -268,9 +278,10 @@ func (c *Consumer) confirm(ctx context.Context, tx pgx.Tx, tip int64) error {
 }
 
 // disconnect returns the deposits of a block a reorg removed to unconfirmed.
-func (c *Consumer) disconnect(ctx context.Context, tx pgx.Tx, hash string) error {
-	rows, err := tx.Query(ctx, `UPDATE deposits SET block_hash = NULL, block_height = NULL, confirmations = 0, status = 0, updated_at = now()
-		WHERE chain = $1 AND block_hash = $2 AND status <> 2 RETURNING id`, c.Chain, hash)
+func (c *Consumer) disconnect(ctx context.Context, tx pgx.Tx, hash string, height int64) error {
+	rows, err := tx.Query(ctx, `UPDATE deposits SET block_hash = NULL, block_height = NULL, confirmations = 0, status = 0,
+			orphaned_at = $3, updated_at = now()
+		WHERE chain = $1 AND block_hash = $2 AND status <> 2 RETURNING id`, c.Chain, hash, height)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
@@ -286,6 +297,39 @@ func (c *Consumer) disconnect(ctx context.Context, tx pgx.Tx, hash string) error
 	rows.Close()
 	for _, id := range ids {
 		if err := event(ctx, tx, id, "unconfirmed", 0, 0); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// fail gives up on deposits whose transaction has not come back FailAfter
+// blocks after a reorg removed it.
+func (c *Consumer) fail(ctx context.Context, tx pgx.Tx, tip int64) error {
+	rows, err := tx.Query(ctx, `UPDATE deposits SET status = 2, updated_at = now()
+		WHERE chain = $1 AND status = 0 AND block_height IS NULL AND orphaned_at IS NOT NULL AND $2 - orphaned_at >= $3
+		RETURNING id, txid`, c.Chain, tip, FailAfter)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	type gone struct {
+		id   int64
+		txid string
+	}
+	var gs []gone
+	for rows.Next() {
+		var g gone
+		if err := rows.Scan(&g.id, &g.txid); err != nil {
+			rows.Close()
+			return err
+		}
+		gs = append(gs, g)
+	}
+	rows.Close()
+	for _, g := range gs {
+		c.Log.Warn("deposit failed: its transaction did not come back after a reorg (double-spent or replaced)",
+			"chain", c.Chain, "txid", g.txid, "blocks", FailAfter)
+		if err := event(ctx, tx, g.id, "failed", 2, 0); err != nil {
 			return err
 		}
 	}

@@ -72,6 +72,9 @@ CREATE TABLE deposits (
     confirmations  integer NOT NULL DEFAULT 0 CHECK (confirmations >= 0),
     -- 0 seen (unconfirmed), 1 confirmed, 2 failed (the transaction is gone for good)
     status         smallint NOT NULL DEFAULT 0 CHECK (status IN (0, 1, 2)),
+    -- the chain height when a reorg took the deposit's block away; cleared when
+    -- its transaction is mined again
+    orphaned_at    bigint,
     created_at     timestamptz NOT NULL DEFAULT now(),
     updated_at     timestamptz NOT NULL DEFAULT now(),
     UNIQUE (chain, txid, position)
