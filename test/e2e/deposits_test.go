@@ -33,30 +33,39 @@ type depositEnv struct {
 	wallet payments.Wallet
 }
 
-// newDepositEnv makes a merchant and an LTC wallet in a fresh ledger, its
-// address in the watch set, and starts an indexer on the stack's litecoind.
-func newDepositEnv(t *testing.T) *depositEnv {
+// newLedgerEnv makes a fresh index and ledger, a merchant, and a ledger
+// whose new wallets go into the chain's watch set.
+func newLedgerEnv(t *testing.T, chain string, networks map[string]string) (*depositEnv, *payments.Ledger, payments.Merchant) {
 	t.Helper()
 	ctx := context.Background()
-	de := &depositEnv{indexEnv: newIndexEnv(t), n: nodeFor(t, "ltc")}
+	de := &depositEnv{indexEnv: newIndexEnv(t)}
 	pg, err := stores.OpenPostgres(ctx, de.indexEnv.pg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pg.Close)
 	de.pg = pg
-	seed := randomSeed(t)
-	ws, err := watch.Open(ctx, de.redis, "ltc", watch.Config{}) // the layout every sluice process uses
+	ws, err := watch.Open(ctx, de.redis, chain, watch.Config{}) // the layout every sluice process uses
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &payments.Ledger{DB: pg, Keys: payments.SeedKeys{Seed: seed, Networks: map[string]string{"LTC": "regtest"}},
+	l := &payments.Ledger{DB: pg, Keys: payments.SeedKeys{Seed: randomSeed(t), Networks: networks},
 		Watch: func(ctx context.Context, w payments.Wallet) error { return ws.Add(ctx, w.Address) }}
 	m, err := l.CreateMerchant(ctx, "shop")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if de.wallet, _, err = l.WalletFor(ctx, m.ID, "LTC", "customer-42"); err != nil {
+	return de, l, m
+}
+
+// newDepositEnv makes an LTC wallet in a fresh ledger and starts an indexer
+// on the stack's litecoind.
+func newDepositEnv(t *testing.T) *depositEnv {
+	t.Helper()
+	de, l, m := newLedgerEnv(t, "ltc", map[string]string{"LTC": "regtest"})
+	de.n = nodeFor(t, "ltc")
+	var err error
+	if de.wallet, _, err = l.WalletFor(context.Background(), m.ID, "LTC", "customer-42"); err != nil {
 		t.Fatal(err)
 	}
 	de.start(t, nil, "--chain", "ltc")
@@ -287,24 +296,8 @@ func TestEthDeposits(t *testing.T) {
 	dev := testenv.Get(t, "SLUICE_ETH_DEV_ACCOUNT")
 	usdt := testenv.Get(t, "SLUICE_USDT_CONTRACT")
 	ctx := context.Background()
-	ie := newIndexEnv(t)
-	pg, err := stores.OpenPostgres(ctx, ie.pg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pg.Close()
-	de := &depositEnv{indexEnv: ie, pg: pg}
-	seed := randomSeed(t)
-	ws, err := watch.Open(ctx, ie.redis, "eth", watch.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &payments.Ledger{DB: pg, Keys: payments.SeedKeys{Seed: seed, Networks: map[string]string{"ETH": "dev", "USDT": "dev"}},
-		Watch: func(ctx context.Context, w payments.Wallet) error { return ws.Add(ctx, w.Address) }}
-	m, err := l.CreateMerchant(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	de, l, m := newLedgerEnv(t, "eth", map[string]string{"ETH": "dev", "USDT": "dev"})
+	ie, pg := de.indexEnv, de.pg
 	ext := "customer-1"
 	ethW, _, err := l.WalletFor(ctx, m.ID, "ETH", ext)
 	if err != nil {
@@ -369,24 +362,8 @@ func TestBTCDeposit(t *testing.T) {
 	if err := json.Unmarshal(state, &st); err != nil || st.Key == "" {
 		t.Fatalf("mining key: %v", err)
 	}
-	ie := newIndexEnv(t)
-	pg, err := stores.OpenPostgres(ctx, ie.pg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pg.Close()
-	de := &depositEnv{indexEnv: ie, pg: pg}
-	seed := randomSeed(t)
-	ws, err := watch.Open(ctx, ie.redis, "btc", watch.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &payments.Ledger{DB: pg, Keys: payments.SeedKeys{Seed: seed, Networks: map[string]string{"BTC": "regtest"}},
-		Watch: func(ctx context.Context, w payments.Wallet) error { return ws.Add(ctx, w.Address) }}
-	m, err := l.CreateMerchant(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	de, l, m := newLedgerEnv(t, "btc", map[string]string{"BTC": "regtest"})
+	ie := de.indexEnv
 	w, _, err := l.WalletFor(ctx, m.ID, "BTC", "customer-7")
 	if err != nil {
 		t.Fatal(err)
