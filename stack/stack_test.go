@@ -79,10 +79,12 @@ func TestSelectUnknownService(t *testing.T) {
 }
 
 // freeBase finds a port base whose every port is free, away from the
-// default and test stacks.
+// default and test stacks (27xxx, 28xxx), from the kernel's ephemeral range
+// (32768 and up: outgoing connections take those ports at any moment) and
+// from the e2e tests' private stacks (18000-25999).
 func freeBase(t *testing.T) int {
 	for i := 0; i < 100; i++ {
-		base := 30000 + 200*rand.IntN(150)
+		base := 10000 + 200*rand.IntN(40)
 		p := PortsFor(base)
 		ok := true
 		for _, port := range []int{p.API, p.ClickHouse, p.ClickHouseHTTP, p.Postgres, p.Redis, p.BTCRPC, p.BTCP2P, p.LTCRPC, p.ETHHTTP, p.ETHWS} {

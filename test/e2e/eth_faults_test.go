@@ -121,7 +121,7 @@ func TestEthKill9DuringCatchUp(t *testing.T) {
 func TestEthNodeRestart(t *testing.T) {
 	testenv.Get(t, "SLUICE_STACK_DIR")
 	dir := t.TempDir()
-	base := 40000 + int(time.Now().UnixNano()%100)*200 + 100
+	base := privateStackBase(t)
 	args := []string{"--dir", dir, "--port-base", strconv.Itoa(base), "--services", "geth",
 		"--bin-dir", filepath.Join(testenv.RepoRoot(t), "var", "bin")}
 	if r := run(t, nil, append([]string{"stack", "up"}, args...)...); r.code != 0 {

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -46,7 +47,7 @@ func metric(t *testing.T, addr, name string) float64 {
 func TestIndexNodeGoesAwayAndComesBack(t *testing.T) {
 	testenv.Get(t, "SLUICE_STACK_DIR")
 	dir := t.TempDir()
-	base := 40000 + int(time.Now().UnixNano()%100)*200
+	base := privateStackBase(t)
 	stackArgs := []string{"--dir", dir, "--port-base", strconv.Itoa(base), "--services", "litecoind"}
 	if r := run(t, nil, append([]string{"stack", "up"}, stackArgs...)...); r.code != 0 {
 		t.Fatalf("private litecoind: %s", r.stderr)
@@ -196,4 +197,29 @@ func TestIndexSilentZMQ(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), "zmq trigger is silent") || !strings.Contains(p.stderr.String(), "sequence gap") {
 		t.Errorf("log lacks the silence or the gap:\n%s", p.stderr.String())
 	}
+}
+
+// privateStackBase picks a port base for a private stack of a test: below
+// the kernel's ephemeral ports (32768 and up, which outgoing connections
+// take at any moment), away from the dev and test stacks (27xxx, 28xxx) and
+// from the stack package's tests (10000-17999), with every port free now.
+func privateStackBase(t *testing.T) int {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		base := 18000 + 200*int(time.Now().UnixNano()/7%40)
+		free := true
+		for off := 80; off <= 151 && free; off++ {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+off))
+			if err != nil {
+				free = false
+				continue
+			}
+			l.Close()
+		}
+		if free {
+			return base
+		}
+	}
+	t.Fatal("no free port range for a private stack")
+	return 0
 }
