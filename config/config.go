@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"time"
 )
 
@@ -93,6 +94,19 @@ type Ethereum struct {
 	Traces bool `yaml:"traces"`
 	// Tokens are the ERC-20 tokens sluice accepts payments in.
 	Tokens []Token `yaml:"tokens"`
+}
+
+// TokenSymbols maps each configured token's lower-case contract address to
+// its symbol, the form the Ethereum decoder gives addresses in.
+func (e *Ethereum) TokenSymbols() map[string]string {
+	m := map[string]string{}
+	if e == nil {
+		return m
+	}
+	for _, tk := range e.Tokens {
+		m[strings.ToLower(tk.Address)] = tk.Symbol
+	}
+	return m
 }
 
 // Token is an ERC-20 contract.

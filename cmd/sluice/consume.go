@@ -63,12 +63,7 @@ func runConsumers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 	defer st.Close()
 	host, _ := os.Hostname()
 	ledger := &payments.Ledger{DB: st.PG}
-	tokens := map[string]string{}
-	if cfg.Chains.ETH != nil {
-		for _, tk := range cfg.Chains.ETH.Tokens {
-			tokens[lowerHex(tk.Address)] = tk.Symbol
-		}
-	}
+	tokens := cfg.Chains.ETH.TokenSymbols()
 	metrics := payments.NewMetrics(reg)
 	reg.MustRegister(payments.NewDepositStates(st.PG))
 	var wg sync.WaitGroup

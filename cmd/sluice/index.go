@@ -124,14 +124,10 @@ func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	if err != nil {
 		return nil, nil, err
 	}
-	tokens := map[string]string{}
-	for _, tk := range e.Tokens {
-		tokens[tk.Address] = tk.Symbol
-	}
 	f := indexer.NewFollower(indexer.Options[ethereum.Indexed]{
 		Chain: "eth", Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg,
 		PollInterval: e.PollInterval, StartHeight: from, Push: push, Log: log,
-		Credits: ethereum.Credits(tokens), Watch: ws,
+		Credits: ethereum.Credits(e.TokenSymbols()), Watch: ws,
 	}, src, store.NewEthereumSink(writer, "eth"), indexer.PGCheckpoints{DB: st.PG}, indexer.RedisPublisher{Client: st.Redis}, metrics)
 	log.Info("indexing", "chain", "eth", "network", e.Network, "node", url, "traces", e.Traces)
 	if e.WS == "" {

@@ -38,12 +38,7 @@ set from the ledger when it starts.`,
 				return err
 			}
 			defer st.Close()
-			tokens := map[string]string{}
-			if cfg.Chains.ETH != nil {
-				for _, tk := range cfg.Chains.ETH.Tokens {
-					tokens[lowerHex(tk.Address)] = tk.Symbol
-				}
-			}
+			tokens := cfg.Chains.ETH.TokenSymbols()
 			c := &payments.Consumer{Ledger: &payments.Ledger{DB: st.PG}, Chain: chain, Log: log.With("chain", chain)}
 			n, err := payments.Reconcile(cmd.Context(), c, st.CH, tokens, from)
 			if err != nil {
@@ -61,14 +56,4 @@ set from the ledger when it starts.`,
 	cmd.Flags().Int64Var(&from, "from", 0, "first block height to look at")
 	_ = cmd.MarkFlagRequired("chain")
 	return cmd
-}
-
-func lowerHex(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'F' {
-			b[i] = c + 32
-		}
-	}
-	return string(b)
 }

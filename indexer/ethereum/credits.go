@@ -2,19 +2,15 @@ package ethereum
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/sluicepay/sluice/indexer"
 )
 
 // Credits returns the function listing a block's possible deposits: ETH
 // paid by successful transactions and inside contract calls, and transfers
-// of the given tokens (contract address -> symbol, e.g. USDT).
+// of the given tokens (lower-case contract address -> symbol, e.g. USDT; see
+// config.Ethereum.TokenSymbols).
 func Credits(tokens map[string]string) func(Indexed) []indexer.Credit {
-	lower := make(map[string]string, len(tokens))
-	for addr, sym := range tokens {
-		lower[strings.ToLower(addr)] = sym
-	}
 	return func(ix Indexed) []indexer.Credit {
 		b := ix.B
 		var out []indexer.Credit
@@ -26,7 +22,7 @@ func Credits(tokens map[string]string) func(Indexed) []indexer.Credit {
 			}
 		}
 		for _, t := range b.Transfers {
-			sym, ok := lower[t.Token]
+			sym, ok := tokens[t.Token]
 			if !ok || t.Value == nil || t.Value.Sign() <= 0 {
 				continue
 			}

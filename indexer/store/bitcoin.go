@@ -123,12 +123,7 @@ func (w *Writer) WriteBitcoin(ctx context.Context, chain string, blocks []bitcoi
 		c.add(chain, b)
 	}
 	start := time.Now()
-	inserts := []struct {
-		table string
-		rows  int
-		cols  string
-		data  []any
-	}{
+	inserts := []tableInsert{
 		{"outputs", len(c.oTxid), "chain, block_height, block_hash, block_time, txid, tx_index, n, value, script_type, address, script_hex",
 			[]any{c.oChain, c.oHeight, c.oHash, c.oTime, c.oTxid, c.oIndex, c.oN, c.oValue, c.oType, c.oAddr, c.oScript}},
 		{"address_outputs", len(c.aTxid), "chain, address, block_height, block_hash, block_time, txid, n, value",
@@ -138,27 +133,12 @@ func (w *Writer) WriteBitcoin(ctx context.Context, chain string, blocks []bitcoi
 		{"transactions", len(c.tTxid), "chain, block_height, block_hash, block_time, tx_index, txid, size, vsize, version, locktime, is_coinbase, input_count, output_count, output_value",
 			[]any{c.tChain, c.tHeight, c.tHash, c.tTime, c.tIndex, c.tTxid, c.tSize, c.tVSize, c.tVersion, c.tLock, c.tCoinbase, c.tInCount, c.tOutCount, c.tOutValue}},
 	}
-	rows := 0
-	for _, ins := range inserts {
-		if ins.rows == 0 {
-			continue
-		}
-		n, err := w.insertColumns(ctx, ins.table, ins.cols, ins.data)
-		if err != nil {
-			return err
-		}
-		rows += n
-	}
 	refs := make([]BlockRow, len(blocks))
 	for i, b := range blocks {
 		refs[i] = BlockRow{Height: b.H, Hash: b.B.Hash, PrevHash: b.B.PrevHash, Time: b.B.Time,
 			TxCount: len(b.B.Txs), Size: b.B.Size}
 	}
-	if err := w.writeBlocks(ctx, chain, refs); err != nil {
-		return err
-	}
-	w.observe(chain, len(blocks), rows+2*len(blocks), time.Since(start))
-	return nil
+	return w.writeBatch(ctx, chain, start, inserts, refs)
 }
 
 func (w *Writer) insertColumns(ctx context.Context, table, cols string, data []any) (int, error) {

@@ -208,12 +208,7 @@ func (w *Writer) WriteEthereum(ctx context.Context, chain string, blocks []ether
 		c.add(chain, b.B)
 	}
 	start := time.Now()
-	inserts := []struct {
-		table string
-		rows  int
-		cols  string
-		data  []any
-	}{
+	inserts := []tableInsert{
 		{"eth_transactions", len(c.tHash), "chain, block_height, block_hash, block_time, tx_index, hash, type, from_address, to_address, value, value_dec, value_overflow, nonce, gas, gas_price, gas_used, effective_gas_price, status, contract_address, method_id",
 			[]any{c.tChain, c.tHeight, c.tBlockHash, c.tTime, c.tIndex, c.tHash, c.tType, c.tFrom, c.tTo, c.tValue, c.tValueDec, c.tOverflow, c.tNonce, c.tGas, c.tGasPrice, c.tGasUsed, c.tEff, c.tStatus, c.tContract, c.tMethod}},
 		{"token_transfers", len(c.xTx), "chain, block_height, block_hash, block_time, tx_hash, tx_index, log_index, token, from_address, to_address, value, value_dec, value_overflow",
@@ -227,27 +222,12 @@ func (w *Writer) WriteEthereum(ctx context.Context, chain string, blocks []ether
 		{"eth_blocks", len(c.bHash), "chain, height, hash, parent_hash, time, miner, gas_limit, gas_used, base_fee, size, tx_count",
 			[]any{c.bChain, c.bHeight, c.bHash, c.bParent, c.bTime, c.bMiner, c.bGasLimit, c.bGasUsed, c.bBaseFee, c.bSize, c.bTxs}},
 	}
-	rows := 0
-	for _, ins := range inserts {
-		if ins.rows == 0 {
-			continue
-		}
-		n, err := w.insertColumns(ctx, ins.table, ins.cols, ins.data)
-		if err != nil {
-			return err
-		}
-		rows += n
-	}
 	refs := make([]BlockRow, len(blocks))
 	for i, b := range blocks {
 		refs[i] = BlockRow{Height: int64(b.B.Number), Hash: b.B.Hash, PrevHash: b.B.ParentHash, Time: b.B.Time,
 			TxCount: len(b.B.Txs), Size: int(b.B.Size)}
 	}
-	if err := w.writeBlocks(ctx, chain, refs); err != nil {
-		return err
-	}
-	w.observe(chain, len(blocks), rows+2*len(blocks), time.Since(start))
-	return nil
+	return w.writeBatch(ctx, chain, start, inserts, refs)
 }
 
 // EthereumSink is the index of an Ethereum chain.

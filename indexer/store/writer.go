@@ -61,6 +61,35 @@ func (w *Writer) nextVersion() uint64 {
 	return v
 }
 
+// tableInsert is one table's part of a batch, column by column.
+type tableInsert struct {
+	table string
+	rows  int
+	cols  string
+	data  []any
+}
+
+// writeBatch inserts each non-empty table of a batch, then the blocks and
+// block_status rows that make the batch visible, and records the metrics.
+func (w *Writer) writeBatch(ctx context.Context, chain string, start time.Time, inserts []tableInsert, refs []BlockRow) error {
+	rows := 0
+	for _, ins := range inserts {
+		if ins.rows == 0 {
+			continue
+		}
+		n, err := w.insertColumns(ctx, ins.table, ins.cols, ins.data)
+		if err != nil {
+			return err
+		}
+		rows += n
+	}
+	if err := w.writeBlocks(ctx, chain, refs); err != nil {
+		return err
+	}
+	w.observe(chain, len(refs), rows+2*len(refs), time.Since(start))
+	return nil
+}
+
 // BlockRow is a block as the blocks table holds it.
 type BlockRow struct {
 	Height   int64
