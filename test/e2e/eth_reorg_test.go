@@ -105,7 +105,7 @@ func TestEthReorgSimulated(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got[int64(h)] != b.Hash().Hex() && got[int64(h)] != lower(b.Hash().Hex()) {
+			if got[int64(h)] != b.Hash().Hex() && got[int64(h)] != strings.ToLower(b.Hash().Hex()) {
 				t.Fatalf("height %d: index %s, chain %s", h, got[int64(h)], b.Hash().Hex())
 			}
 		}
@@ -161,7 +161,7 @@ func TestEthReorgSimulated(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, tx := range b.Transactions() {
-			want = append(want, lower(tx.Hash().Hex())+"@"+lower(b.Hash().Hex()))
+			want = append(want, strings.ToLower(tx.Hash().Hex())+"@"+strings.ToLower(b.Hash().Hex()))
 		}
 	}
 	rows, err := ie.ch.Query(ctx, "SELECT hash, block_hash FROM eth_transactions WHERE "+store.CanonicalFilter+" ORDER BY block_height, tx_index", "eth", "eth", "eth")
@@ -182,9 +182,8 @@ func TestEthReorgSimulated(t *testing.T) {
 	}
 	var bobs uint64
 	if err := ie.ch.QueryRow(ctx, "SELECT count() FROM eth_transactions WHERE to_address = ? AND "+store.CanonicalFilter,
-		lower(bob.Hex()), "eth", "eth", "eth").Scan(&bobs); err != nil || bobs != 3 {
+		strings.ToLower(bob.Hex()), "eth", "eth", "eth").Scan(&bobs); err != nil || bobs != 3 {
 		t.Fatalf("bob's payments: %d, %v", bobs, err)
 	}
 }
 
-func lower(s string) string { return strings.ToLower(s) }
