@@ -186,4 +186,3 @@ func TestEthReorgSimulated(t *testing.T) {
 		t.Fatalf("bob's payments: %d, %v", bobs, err)
 	}
 }
-
