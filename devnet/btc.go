@@ -25,36 +25,65 @@ const btcdFee = 10_000
 // (keyHex, from the stack's state) with the project's own signing, and
 // returns the txid.
 func PayBTC(ctx context.Context, rpcURL, keyHex, to string, sats int64) (string, error) {
-	c, err := jsonrpc.New(rpcURL, jsonrpc.WithVersion("1.0"))
+	p, err := NewBTCPayment(ctx, rpcURL, keyHex, to, sats, nil)
 	if err != nil {
 		return "", err
 	}
+	return SendRawBTC(ctx, rpcURL, p.Raw)
+}
+
+// BTCPayment is a signed, not yet broadcast devnet payment.
+type BTCPayment struct {
+	TxID  string
+	Raw   string        // hex
+	Spent wire.OutPoint // the mining key's coinbase output it spends
+}
+
+// NewBTCPayment signs a payment of sats to `to` from the mining key without
+// broadcasting it. It spends the given coinbase output of the key, or (nil)
+// a matured unspent one the node at rpcURL finds: two payments from the
+// same output are a double spend.
+func NewBTCPayment(ctx context.Context, rpcURL, keyHex, to string, sats int64, from *BTCPayment) (BTCPayment, error) {
+	c, err := jsonrpc.New(rpcURL, jsonrpc.WithVersion("1.0"))
+	if err != nil {
+		return BTCPayment{}, err
+	}
 	raw, err := hex.DecodeString(keyHex)
 	if err != nil {
-		return "", fmt.Errorf("mining key is not hex")
+		return BTCPayment{}, fmt.Errorf("mining key is not hex")
 	}
 	key, pub := btcec.PrivKeyFromBytes(raw)
 	params := &chaincfg.RegressionNetParams
 	own, err := btcutil.NewAddressWitnessPubKeyHash(btcutil.Hash160(pub.SerializeCompressed()), params)
 	if err != nil {
-		return "", err
+		return BTCPayment{}, err
 	}
 	ownScript, err := txscript.PayToAddrScript(own)
 	if err != nil {
-		return "", err
+		return BTCPayment{}, err
 	}
 	dest, err := btcutil.DecodeAddress(to, params)
 	if err != nil {
-		return "", fmt.Errorf("destination %q: %w", to, err)
+		return BTCPayment{}, fmt.Errorf("destination %q: %w", to, err)
 	}
 	destScript, err := txscript.PayToAddrScript(dest)
 	if err != nil {
-		return "", err
+		return BTCPayment{}, err
 	}
 
-	op, value, err := matureCoinbase(ctx, c, hex.EncodeToString(ownScript), sats+btcdFee)
+	var op wire.OutPoint
+	var value int64
+	if from != nil {
+		op = from.Spent
+		value, err = outputValue(ctx, c, op)
+	} else {
+		op, value, err = matureCoinbase(ctx, c, hex.EncodeToString(ownScript), sats+btcdFee)
+	}
 	if err != nil {
-		return "", err
+		return BTCPayment{}, err
+	}
+	if value < sats+btcdFee {
+		return BTCPayment{}, fmt.Errorf("output %s holds %d sat, less than %d + fee", op, value, sats)
 	}
 	tx := wire.NewMsgTx(2)
 	tx.AddTxIn(&wire.TxIn{PreviousOutPoint: op, Sequence: wire.MaxTxInSequenceNum - 2})
@@ -65,18 +94,47 @@ func PayBTC(ctx context.Context, rpcURL, keyHex, to string, sats int64) (string,
 	fetcher := txscript.NewCannedPrevOutputFetcher(ownScript, value)
 	wit, err := txscript.WitnessSignature(tx, txscript.NewTxSigHashes(tx, fetcher), 0, value, ownScript, txscript.SigHashAll, key, true)
 	if err != nil {
-		return "", err
+		return BTCPayment{}, err
 	}
 	tx.TxIn[0].Witness = wit
 	var buf bytes.Buffer
 	if err := tx.Serialize(&buf); err != nil {
+		return BTCPayment{}, err
+	}
+	return BTCPayment{TxID: tx.TxHash().String(), Raw: hex.EncodeToString(buf.Bytes()), Spent: op}, nil
+}
+
+// SendRawBTC broadcasts a raw transaction (hex) and returns its txid.
+func SendRawBTC(ctx context.Context, rpcURL, raw string) (string, error) {
+	c, err := jsonrpc.New(rpcURL, jsonrpc.WithVersion("1.0"))
+	if err != nil {
 		return "", err
 	}
 	var txid string
-	if err := c.Call(ctx, "sendrawtransaction", &txid, hex.EncodeToString(buf.Bytes())); err != nil {
+	if err := c.Call(ctx, "sendrawtransaction", &txid, raw); err != nil {
 		return "", err
 	}
 	return txid, nil
+}
+
+// outputValue reads the value of output op from the node.
+func outputValue(ctx context.Context, c *jsonrpc.Client, op wire.OutPoint) (int64, error) {
+	var tx struct {
+		Vout []struct {
+			Value float64 `json:"value"`
+			N     uint32  `json:"n"`
+		} `json:"vout"`
+	}
+	if err := c.Call(ctx, "getrawtransaction", &tx, op.Hash.String(), 1); err != nil {
+		return 0, err
+	}
+	for _, o := range tx.Vout {
+		if o.N == op.Index {
+			amt, err := btcutil.NewAmount(o.Value)
+			return int64(amt), err
+		}
+	}
+	return 0, fmt.Errorf("transaction %s has no output %d", op.Hash, op.Index)
 }
 
 // matureCoinbase finds an unspent coinbase output paying script, 100 blocks deep.

@@ -77,6 +77,13 @@ type Credit struct {
 	Position string `json:"position"` // vout:N, log:N, tx, trace:0.1
 	Amount   string `json:"amount"`   // exact integer in base units
 	From     string `json:"from"`     // the payer, when the block says it
+	// What a double spend or replacement of the transaction would collide
+	// with: the outpoints it spends ("txid:n", Bitcoin family), or its
+	// sender and nonce (Ethereum). The payments workers fail a deposit whose
+	// transaction a reorg removed once a conflicting one is buried deep enough.
+	Spends []string `json:"spends,omitempty"`
+	Sender string   `json:"sender,omitempty"`
+	Nonce  *uint64  `json:"nonce,omitempty"`
 }
 
 // Matcher keeps the credits whose address is watched (the Redis watch set).
@@ -96,8 +103,9 @@ type Options[B Block] struct {
 	// ride on the block's connected event.
 	Credits func(B) []Credit
 	Watch   Matcher
-	// Payers, when set, fills Credit.From of a block's watched credits (the
-	// Bitcoin family names the payer only through the spent outputs).
+	// Payers, when set, fills Credit.From and Credit.Spends of a block's
+	// watched credits (the Bitcoin family names the payer only through the
+	// spent outputs).
 	Payers func(ctx context.Context, b B, cs []Credit) error
 	// Push names the push trigger (zmq, websocket) when one is configured: a
 	// block the poll finds before the push trigger announced it counts as

@@ -46,6 +46,10 @@ type Consumer struct {
 	Name    string // this worker in the consumer group; keep it stable across restarts (the host name)
 	Log     *slog.Logger
 	Metrics *Metrics // may be nil
+	// Conflicts, when set, fails an orphaned deposit as soon as a conflicting
+	// transaction (double spend, replacement) is buried as deep as the
+	// deposit needed to be; without it only the FailAfter timeout applies.
+	Conflicts ConflictFinder
 }
 
 // Run consumes until ctx ends: first what this worker read but never
@@ -208,12 +212,20 @@ func (c *Consumer) credit(ctx context.Context, tx pgx.Tx, cr indexer.Credit, hei
 	}
 	var id int64
 	var inserted bool
-	err = tx.QueryRow(ctx, `INSERT INTO deposits (wallet_id, chain, currency, txid, position, amount, from_address, block_hash, block_height, confirmations)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1)
+	spends := cr.Spends
+	if spends == nil {
+		spends = []string{}
+	}
+	err = tx.QueryRow(ctx, `INSERT INTO deposits (wallet_id, chain, currency, txid, position, amount, from_address, block_hash, block_height, confirmations,
+			spends, sender, nonce)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12)
 		ON CONFLICT (chain, txid, position) DO UPDATE SET block_hash = EXCLUDED.block_hash, block_height = EXCLUDED.block_height,
-			orphaned_at = NULL, status = CASE WHEN deposits.status = 2 THEN 0 ELSE deposits.status END, updated_at = now()
+			orphaned_at = NULL, status = CASE WHEN deposits.status = 2 THEN 0 ELSE deposits.status END, updated_at = now(),
+			spends = CASE WHEN cardinality(EXCLUDED.spends) > 0 THEN EXCLUDED.spends ELSE deposits.spends END,
+			sender = CASE WHEN EXCLUDED.sender <> '' THEN EXCLUDED.sender ELSE deposits.sender END,
+			nonce = coalesce(EXCLUDED.nonce, deposits.nonce)
 		RETURNING id, (xmax = 0)`,
-		walletID, c.Chain, currency, cr.TxID, cr.Position, cr.Amount, cr.From, hash, height).Scan(&id, &inserted)
+		walletID, c.Chain, currency, cr.TxID, cr.Position, cr.Amount, cr.From, hash, height, spends, cr.Sender, cr.Nonce).Scan(&id, &inserted)
 	if err != nil {
 		return fmt.Errorf("ledger: record deposit %s %s: %w", cr.TxID, cr.Position, err)
 	}
@@ -279,8 +291,9 @@ func (c *Consumer) confirm(ctx context.Context, tx pgx.Tx, tip int64) error {
 
 // disconnect returns the deposits of a block a reorg removed to unconfirmed.
 func (c *Consumer) disconnect(ctx context.Context, tx pgx.Tx, hash string, height int64) error {
+	// block_hash = $2 makes a replay change nothing (reorgs counts once).
 	rows, err := tx.Query(ctx, `UPDATE deposits SET block_hash = NULL, block_height = NULL, confirmations = 0, status = 0,
-			orphaned_at = $3, updated_at = now()
+			orphaned_at = $3, reorgs = reorgs + 1, updated_at = now()
 		WHERE chain = $1 AND block_hash = $2 AND status <> 2 RETURNING id`, c.Chain, hash, height)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
@@ -303,43 +316,91 @@ func (c *Consumer) disconnect(ctx context.Context, tx pgx.Tx, hash string, heigh
 	return rows.Err()
 }
 
-// fail gives up on deposits whose transaction has not come back FailAfter
-// blocks after a reorg removed it.
+// fail gives up on orphaned deposits (their block a reorg removed) whose
+// transaction can never come back: a conflicting transaction is buried as
+// deep as the deposit needed to be (when c.Conflicts is set), or it has not
+// been mined again FailAfter blocks later.
 func (c *Consumer) fail(ctx context.Context, tx pgx.Tx, tip int64) error {
-	rows, err := tx.Query(ctx, `UPDATE deposits SET status = 2, updated_at = now()
-		WHERE chain = $1 AND status = 0 AND block_height IS NULL AND orphaned_at IS NOT NULL AND $2 - orphaned_at >= $3
-		RETURNING id, txid`, c.Chain, tip, FailAfter)
+	rows, err := tx.Query(ctx, `SELECT d.id, d.txid, d.currency, d.spends, d.sender, d.nonce, $2 - d.orphaned_at >= $3,
+			coalesce(mc.confirmations, 0)
+		FROM deposits d JOIN wallets w ON w.id = d.wallet_id
+		LEFT JOIN merchant_confirmations mc ON mc.merchant_id = w.merchant_id AND mc.currency = w.currency
+		WHERE d.chain = $1 AND d.status = 0 AND d.block_height IS NULL AND d.orphaned_at IS NOT NULL
+		ORDER BY d.id`, c.Chain, tip, FailAfter)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
-	type gone struct {
-		id   int64
-		txid string
+	type orphan struct {
+		Orphan
+		id       int64
+		currency string
+		timedOut bool
+		needed   int
 	}
-	var gs []gone
+	var orphans []orphan
 	for rows.Next() {
-		var g gone
-		if err := rows.Scan(&g.id, &g.txid); err != nil {
+		var o orphan
+		if err := rows.Scan(&o.id, &o.TxID, &o.currency, &o.Spends, &o.Sender, &o.Nonce, &o.timedOut, &o.needed); err != nil {
 			rows.Close()
 			return err
 		}
-		gs = append(gs, g)
+		if o.needed == 0 {
+			o.needed = DefaultConfirmations[o.currency]
+		}
+		orphans = append(orphans, o)
 	}
 	rows.Close()
-	for _, g := range gs {
-		c.Log.Warn("deposit failed: its transaction did not come back after a reorg (double-spent or replaced)",
-			"chain", c.Chain, "txid", g.txid, "blocks", FailAfter)
-		if err := event(ctx, tx, g.id, "failed", 2, 0); err != nil {
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	type verdict struct {
+		by    string
+		found bool
+	}
+	seen := map[string]verdict{} // one look per transaction and depth
+	for _, o := range orphans {
+		reason := ""
+		if c.Conflicts != nil {
+			key := o.TxID + "/" + strconv.Itoa(o.needed)
+			v, ok := seen[key]
+			if !ok {
+				v.by, v.found, err = c.Conflicts.Conflict(ctx, o.Orphan, tip-int64(o.needed)+1)
+				if err != nil {
+					return err
+				}
+				seen[key] = v
+			}
+			if v.found {
+				reason = "double-spent or replaced: " + v.by
+			}
+		}
+		if reason == "" && o.timedOut {
+			reason = fmt.Sprintf("not mined again %d blocks after a reorg removed it", FailAfter)
+		}
+		if reason == "" {
+			continue
+		}
+		if _, err := tx.Exec(ctx, "UPDATE deposits SET status = 2, updated_at = now() WHERE id = $1", o.id); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+		if err := event(ctx, tx, o.id, "failed", 2, 0); err != nil {
 			return err
 		}
+		c.Log.Warn("deposit failed: its transaction is gone for good", "chain", c.Chain, "txid", o.TxID, "reason", reason)
+		if c.Metrics != nil {
+			c.Metrics.Failed.WithLabelValues(o.currency).Inc()
+		}
 	}
-	return rows.Err()
+	return nil
 }
 
-// event writes an outbox event once per (deposit, kind, confirmations).
+// event writes an outbox event once per (deposit, kind, confirmations,
+// generation); the generation is the deposit's reorg count, so the events
+// after a reorg are new ones.
 func event(ctx context.Context, tx pgx.Tx, deposit int64, kind string, status, confs int) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO deposit_events (deposit_id, kind, status, confirmations) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (deposit_id, kind, confirmations) DO NOTHING`, deposit, kind, status, confs); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO deposit_events (deposit_id, kind, status, confirmations, generation)
+		SELECT $1, $2, $3, $4, reorgs FROM deposits WHERE id = $1
+		ON CONFLICT (deposit_id, kind, confirmations, generation) DO NOTHING`, deposit, kind, status, confs); err != nil {
 		return fmt.Errorf("ledger: %s event of deposit %d: %w", kind, deposit, err)
 	}
 	return nil

@@ -13,6 +13,7 @@ type Metrics struct {
 	Lag        *prometheus.GaugeVec   // block events not yet applied, per chain
 	Events     *prometheus.CounterVec // block events applied, per chain and kind
 	Deposits   *prometheus.CounterVec // deposits created, per currency
+	Failed     *prometheus.CounterVec // deposits failed (double-spent, replaced, gone), per currency
 	Reconciled *prometheus.CounterVec // deposits the reconciler created (the fast path missed them), per chain
 }
 
@@ -25,10 +26,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Block events applied to the ledger."}, []string{"chain", "kind"}),
 		Deposits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_deposits_created_total",
 			Help: "Deposits created, by currency."}, []string{"currency"}),
+		Failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_deposits_failed_total",
+			Help: "Deposits failed because their transaction is gone for good (double-spent, replaced), by currency."}, []string{"currency"}),
 		Reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_reconciler_deposits_found_total",
 			Help: "Deposits the reconciler found in the chain index that the fast path had missed."}, []string{"chain"}),
 	}
-	reg.MustRegister(m.Lag, m.Events, m.Deposits, m.Reconciled)
+	reg.MustRegister(m.Lag, m.Events, m.Deposits, m.Failed, m.Reconciled)
 	return m
 }
 

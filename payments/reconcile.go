@@ -2,8 +2,11 @@ package payments
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"iter"
+	"strconv"
 	"strings"
 
 	"github.com/sluicepay/sluice/indexer"
@@ -187,26 +190,39 @@ func indexCredits(ctx context.Context, ch *stores.ClickHouse, chain string, addr
 			return nil, err
 		}
 	}
-	if chain != "eth" {
-		for i := range out {
-			from, err := payerFromIndex(ctx, ch, chain, out[i].TxID)
-			if err != nil {
-				return nil, err
-			}
-			out[i].From = from
+	for i := range out {
+		if err := conflictKeys(ctx, ch, chain, &out[i]); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// payerFromIndex is the address of the output a transaction's first input spends.
-func payerFromIndex(ctx context.Context, ch *stores.ClickHouse, chain, txid string) (string, error) {
-	var prev string
-	var vout uint32
-	err := ch.QueryRow(ctx, "SELECT any(prev_txid), any(prev_vout) FROM inputs WHERE chain = ? AND txid = ? AND n = 0 AND is_coinbase = 0",
-		chain, txid).Scan(&prev, &vout)
-	if err != nil || prev == "" {
-		return "", err
+// conflictKeys fills what a double spend or replacement of the credit's
+// transaction would collide with (and, Bitcoin family, the payer) from the
+// index, as the indexer does for the fast path.
+func conflictKeys(ctx context.Context, ch *stores.ClickHouse, chain string, f *creditAt) error {
+	if chain == "eth" {
+		var sender string
+		var nonce uint64
+		err := ch.QueryRow(ctx, "SELECT from_address, nonce FROM eth_transactions WHERE chain = ? AND hash = ? AND block_hash = ? LIMIT 1",
+			chain, f.TxID, f.hash).Scan(&sender, &nonce)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("transaction %s: %w", f.TxID, err)
+		}
+		f.Sender, f.Nonce = sender, &nonce
+		return nil
 	}
-	return store.OutputAddress(ctx, ch, chain, prev, vout)
+	spends, err := store.TxInputs(ctx, ch, chain, f.TxID, f.height)
+	if err != nil || len(spends) == 0 {
+		return err
+	}
+	f.Spends = spends
+	prev, n, _ := strings.Cut(spends[0], ":")
+	vout, _ := strconv.ParseUint(n, 10, 32)
+	f.From, err = store.OutputAddress(ctx, ch, chain, prev, uint32(vout))
+	return err
 }

@@ -31,6 +31,7 @@ func (s *Stack) Env() []KV {
 		{"SLUICE_BTC_RPC", fmt.Sprintf("http://sluice:%s@%s", st.BTCRPCPass, s.loop(p.BTCRPC))},
 		{"SLUICE_BTC_BTCD_WEBSOCKET", "true"},
 		{"SLUICE_BTC_MINING_ADDRESS", st.BTCMiningAddress},
+		{"SLUICE_BTC_P2P", s.loop(p.BTCP2P)}, // a second node in tests connects here
 		{"SLUICE_LTC_NETWORK", "regtest"},
 		{"SLUICE_LTC_RPC", fmt.Sprintf("http://sluice:%s@%s", st.LTCRPCPass, s.loop(p.LTCRPC))},
 		{"SLUICE_ETH_NETWORK", "dev"},

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicepay/sluice/config"
+	"github.com/sluicepay/sluice/indexer/ethereum"
 	"github.com/sluicepay/sluice/indexer/store"
 	"github.com/sluicepay/sluice/payments"
 	"github.com/sluicepay/sluice/stores"
@@ -27,7 +28,9 @@ func newConsumeCmd() *cobra.Command {
 "payments") and applies them to the ledger: a payment to a wallet creates its deposit,
 every block moves confirmations until the deposit is confirmed (BTC 2, LTC 6, ETH 12,
 USDT 12 unless the merchant set its own), a block removed by a reorg returns its
-deposits to unconfirmed. Each change and its outbox event commit together; the stream
+deposits to unconfirmed, and one whose transaction was double-spent or replaced
+fails once the conflicting transaction is as deep as the deposit needed to be
+(or after 100 blocks without coming back). Each change and its outbox event commit together; the stream
 entry is acknowledged after the commit, so kill -9 at any point replays it and the
 replay changes nothing. "sluice serve" runs these workers too.`,
 		Example: `  eval "$(sluice stack env)" && sluice consume --chain btc,ltc,eth`,
@@ -72,13 +75,18 @@ func runConsumers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 		if c != "btc" && c != "ltc" && c != "eth" {
 			return fmt.Errorf("--chain %s: one of btc, ltc, eth", c)
 		}
+		conflicts, closeNode, err := conflictFinder(ctx, cfg, st, c)
+		if err != nil {
+			return err
+		}
+		defer closeNode()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			// The name is stable across restarts, so a restarted worker takes back
 			// what it read but never acknowledged before it died.
 			cons := &payments.Consumer{Ledger: ledger, Redis: st.Redis, Chain: c, Name: host,
-				Log: log.With("chain", c, "worker", "payments"), Metrics: metrics}
+				Log: log.With("chain", c, "worker", "payments"), Metrics: metrics, Conflicts: conflicts}
 			log.Info("consuming block events", "chain", c)
 			go reconcileLoop(ctx, cons, st, tokens, metrics, log)
 			errs[i] = cons.Run(ctx)
@@ -86,6 +94,27 @@ func runConsumers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// conflictFinder is how the chain's workers recognise a double-spent or
+// replaced deposit: the index's inputs (Bitcoin family), the node's nonces
+// (Ethereum).
+func conflictFinder(ctx context.Context, cfg *config.Config, st *stores.Set, chain string) (payments.ConflictFinder, func(), error) {
+	if chain != "eth" {
+		return payments.IndexConflicts{CH: st.CH, Chain: chain}, func() {}, nil
+	}
+	url := cfg.Chains.ETH.RPC
+	if url == "" {
+		url = cfg.Chains.ETH.WS
+	}
+	if url == "" {
+		return nil, func() {}, nil
+	}
+	node, err := ethereum.Dial(ctx, chain, url, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return payments.NonceConflicts{NonceAt: node.NonceAt}, node.Close, nil
 }
 
 // reconcileEvery is how often the workers look in the chain index for

@@ -16,7 +16,9 @@ type PrevoutAddress func(ctx context.Context, txid string, n uint32) (string, er
 // Payers returns the function that names the payer of each credit: the
 // address of the output the paying transaction's first input spends, looked
 // up in the same block, then through lookup (the index), then from the node
-// (getrawtransaction: the node needs -txindex for old transactions).
+// (getrawtransaction: the node needs -txindex for old transactions). It also
+// lists the outpoints the paying transaction spends, which a double spend
+// would spend too.
 func Payers(node *Node, lookup PrevoutAddress) func(context.Context, Indexed, []indexer.Credit) error {
 	return func(ctx context.Context, b Indexed, cs []indexer.Credit) error {
 		txs := make(map[string]*Tx, len(b.B.Txs))
@@ -27,6 +29,10 @@ func Payers(node *Node, lookup PrevoutAddress) func(context.Context, Indexed, []
 			tx := txs[cs[i].TxID]
 			if tx == nil || len(tx.Vin) == 0 || tx.Vin[0].Coinbase {
 				continue // a coinbase has no payer
+			}
+			cs[i].Spends = make([]string, len(tx.Vin))
+			for k, in := range tx.Vin {
+				cs[i].Spends[k] = in.PrevTxID + ":" + strconv.FormatUint(uint64(in.PrevVout), 10)
 			}
 			in := tx.Vin[0]
 			if prev := txs[in.PrevTxID]; prev != nil && int(in.PrevVout) < len(prev.Vout) {

@@ -36,6 +36,19 @@ func Credits(tokens map[string]string) func(Indexed) []indexer.Credit {
 			out = append(out, indexer.Credit{Address: it.To, Currency: "ETH", TxID: it.TxHash,
 				Position: "trace:" + it.TraceAddress, Amount: it.Value.String(), From: it.From})
 		}
+		// The sender's nonce is what a replacement transaction reuses.
+		if len(out) > 0 {
+			byHash := make(map[string]*Tx, len(b.Txs))
+			for i := range b.Txs {
+				byHash[b.Txs[i].Hash] = &b.Txs[i]
+			}
+			for i := range out {
+				if tx := byHash[out[i].TxID]; tx != nil {
+					nonce := tx.Nonce
+					out[i].Sender, out[i].Nonce = tx.From, &nonce
+				}
+			}
+		}
 		return out
 	}
 }

@@ -82,6 +82,17 @@ func (n *Node) Head(ctx context.Context, tag string) (uint64, string, error) {
 	return uint64(h.Number), strings.ToLower(h.Hash), nil
 }
 
+// NonceAt returns how many transactions sender had sent as of the block at
+// height (eth_getTransactionCount): a transaction with a lower nonce that is
+// not on the chain can never be mined any more.
+func (n *Node) NonceAt(ctx context.Context, sender string, height uint64) (uint64, error) {
+	var c hexutil.Uint64
+	if err := n.call(ctx, &c, "eth_getTransactionCount", sender, hexutil.Uint64(height)); err != nil {
+		return 0, err
+	}
+	return uint64(c), nil
+}
+
 // HashAt returns the main-chain hash at height, or indexer.ErrNoBlock.
 func (n *Node) HashAt(ctx context.Context, height uint64) (string, error) {
 	var h *headRef

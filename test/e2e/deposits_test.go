@@ -286,6 +286,17 @@ func TestLTCDepositReorg(t *testing.T) {
 	if d2, _ := de.deposit(txid); d2.block == d.block || d2.amount != "25000000" {
 		t.Fatalf("deposit still on the orphaned block or wrong amount: %+v", d2)
 	}
+	// the return to unconfirmed starts a new generation of events: the
+	// merchant hears the confirmations again, each once
+	want := "created/0/1 confirmations/0/2 unconfirmed/0/0 " + strings.Join(ltcLifecycle[1:], " ")
+	if got := strings.Join(de.events(t, txid), " "); got != want {
+		t.Fatalf("events\n got %s\nwant %s", got, want)
+	}
+	// what a double spend would collide with: the outpoints the payment spends
+	var spends []string
+	if err := de.pg.QueryRow(context.Background(), "SELECT spends FROM deposits WHERE txid = $1", txid).Scan(&spends); err != nil || len(spends) == 0 {
+		t.Fatalf("deposit spends %v (%v)", spends, err)
+	}
 }
 
 // TestEthDeposits: ETH and devnet-USDT payments to a merchant's wallets on
@@ -325,12 +336,17 @@ func TestEthDeposits(t *testing.T) {
 	}
 	for _, c := range []struct{ tx, amount string }{{ethTx, "10000000000000000"}, {usdtTx, "25500000"}} {
 		waitFor(t, "the deposit", 60*time.Second, func() bool { _, ok := de.deposit(c.tx); return ok })
-		var from, currency string
-		if err := pg.QueryRow(ctx, "SELECT from_address, currency FROM deposits WHERE txid = $1", c.tx).Scan(&from, &currency); err != nil {
+		var from, currency, sender string
+		var nonce *int64
+		if err := pg.QueryRow(ctx, "SELECT from_address, currency, sender, nonce FROM deposits WHERE txid = $1", c.tx).Scan(&from, &currency, &sender, &nonce); err != nil {
 			t.Fatal(err)
 		}
 		if d, _ := de.deposit(c.tx); d.amount != c.amount || !strings.EqualFold(from, dev) {
 			t.Fatalf("%s deposit %+v from %s", currency, d, from)
+		}
+		// what a replacement would reuse: the sender's nonce
+		if !strings.EqualFold(sender, dev) || nonce == nil {
+			t.Fatalf("%s deposit sender %q nonce %v", currency, sender, nonce)
 		}
 	}
 	waitFor(t, "12 confirmations", 60*time.Second, func() bool {
@@ -352,16 +368,7 @@ func TestEthDeposits(t *testing.T) {
 func TestBTCDeposit(t *testing.T) {
 	ctx := context.Background()
 	n := nodeFor(t, "btc")
-	state, err := os.ReadFile(filepath.Join(testenv.Get(t, "SLUICE_STACK_DIR"), "stack.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		Key string `json:"btc_mining_key"`
-	}
-	if err := json.Unmarshal(state, &st); err != nil || st.Key == "" {
-		t.Fatalf("mining key: %v", err)
-	}
+	key := btcMiningKey(t)
 	de, l, m := newLedgerEnv(t, "btc", map[string]string{"BTC": "regtest"})
 	ie := de.indexEnv
 	w, _, err := l.WalletFor(ctx, m.ID, "BTC", "customer-7")
@@ -373,7 +380,7 @@ func TestBTCDeposit(t *testing.T) {
 	waitFor(t, "catch-up", 60*time.Second, func() bool { return ie.checkpoint(t, "btc") >= top })
 	ie.startSub(t, nil, "consume", "--chain", "btc")
 
-	txid, err := devnet.PayBTC(ctx, testenv.Get(t, "SLUICE_BTC_RPC"), st.Key, w.Address, 12_345_678)
+	txid, err := devnet.PayBTC(ctx, testenv.Get(t, "SLUICE_BTC_RPC"), key, w.Address, 12_345_678)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,6 +397,23 @@ func TestBTCDeposit(t *testing.T) {
 	if got := de.events(t, txid); strings.Join(got, " ") != "created/0/1 confirmations/0/2 confirmed/1/2" {
 		t.Fatalf("events %v", got)
 	}
+}
+
+// btcMiningKey is the key the stack's btcd mines to (its state file), which
+// devnet payments spend from.
+func btcMiningKey(t *testing.T) string {
+	t.Helper()
+	state, err := os.ReadFile(filepath.Join(testenv.Get(t, "SLUICE_STACK_DIR"), "stack.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Key string `json:"btc_mining_key"`
+	}
+	if err := json.Unmarshal(state, &st); err != nil || st.Key == "" {
+		t.Fatalf("mining key: %v", err)
+	}
+	return st.Key
 }
 
 // TestReconcileAfterRedisFlush: Redis is flushed under a running indexer and
