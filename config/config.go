@@ -14,7 +14,24 @@ type Config struct {
 	Redis      Redis      `yaml:"redis"`
 	Chains     Chains     `yaml:"chains"`
 	Indexer    Indexer    `yaml:"indexer"`
+	Payments   Payments   `yaml:"payments"`
 	Log        Log        `yaml:"log"`
+
+	// src says where each key came from, to locate problems found after
+	// Load (see Errorf).
+	src source
+}
+
+// Payments configures the payment layer's keys.
+type Payments struct {
+	// SeedFile holds the master seed custodial deposit addresses are derived
+	// from: a BIP39 English mnemonic or 32 to 128 hex digits, in a file only
+	// its owner may read (mode 0600). Without it merchants can have
+	// watch-only BTC/LTC wallets (their own xpub) but no custodial ones.
+	SeedFile string `yaml:"seed_file"`
+	// SeedPassphraseFile optionally holds the BIP39 passphrase of a mnemonic
+	// (one trailing newline is ignored), also mode 0600.
+	SeedPassphraseFile string `yaml:"seed_passphrase_file"`
 }
 
 // Indexer tunes the chain followers.

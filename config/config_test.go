@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -177,5 +178,72 @@ func TestMissingFile(t *testing.T) {
 func TestRedact(t *testing.T) {
 	if got := Redact("postgres://u:secret@h:1/db"); strings.Contains(got, "secret") {
 		t.Fatal(got)
+	}
+}
+
+func TestPayments(t *testing.T) {
+	withSeed := good + "payments:\n  seed_file: /etc/sluice/seed\n"
+	c, err := Load(write(t, withSeed), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Payments.SeedFile != "/etc/sluice/seed" || c.Payments.SeedPassphraseFile != "" {
+		t.Fatalf("payments %+v", c.Payments)
+	}
+	// Load does not read the seed: processes that need no keys need no file.
+	env := map[string]string{"SLUICE_SEED_FILE": "/run/seed", "SLUICE_SEED_PASSPHRASE_FILE": "/run/pass"}
+	c, err = Load(write(t, withSeed), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Payments.SeedFile != "/run/seed" || c.Payments.SeedPassphraseFile != "/run/pass" {
+		t.Fatalf("env not applied: %+v", c.Payments)
+	}
+
+	// a passphrase without a seed
+	_, err = Load(write(t, good+"payments:\n  seed_passphrase_file: /etc/sluice/pass\n"), noEnv)
+	if err == nil || !strings.Contains(err.Error(), "sluice.yaml:23: payments.seed_passphrase_file: set without payments.seed_file") {
+		t.Fatalf("passphrase without seed: %v", err)
+	}
+}
+
+// TestErrorf: problems found after Load (the seed file, by the payments
+// package) are located as Load's own are.
+func TestErrorf(t *testing.T) {
+	path := write(t, good+"payments:\n  seed_file: /etc/sluice/seed\n")
+	c, err := Load(path, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cause := errors.New("mode 0644")
+	err = c.Errorf("payments.seed_file", "seed file: %w", cause)
+	if want := "invalid configuration: " + path + ":23: payments.seed_file: seed file: mode 0644"; err.Error() != want {
+		t.Fatalf("got  %q\nwant %q", err, want)
+	}
+	if !errors.Is(err, cause) {
+		t.Fatal("the cause is lost")
+	}
+	// a key the file lacks: the line of its nearest parent
+	if err := c.Errorf("payments.seed_passphrase_file", "x"); !strings.Contains(err.Error(), "sluice.yaml:22: payments.seed_passphrase_file: x") {
+		t.Fatal(err)
+	}
+
+	env := map[string]string{"SLUICE_SEED_FILE": "/run/seed"}
+	c, err = Load(path, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Errorf("payments.seed_file", "missing"); err.Error() != "invalid configuration: SLUICE_SEED_FILE (payments.seed_file): missing" {
+		t.Fatal(err)
+	}
+	env["SLUICE_CLICKHOUSE_DSN"] = "clickhouse://default:x@127.0.0.1:1/sluice"
+	env["SLUICE_POSTGRES_DSN"] = "postgres://a:b@127.0.0.1:1/db"
+	env["SLUICE_REDIS_URL"] = "redis://127.0.0.1:1/0"
+	env["SLUICE_SEED_FILE"] = ""
+	if c, err = Load("", func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Errorf("payments.seed_file", "missing"); err.Error() != "invalid configuration: payments.seed_file: missing" {
+		t.Fatal(err)
 	}
 }

@@ -20,6 +20,7 @@ type Problem struct {
 	Line int    // 0 when unknown
 	Key  string // dotted path, e.g. chains.btc.rpc
 	Msg  string
+	err  error // the cause given to Errorf, for errors.Is and errors.As
 }
 
 func (p Problem) String() string {
@@ -41,6 +42,17 @@ func (p Problem) String() string {
 
 // Error lists every problem found, so one run shows all there is to fix.
 type Error struct{ Problems []Problem }
+
+// Unwrap gives the causes of the problems reported through Errorf.
+func (e *Error) Unwrap() []error {
+	var errs []error
+	for _, p := range e.Problems {
+		if p.err != nil {
+			errs = append(errs, p.err)
+		}
+	}
+	return errs
+}
 
 func (e *Error) Error() string {
 	lines := make([]string, len(e.Problems))
@@ -74,6 +86,8 @@ var EnvVars = []struct {
 	{"SLUICE_ETH_NETWORK", "chains.eth.network", func(c *Config, v string) { eth(c).Network = v }},
 	{"SLUICE_ETH_TRACES", "chains.eth.traces", func(c *Config, v string) { eth(c).Traces = v == "true" || v == "1" }},
 	{"SLUICE_USDT_CONTRACT", "chains.eth.tokens", func(c *Config, v string) { setToken(eth(c), "USDT", v, 6) }},
+	{"SLUICE_SEED_FILE", "payments.seed_file", func(c *Config, v string) { c.Payments.SeedFile = v }},
+	{"SLUICE_SEED_PASSPHRASE_FILE", "payments.seed_passphrase_file", func(c *Config, v string) { c.Payments.SeedPassphraseFile = v }},
 	{"SLUICE_LOG_LEVEL", "log.level", func(c *Config, v string) { c.Log.Level = v }},
 	{"SLUICE_LOG_FORMAT", "log.format", func(c *Config, v string) { c.Log.Format = v }},
 }
@@ -96,23 +110,48 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 			return nil, &Error{Problems: keyProbs}
 		}
 	}
-	fromEnv := applyEnv(&cfg, getenv)
+	cfg.src = source{path: path, lines: lines, env: applyEnv(&cfg, getenv)}
 	cfg.applyDefaults()
 	probs := cfg.validate()
 	for i := range probs {
-		if env, ok := fromEnv[probs[i].Key]; ok {
-			probs[i].Key = env + " (" + probs[i].Key + ")"
-			continue
-		}
-		if path != "" {
-			probs[i].File = path
-			probs[i].Line = lineOf(lines, probs[i].Key)
-		}
+		cfg.src.locate(&probs[i])
 	}
 	if probs = append(keyProbs, probs...); len(probs) > 0 {
 		return nil, &Error{Problems: probs}
 	}
 	return &cfg, nil
+}
+
+// source is where a loaded configuration came from.
+type source struct {
+	path  string            // the file, "" when none
+	lines map[string]int    // key -> line in the file
+	env   map[string]string // key -> the variable that set it
+}
+
+// locate puts the file and line of p's key into p, or names the variable
+// the value came from.
+func (s source) locate(p *Problem) {
+	if env, ok := s.env[p.Key]; ok {
+		p.Key = env + " (" + p.Key + ")"
+		return
+	}
+	if s.path != "" {
+		p.File = s.path
+		p.Line = lineOf(s.lines, p.Key)
+	}
+}
+
+// Errorf reports a problem with the value of key found after Load, by a
+// package that checks what this one cannot (a seed file that does not
+// parse, say), located as Load locates its own: at the file and line of the
+// key, or naming the SLUICE_* variable that set it. Format is fmt.Errorf's,
+// so %w keeps the cause for errors.Is. The message must not quote a secret.
+func (c *Config) Errorf(key, format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	p := Problem{Key: key, Msg: err.Error(), err: err}
+	c.src.locate(&p)
+	return &Error{Problems: []Problem{p}}
 }
 
 // lineOf finds the line of key, or of its nearest parent present in the file.

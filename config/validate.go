@@ -151,6 +151,12 @@ func (c *Config) validate() []Problem {
 	if c.Indexer.PollInterval < 10*time.Millisecond {
 		add("indexer.poll_interval", "must be at least 10ms")
 	}
+	// The seed files are read where the keys are made (payments.KeysFromConfig,
+	// which "sluice config check" runs too), not here: processes that need no
+	// keys (indexers, consumers) do not need the files either.
+	if c.Payments.SeedPassphraseFile != "" && c.Payments.SeedFile == "" {
+		add("payments.seed_passphrase_file", "set without payments.seed_file (SLUICE_SEED_FILE): a passphrase needs the mnemonic it belongs to")
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		add("log.level", "unknown level %q (one of: debug, info, warn, error)", c.Log.Level)
 	}

@@ -1,8 +1,10 @@
 package payments
 
 import (
+	"errors"
 	"fmt"
 
+	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/payments/keys"
 )
 
@@ -20,4 +22,57 @@ func (k SeedKeys) Address(currency string, account, index uint32) (string, error
 		return "", fmt.Errorf("%s is not configured on this sluice", currency)
 	}
 	return k.Seed.Address(keys.Currency(currency), network, account, index)
+}
+
+// ErrNoSeed is returned for a custodial wallet when no master seed is
+// configured.
+var ErrNoSeed = errors.New("no master seed is configured: set payments.seed_file (SLUICE_SEED_FILE) to a file holding a BIP39 mnemonic or hex seed, mode 0600")
+
+// NetworksFromConfig maps the currencies of the enabled chains to their
+// configured networks: BTC from chains.btc, LTC from chains.ltc, ETH from
+// chains.eth, and USDT from chains.eth when a USDT token is configured
+// (without its contract no USDT payment would be seen).
+func NetworksFromConfig(cfg *config.Config) map[string]string {
+	n := map[string]string{}
+	if b := cfg.Chains.BTC; b.IsEnabled() {
+		n["BTC"] = b.Network
+	}
+	if b := cfg.Chains.LTC; b.IsEnabled() {
+		n["LTC"] = b.Network
+	}
+	if e := cfg.Chains.ETH; e.IsEnabled() {
+		n["ETH"] = e.Network
+		for _, tk := range e.Tokens {
+			if tk.Symbol == "USDT" {
+				n["USDT"] = e.Network
+			}
+		}
+	}
+	return n
+}
+
+// KeysFromConfig loads the master seed of payments.seed_file (with the
+// passphrase of payments.seed_passphrase_file, if set) and binds it to the
+// networks of NetworksFromConfig. With no seed file configured it returns
+// nil and no error: the ledger then refuses custodial wallets (ErrNoSeed)
+// and still makes watch-only ones. A file that is missing, unreadable,
+// readable by others or not a seed is an error located at its key, as
+// config.Load locates problems; no error quotes the file's content.
+func KeysFromConfig(cfg *config.Config) (Deriver, error) {
+	p := cfg.Payments
+	if p.SeedFile == "" {
+		return nil, nil
+	}
+	var passphrase string
+	if p.SeedPassphraseFile != "" {
+		var err error
+		if passphrase, err = keys.LoadPassphrase(p.SeedPassphraseFile); err != nil {
+			return nil, cfg.Errorf("payments.seed_passphrase_file", "%w", err)
+		}
+	}
+	seed, err := keys.LoadSeedWithPassphrase(p.SeedFile, passphrase)
+	if err != nil {
+		return nil, cfg.Errorf("payments.seed_file", "%w", err)
+	}
+	return SeedKeys{Seed: seed, Networks: NetworksFromConfig(cfg)}, nil
 }

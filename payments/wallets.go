@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluicepay/sluice/payments/keys"
 )
 
 // Currencies sluice takes deposits in, with the chain each lives on.
@@ -24,8 +26,13 @@ type Deriver interface {
 
 // Ledger is the Postgres ledger.
 type Ledger struct {
-	DB   *pgxpool.Pool
+	DB *pgxpool.Pool
+	// Keys derives custodial addresses (KeysFromConfig); nil when no master
+	// seed is configured, and then only watch-only wallets can be made.
 	Keys Deriver
+	// Networks maps each currency to the network of its chain
+	// (NetworksFromConfig); merchants' watch-only keys are read for it.
+	Networks map[string]string
 	// Watch, when set, is told of every new wallet after its commit, so the
 	// indexers match payments to it (the watch set in Redis).
 	Watch func(ctx context.Context, w Wallet) error
@@ -67,6 +74,9 @@ type Wallet struct {
 	Chain      string
 	Address    string
 	Index      uint32
+	// WatchOnly wallets are derived from the merchant's own extended public
+	// key (SetXPub): sluice sees their deposits but holds no key to them.
+	WatchOnly bool
 }
 
 // ErrUnknownCurrency is returned for currencies sluice does not take.
@@ -131,13 +141,35 @@ func (l *Ledger) WalletFor(ctx context.Context, merchantID int64, currency, extI
 	} else if !errors.Is(err, pgx.ErrNoRows) {
 		return Wallet{}, false, err
 	}
-	addr, err := l.Keys.Address(currency, account, index)
+	// Read under the counter's lock, which SetXPub takes too: the key cannot
+	// change between here and the commit.
+	xpub, err := l.xpubOf(ctx, tx, merchantID, currency)
 	if err != nil {
-		return Wallet{}, false, fmt.Errorf("derive %s address %d/%d: %w", currency, account, index, err)
+		return Wallet{}, false, err
 	}
-	w = Wallet{MerchantID: merchantID, Currency: currency, ExtID: extID, Chain: chain, Address: addr, Index: index}
-	if err := tx.QueryRow(ctx, `INSERT INTO wallets (merchant_id, currency, ext_id, chain, address, derivation_index)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, merchantID, currency, extID, chain, addr, index).Scan(&w.ID); err != nil {
+	w = Wallet{MerchantID: merchantID, Currency: currency, ExtID: extID, Chain: chain, Index: index, WatchOnly: xpub != ""}
+	switch {
+	case w.WatchOnly:
+		x, err := l.parseXPub(currency, xpub)
+		if err != nil {
+			return Wallet{}, false, fmt.Errorf("merchant %d's registered %w", merchantID, err)
+		}
+		if w.Address, err = x.Address(index); err != nil {
+			return Wallet{}, false, fmt.Errorf("derive watch-only %s address %d: %w", currency, index, err)
+		}
+	case l.Keys == nil:
+		return Wallet{}, false, fmt.Errorf("custodial %s wallet: %w", currency, ErrNoSeed)
+	default:
+		if w.Address, err = l.Keys.Address(currency, account, index); err != nil {
+			return Wallet{}, false, fmt.Errorf("derive %s address %d/%d: %w", currency, account, index, err)
+		}
+	}
+	if err := tx.QueryRow(ctx, `INSERT INTO wallets (merchant_id, currency, ext_id, chain, address, derivation_index, watch_only)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, merchantID, currency, extID, chain, w.Address, index, w.WatchOnly).Scan(&w.ID); err != nil {
+		if isUniqueViolation(err) && w.WatchOnly {
+			return Wallet{}, false, fmt.Errorf("watch-only %s address %d of merchant %d, %s, is already another wallet's: is the key registered elsewhere too?",
+				currency, index, merchantID, w.Address)
+		}
 		return Wallet{}, false, fmt.Errorf("ledger: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -158,10 +190,127 @@ type querier interface {
 
 func (l *Ledger) findWallet(ctx context.Context, q querier, merchantID int64, currency, extID string) (Wallet, error) {
 	w := Wallet{MerchantID: merchantID, Currency: currency, ExtID: extID}
-	err := q.QueryRow(ctx, `SELECT id, chain, address, derivation_index FROM wallets
-		WHERE merchant_id = $1 AND currency = $2 AND ext_id = $3`, merchantID, currency, extID).Scan(&w.ID, &w.Chain, &w.Address, &w.Index)
+	err := q.QueryRow(ctx, `SELECT id, chain, address, derivation_index, watch_only FROM wallets
+		WHERE merchant_id = $1 AND currency = $2 AND ext_id = $3`, merchantID, currency, extID).Scan(&w.ID, &w.Chain, &w.Address, &w.Index, &w.WatchOnly)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return w, fmt.Errorf("ledger: %w", err)
 	}
 	return w, err
+}
+
+// Errors of SetXPub.
+var (
+	ErrWatchOnlyCurrency = errors.New("watch-only keys are for BTC and LTC only; ETH and USDT deposits go to custodial addresses from the master seed")
+	ErrXPubInUse         = errors.New("wallets were derived from the merchant's registered watch-only key, so it cannot change: customers keep the addresses they were given")
+	ErrXPubTaken         = errors.New("another merchant registered this watch-only key: two merchants cannot share deposit addresses")
+)
+
+// SetXPub registers the merchant's BIP84 account key (zpub or xpub on
+// mainnet, vpub or tpub on test networks; see keys.ParseExtendedPublicKey)
+// for currency, BTC or LTC. The merchant's new wallets of that currency are
+// then watch-only: their addresses are the key's receive addresses, index by
+// index from 0, and sluice holds no key to them. Wallets made before keep
+// their addresses. Setting the same key again changes nothing; another key
+// is refused (ErrXPubInUse) once a wallet was derived from the current one,
+// and so is a key another merchant registered (ErrXPubTaken).
+func (l *Ledger) SetXPub(ctx context.Context, merchantID int64, currency, xpub string) error {
+	switch chainOf[currency] {
+	case "btc", "ltc":
+	case "eth":
+		return fmt.Errorf("%s: %w", currency, ErrWatchOnlyCurrency)
+	default:
+		return fmt.Errorf("%q: %w", currency, ErrUnknownCurrency)
+	}
+	x, err := l.parseXPub(currency, xpub)
+	if err != nil {
+		return err
+	}
+	tx, err := l.DB.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	var exists bool
+	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM merchants WHERE id = $1)", merchantID).Scan(&exists); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	} else if !exists {
+		return fmt.Errorf("merchant %d does not exist", merchantID)
+	}
+	// The counter's row lock, as WalletFor takes it: no wallet of this
+	// merchant and currency is being made while the key changes, and every
+	// one made before is visible below.
+	if _, err := tx.Exec(ctx, `INSERT INTO wallet_counters (merchant_id, currency, next_index) VALUES ($1, $2, 0)
+		ON CONFLICT (merchant_id, currency) DO UPDATE SET next_index = wallet_counters.next_index`, merchantID, currency); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	old, err := l.xpubOf(ctx, tx, merchantID, currency)
+	if err != nil {
+		return err
+	}
+	if old == x.String() {
+		return nil
+	}
+	if old != "" {
+		// The same key in another encoding (xpub for zpub) is no change.
+		if o, err := l.parseXPub(currency, old); err == nil {
+			a, errA := o.Address(0)
+			b, errB := x.Address(0)
+			if errA == nil && errB == nil && a == b {
+				return nil
+			}
+		}
+	}
+	var other int64
+	if err := tx.QueryRow(ctx, "SELECT merchant_id FROM merchant_xpubs WHERE currency = $1 AND xpub = $2 AND merchant_id <> $3 LIMIT 1",
+		currency, x.String(), merchantID).Scan(&other); err == nil {
+		return fmt.Errorf("merchant %d %s: %w", merchantID, currency, ErrXPubTaken)
+	} else if !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	var used bool
+	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM wallets WHERE merchant_id = $1 AND currency = $2 AND watch_only)",
+		merchantID, currency).Scan(&used); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if used {
+		return fmt.Errorf("merchant %d %s: %w", merchantID, currency, ErrXPubInUse)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO merchant_xpubs (merchant_id, currency, xpub) VALUES ($1, $2, $3)
+		ON CONFLICT (merchant_id, currency) DO UPDATE SET xpub = EXCLUDED.xpub`, merchantID, currency, x.String()); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	// The key's first wallet takes its index 0, whatever the seed used: a
+	// wallet app only looks a few unused addresses ahead (the gap limit).
+	if _, err := tx.Exec(ctx, "UPDATE wallet_counters SET next_index = 0 WHERE merchant_id = $1 AND currency = $2",
+		merchantID, currency); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	return nil
+}
+
+// xpubOf is the merchant's registered watch-only key for currency, "" if none.
+func (l *Ledger) xpubOf(ctx context.Context, q querier, merchantID int64, currency string) (string, error) {
+	var xpub string
+	err := q.QueryRow(ctx, "SELECT xpub FROM merchant_xpubs WHERE merchant_id = $1 AND currency = $2", merchantID, currency).Scan(&xpub)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("ledger: %w", err)
+	}
+	return xpub, nil
+}
+
+// parseXPub reads a watch-only key of currency for its configured network.
+func (l *Ledger) parseXPub(currency, xpub string) (*keys.XPub, error) {
+	network, ok := l.Networks[currency]
+	if !ok {
+		return nil, fmt.Errorf("%s watch-only key: %s is not configured on this sluice (no enabled chains.%s section)",
+			currency, currency, chainOf[currency])
+	}
+	x, err := keys.ParseExtendedPublicKey(xpub, chainOf[currency], network)
+	if err != nil {
+		return nil, fmt.Errorf("%s watch-only key: %w", currency, err)
+	}
+	return x, nil
 }

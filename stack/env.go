@@ -27,6 +27,7 @@ func (s *Stack) Env() []KV {
 		{"SLUICE_CLICKHOUSE_HTTP", "http://" + s.loop(p.ClickHouseHTTP)},
 		{"SLUICE_POSTGRES_DSN", s.postgresDSN("sluice", st.PostgresPass, "sluice")},
 		{"SLUICE_REDIS_URL", fmt.Sprintf("redis://:%s@%s/0", st.RedisPass, s.loop(p.Redis))},
+		{"SLUICE_SEED_FILE", s.SeedFile()},
 		{"SLUICE_BTC_NETWORK", "regtest"},
 		{"SLUICE_BTC_RPC", fmt.Sprintf("http://sluice:%s@%s", st.BTCRPCPass, s.loop(p.BTCRPC))},
 		{"SLUICE_BTC_BTCD_WEBSOCKET", "true"},
@@ -89,10 +90,13 @@ chains:
     traces: true
     tokens:
       - {symbol: USDT, address: %q, decimals: 6}
+payments:
+  seed_file: %q
 log:
   level: info
   format: text
 `, s.Dir, env["SLUICE_API_LISTEN"], env["SLUICE_CLICKHOUSE_DSN"], env["SLUICE_POSTGRES_DSN"], env["SLUICE_REDIS_URL"],
-		env["SLUICE_BTC_RPC"], env["SLUICE_LTC_RPC"], env["SLUICE_ETH_RPC"], env["SLUICE_ETH_WS"], env["SLUICE_USDT_CONTRACT"])
+		env["SLUICE_BTC_RPC"], env["SLUICE_LTC_RPC"], env["SLUICE_ETH_RPC"], env["SLUICE_ETH_WS"], env["SLUICE_USDT_CONTRACT"],
+		env["SLUICE_SEED_FILE"])
 	return writeFileAtomic(s.ConfigFile(), []byte(y), 0o600)
 }

@@ -170,6 +170,9 @@ func (s *Stack) ensureSecrets() error {
 	if s.State.LTCWallet == "" {
 		s.State.LTCWallet = "sluice"
 	}
+	if err := s.ensureSeed(); err != nil {
+		return err
+	}
 	if s.State.BTCMiningKey == "" {
 		key, addr, err := newRegtestKey()
 		if err != nil {
@@ -178,6 +181,19 @@ func (s *Stack) ensureSecrets() error {
 		s.State.BTCMiningKey, s.State.BTCMiningAddress = key, addr
 	}
 	return nil
+}
+
+// SeedFile is the stack's master seed (payments.seed_file), a random hex
+// seed written once by Up, mode 0600.
+func (s *Stack) SeedFile() string { return filepath.Join(s.Dir, "seed") }
+
+// ensureSeed writes a new random seed on the first up and keeps it after:
+// the stack's deposit addresses derive from it.
+func (s *Stack) ensureSeed() error {
+	if _, err := os.Stat(s.SeedFile()); !errors.Is(err, os.ErrNotExist) {
+		return err // nil when it exists: sluice checks its mode and content
+	}
+	return writeFileAtomic(s.SeedFile(), []byte(randomHex(32)+"\n"), 0o600)
 }
 
 func randomHex(n int) string {

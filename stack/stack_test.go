@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sluicepay/sluice/internal/testenv"
+	"github.com/sluicepay/sluice/payments/keys"
 )
 
 func TestPortsDistinct(t *testing.T) {
@@ -334,4 +335,43 @@ func TestLifecycle(t *testing.T) {
 			t.Fatalf("btcd chain not kept across down/up: %d, %v", n, err)
 		}
 	})
+}
+
+// TestSeedFile: the first up writes a random seed only its owner may read,
+// later ones keep it, and the config and env point at it.
+func TestSeedFile(t *testing.T) {
+	s, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ensureSecrets(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(s.SeedFile())
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("seed file: %v %v", st, err)
+	}
+	first, _ := os.ReadFile(s.SeedFile())
+	if _, err := keys.LoadSeed(s.SeedFile()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ensureSecrets(); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(s.SeedFile()); string(again) != string(first) {
+		t.Fatal("the seed changed on a second up")
+	}
+	found := false
+	for _, kv := range s.Env() {
+		found = found || kv.Key == "SLUICE_SEED_FILE" && kv.Value == s.SeedFile()
+	}
+	if !found {
+		t.Fatal("stack env lacks SLUICE_SEED_FILE")
+	}
+	if err := s.writeConfig(); err != nil {
+		t.Fatal(err)
+	}
+	if y, _ := os.ReadFile(s.ConfigFile()); !strings.Contains(string(y), "seed_file: \""+s.SeedFile()+"\"") {
+		t.Fatalf("config lacks the seed:\n%s", y)
+	}
 }

@@ -9,12 +9,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicepay/sluice/config"
+	"github.com/sluicepay/sluice/payments"
 )
 
 func newConfigCmd() *cobra.Command {
 	var lines []string
 	for _, ev := range config.EnvVars {
-		lines = append(lines, fmt.Sprintf("  %-24s %s", ev.Name, ev.Key))
+		lines = append(lines, fmt.Sprintf("  %-28s %s", ev.Name, ev.Key))
 	}
 	cmd := &cobra.Command{
 		Use:   "config",
@@ -28,13 +29,23 @@ when present) and then these environment variables, which override the file:
 	}
 	check := &cobra.Command{
 		Use:   "check FILE",
-		Short: "Validate a configuration file (with the SLUICE_* overrides applied); exit 1 listing every problem",
+		Short: "Validate a configuration file (with the SLUICE_* overrides applied) and its seed file; exit 1 listing every problem",
 		Example: `  sluice config check var/stack/sluice.yaml
   sluice config check /etc/sluice/sluice.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := config.Load(args[0], os.Getenv); err != nil {
+			cfg, err := config.Load(args[0], os.Getenv)
+			if err != nil {
 				return err
+			}
+			// the seed is read where the keys are made; check it here too
+			keys, err := payments.KeysFromConfig(cfg)
+			if err != nil {
+				return err
+			}
+			if keys == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (no payments.seed_file: no custodial wallets, only merchants' watch-only ones)\n", args[0])
+				return nil
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])
 			return nil

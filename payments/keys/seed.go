@@ -80,37 +80,73 @@ func LoadSeed(path string) (Seed, error) {
 
 // LoadSeedWithPassphrase is LoadSeed with a BIP39 passphrase.
 func LoadSeedWithPassphrase(path, passphrase string) (Seed, error) {
-	f, err := os.Open(path)
+	text, err := readSecretFile("seed file", path, maxSeedFile, "it should hold one mnemonic or one hex seed")
 	if err != nil {
-		return Seed{}, fmt.Errorf("seed file: %w", err)
-	}
-	defer f.Close()
-	// Stat the open file, not the path, so the mode checked is the mode of
-	// what is read.
-	st, err := f.Stat()
-	if err != nil {
-		return Seed{}, fmt.Errorf("seed file %s: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return Seed{}, fmt.Errorf("seed file %s: %w: not a regular file (%s)", path, ErrInvalidSeed, st.Mode())
-	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return Seed{}, fmt.Errorf("seed file %s: %w: mode %04o lets group or others read or write it; run chmod 600 %s",
-			path, ErrInvalidSeed, perm, path)
-	}
-	text, err := io.ReadAll(io.LimitReader(f, maxSeedFile+1))
-	if err != nil {
-		return Seed{}, fmt.Errorf("seed file %s: %w", path, err)
-	}
-	if len(text) > maxSeedFile {
-		return Seed{}, fmt.Errorf("seed file %s: %w: longer than %d bytes; it should hold one mnemonic or one hex seed",
-			path, ErrInvalidSeed, maxSeedFile)
+		return Seed{}, err
 	}
 	seed, err := ParseSeedWithPassphrase(string(text), passphrase)
 	if err != nil {
 		return Seed{}, fmt.Errorf("seed file %s: %w", path, err)
 	}
 	return seed, nil
+}
+
+// maxPassphraseFile bounds a passphrase file; BIP39 sets no limit, wallets
+// take far less.
+const maxPassphraseFile = 1024
+
+// LoadPassphrase reads a BIP39 passphrase from a file, with the same checks
+// as LoadSeed. One trailing newline (LF or CRLF), which editors add, is not
+// part of it; other whitespace is. An empty passphrase is refused: leave the
+// file out to use none.
+func LoadPassphrase(path string) (string, error) {
+	text, err := readSecretFile("passphrase file", path, maxPassphraseFile, "it should hold one passphrase")
+	if err != nil {
+		return "", err
+	}
+	s, ok := strings.CutSuffix(string(text), "\r\n")
+	if !ok {
+		s = strings.TrimSuffix(s, "\n")
+	}
+	if s == "" {
+		return "", fmt.Errorf("passphrase file %s: %w: empty; to use no passphrase, configure no passphrase file", path, ErrInvalidSeed)
+	}
+	return s, nil
+}
+
+// readSecretFile reads a file holding a secret, refusing one that is not a
+// regular file, that its group or others may read or write, or that is
+// longer than max. No error quotes the content.
+func readSecretFile(what, path string, max int, holds string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("%s %s: cannot read it (%w); it must be readable by the user sluice runs as", what, path, err)
+		}
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer f.Close()
+	// Stat the open file, not the path, so the mode checked is the mode of
+	// what is read.
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s %s: %w: not a regular file (%s)", what, path, ErrInvalidSeed, st.Mode())
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("%s %s: %w: mode %04o lets group or others read or write it; run chmod 600 %s",
+			what, path, ErrInvalidSeed, perm, path)
+	}
+	text, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	if len(text) > max {
+		return nil, fmt.Errorf("%s %s: %w: longer than %d bytes; %s", what, path, ErrInvalidSeed, max, holds)
+	}
+	return text, nil
 }
 
 // parseSeed tells a mnemonic from hex by its words: a mnemonic is several,

@@ -294,3 +294,41 @@ func TestZeroSeed(t *testing.T) {
 		t.Fatalf("zero Seed: %v", err)
 	}
 }
+
+func TestLoadPassphrase(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for text, want := range map[string]string{
+		"TREZOR": "TREZOR", "TREZOR\n": "TREZOR", "TREZOR\r\n": "TREZOR", " two words \n\n": " two words \n",
+	} {
+		got, err := LoadPassphrase(write("pass", text, 0o600))
+		if err != nil || got != want {
+			t.Errorf("%q: got %q, %v; want %q", text, got, err, want)
+		}
+	}
+	p := write("pass-shared", "TREZOR\n", 0o640)
+	_, err := LoadPassphrase(p)
+	errContains(t, err, "passphrase file "+p, "mode 0640", "chmod 600")
+	for _, empty := range []string{"", "\n"} {
+		_, err = LoadPassphrase(write("empty", empty, 0o600))
+		errContains(t, err, "empty")
+	}
+	_, err = LoadPassphrase(write("big", strings.Repeat("x", 2000), 0o600))
+	errContains(t, err, "longer than 1024 bytes")
+	if err != nil && strings.Contains(err.Error(), "xxxx") {
+		t.Errorf("error quotes the file: %v", err)
+	}
+	_, err = LoadPassphrase(filepath.Join(dir, "missing"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v is not ErrNotExist", err)
+	}
+}
