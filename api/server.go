@@ -24,12 +24,21 @@ type Deps struct {
 	Log      *slog.Logger
 	Ready    Readiness
 	Registry *prometheus.Registry // metrics are registered here and served at /metrics
+	// Merchant, when set, serves the merchant API (iqpay and litepay routes).
+	Merchant *Merchant
+	// TrustedProxies may set X-Forwarded-For (CIDRs or IPs); none by
+	// default, so a client cannot pick the IP its key is checked against.
+	TrustedProxies []string
 }
 
 // New builds the HTTP handler.
 func New(d Deps) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
+		d.Log.Error("api.trusted_proxies ignored", "err", err)
+		_ = r.SetTrustedProxies(nil)
+	}
 	r.Use(requestMetrics(d.Registry), accessLog(d.Log), gin.CustomRecovery(func(c *gin.Context, err any) {
 		d.Log.Error("handler panicked", "path", c.Request.URL.Path, "panic", err)
 		c.AbortWithStatusJSON(http.StatusInternalServerError, errorBody("internal error; the server log has details"))
@@ -51,6 +60,9 @@ func New(d Deps) http.Handler {
 		c.JSON(code, gin.H{"status": status, "dependencies": results})
 	})
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry})))
+	if d.Merchant != nil {
+		(&merchantAPI{*d.Merchant}).routes(r)
+	}
 	return r
 }
 
@@ -84,7 +96,13 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		case "/metrics", "/healthz", "/readyz":
 			level = slog.LevelDebug // probes would drown the log
 		}
-		log.Log(c.Request.Context(), level, "http", "method", c.Request.Method, "route", c.FullPath(), "status", c.Writer.Status(),
-			"duration_ms", time.Since(start).Milliseconds(), "remote", c.ClientIP())
+		attrs := []any{"method", c.Request.Method, "route", c.FullPath(), "status", c.Writer.Status(),
+			"duration_ms", time.Since(start).Milliseconds(), "remote", c.ClientIP()}
+		if len(c.Errors) > 0 {
+			level = slog.LevelError
+			attrs = append(attrs, "err", c.Errors.String())
+		}
+		// the route pattern only: queries (litepay callback secrets) and keys are never logged
+		log.Log(c.Request.Context(), level, "http", attrs...)
 	}
 }

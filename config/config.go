@@ -52,6 +52,18 @@ type API struct {
 	Listen string `yaml:"listen"`
 	// ShutdownTimeout bounds graceful shutdown on SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// RateLimit is the requests per second an API key may make unless the
+	// key sets its own (default 50); 0 in a file means the default.
+	RateLimit int `yaml:"rate_limit"`
+	// TrustedProxies may set X-Forwarded-For (IPs or CIDRs); none by default,
+	// so keys bound to networks are checked against the connection's address.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ReceiveFeePercent is the litepay forwarding fee as an exact decimal
+	// fraction (default "0.01", 1%, as litepay charges).
+	ReceiveFeePercent string `yaml:"receive_fee_percent"`
+	// ReceiveMerchant serves litepay's keyless GET /api/receive as this
+	// merchant id (drop-in use); 0 (default) requires an API key there too.
+	ReceiveMerchant int64 `yaml:"receive_merchant"`
 }
 
 // ClickHouse is the chain index.
@@ -153,7 +165,7 @@ const (
 // Defaults returns a configuration with every optional field filled.
 func Defaults() Config {
 	return Config{
-		API:     API{Listen: DefaultAPIListen, ShutdownTimeout: 15 * time.Second},
+		API:     API{Listen: DefaultAPIListen, ShutdownTimeout: 15 * time.Second, RateLimit: 50, ReceiveFeePercent: "0.01"},
 		Indexer: Indexer{Workers: 8, BatchRows: 50_000, MaxReorg: 100, PollInterval: time.Second},
 		Log:     Log{Level: "info", Format: "text"},
 	}
@@ -167,6 +179,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.API.ShutdownTimeout == 0 {
 		c.API.ShutdownTimeout = d.API.ShutdownTimeout
+	}
+	if c.API.RateLimit == 0 {
+		c.API.RateLimit = d.API.RateLimit
+	}
+	if c.API.ReceiveFeePercent == "" {
+		c.API.ReceiveFeePercent = d.API.ReceiveFeePercent
 	}
 	if c.Indexer.Workers == 0 {
 		c.Indexer.Workers = d.Indexer.Workers

@@ -71,6 +71,12 @@ var EnvVars = []struct {
 	set       func(*Config, string)
 }{
 	{"SLUICE_API_LISTEN", "api.listen", func(c *Config, v string) { c.API.Listen = v }},
+	{"SLUICE_API_RECEIVE_MERCHANT", "api.receive_merchant", func(c *Config, v string) {
+		var err error
+		if c.API.ReceiveMerchant, err = strconv.ParseInt(v, 10, 64); err != nil {
+			c.API.ReceiveMerchant = -1 // validation names the variable
+		}
+	}},
 	{"SLUICE_CLICKHOUSE_DSN", "clickhouse.dsn", func(c *Config, v string) { c.ClickHouse.DSN = v }},
 	{"SLUICE_POSTGRES_DSN", "postgres.dsn", func(c *Config, v string) { c.Postgres.DSN = v }},
 	{"SLUICE_REDIS_URL", "redis.url", func(c *Config, v string) { c.Redis.URL = v }},

@@ -37,6 +37,22 @@ func (c *Config) validate() []Problem {
 	if c.API.ShutdownTimeout < 0 {
 		add("api.shutdown_timeout", "must not be negative")
 	}
+	if c.API.RateLimit < 0 {
+		add("api.rate_limit", "must be requests per second (0 or more)")
+	}
+	if !regexp.MustCompile(`^0(\.[0-9]{1,4})?$`).MatchString(c.API.ReceiveFeePercent) {
+		add("api.receive_fee_percent", "%q must be a fraction from 0 to 0.9999 with at most 4 decimals, e.g. 0.01 for 1%%", c.API.ReceiveFeePercent)
+	}
+	if c.API.ReceiveMerchant < 0 {
+		add("api.receive_merchant", "must be a merchant id (0: keyless receive calls are refused)")
+	}
+	for _, p := range c.API.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				add("api.trusted_proxies", "%q is neither an IP nor a CIDR", p)
+			}
+		}
+	}
 
 	switch {
 	case c.ClickHouse.DSN == "":

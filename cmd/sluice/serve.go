@@ -26,13 +26,23 @@ func newServeCmd() *cobra.Command {
 	var index bool
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the HTTP server: /healthz, /readyz, /metrics",
+		Short: "Run the HTTP server (merchant API, /healthz, /readyz, /metrics) and the workers",
 		Long: `Runs the HTTP server on api.listen (default 127.0.0.1:27080):
 
   GET /healthz   200 while the process is alive
   GET /readyz    JSON with one entry per dependency (clickhouse, postgres, redis, and
                  btc/ltc/eth when configured), each with its error if down; 503 when any is
   GET /metrics   Prometheus metrics (Go runtime, process, dependency checks, HTTP)
+
+The merchant API (API key in the Authorization header; docs/api.md):
+
+  GET  /currencies                          the enabled currencies
+  POST /wallet/create/:currency {"extId"}   a customer's deposit address (iqpay), the same forever
+  GET  /wallet/:address                     a wallet and its deposits
+  GET  /deposits?currency=&extId=&status=&cursor=&limit=
+  GET  /webhooks/deliveries                 the webhook delivery log
+  POST /webhooks/deliveries/:id/redeliver
+  GET  /api/receive?method=btc|ltc&address=DEST&callback=URL&callback_req=0|1   (litepay)
 
 Dependencies may be down at start; /readyz says so until they answer.
 SIGTERM or Ctrl-C drains requests for up to api.shutdown_timeout, then exits.
@@ -60,11 +70,20 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, log *slo
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	checks, closeAll, err := dependencyChecks(ctx, cfg)
+	st, err := stores.Open(ctx, cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
+	defer st.Close()
+	checks, err := dependencyChecks(cfg, st)
+	if err != nil {
+		return err
+	}
+	merchants, closeMerchants, err := merchantAPI(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	defer closeMerchants()
 	checker := health.New(reg, 3*time.Second, checks...)
 
 	ln, err := net.Listen("tcp", cfg.API.Listen)
@@ -75,7 +94,8 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, log *slo
 		return fmt.Errorf("api.listen %s: %w", cfg.API.Listen, err)
 	}
 	srv := &http.Server{
-		Handler:           api.New(api.Deps{Log: log, Ready: checker, Registry: reg}),
+		Handler: api.New(api.Deps{Log: log, Ready: checker, Registry: reg, Merchant: merchants,
+			TrustedProxies: cfg.API.TrustedProxies}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
@@ -120,11 +140,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, log *slo
 }
 
 // dependencyChecks opens (lazily) every store and node the config names.
-func dependencyChecks(ctx context.Context, cfg *config.Config) ([]health.Check, func(), error) {
-	st, err := stores.Open(ctx, cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
-	if err != nil {
-		return nil, nil, err
-	}
+func dependencyChecks(cfg *config.Config, st *stores.Set) ([]health.Check, error) {
 	checks := []health.Check{health.ClickHouse(st.CH), health.Postgres(st.PG), health.Redis(st.Redis)}
 	for _, n := range []struct {
 		name string
@@ -135,8 +151,7 @@ func dependencyChecks(ctx context.Context, cfg *config.Config) ([]health.Check, 
 		}
 		node, err := bitcoin.NewNode(n.name, n.c.RPC, nil)
 		if err != nil {
-			st.Close()
-			return nil, nil, err
+			return nil, err
 		}
 		checks = append(checks, health.BitcoinNode(n.name, node, n.c.Network))
 	}
@@ -147,5 +162,5 @@ func dependencyChecks(ctx context.Context, cfg *config.Config) ([]health.Check, 
 		}
 		checks = append(checks, health.EthereumNode(url, e.Network))
 	}
-	return checks, st.Close, nil
+	return checks, nil
 }

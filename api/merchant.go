@@ -1,0 +1,417 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/merchant"
+	"github.com/sluicepay/sluice/payments"
+)
+
+// Currency is a currency this sluice takes, as GET /currencies lists it.
+type Currency struct {
+	Currency      string `json:"currency"`
+	Chain         string `json:"chain"`
+	Network       string `json:"network"`
+	Decimals      int    `json:"decimals"`
+	Confirmations int    `json:"confirmations"` // the default; merchants may set their own
+	Contract      string `json:"contract,omitempty"`
+}
+
+// Merchant is what the merchant-facing routes need.
+type Merchant struct {
+	DB      *pgxpool.Pool
+	Ledger  *payments.Ledger
+	Limiter *merchant.RateLimiter
+	// Currencies enabled on this sluice, by code (BTC, LTC, ETH, USDT).
+	Currencies map[string]Currency
+	// Synced answers whether a chain's index is close enough to its node's
+	// tip to take payments (nil error); wallets of a lagging chain get 503.
+	Synced func(ctx context.Context, chain string) error
+	// CheckTarget validates a callback URL (scheme, private networks).
+	CheckTarget func(ctx context.Context, rawURL string) error
+	// ReceiveFee is the litepay forwarding fee, an exact decimal fraction ("0.01").
+	ReceiveFee string
+	// ReceiveMerchant serves keyless litepay receive calls (drop-in use);
+	// 0 requires an API key there too.
+	ReceiveMerchant int64
+	// Deliveries lists and redelivers webhooks; nil until wired.
+	Deliveries Deliveries
+}
+
+// Deliveries is the webhook delivery log as the API exposes it.
+type Deliveries interface {
+	// List answers GET /webhooks/deliveries with the request's query
+	// (filters, cursor); an error is the caller's mistake (400).
+	List(ctx context.Context, merchantID int64, q url.Values) (any, error)
+	// Redeliver sends a delivery again; an error means not this merchant's (404).
+	Redeliver(ctx context.Context, merchantID, deliveryID int64) error
+}
+
+// merchantAPI serves the iqpay-compatible routes and the reconciliation
+// reads. Errors are {"status": <code>, "message": "..."}, like its successes'
+// {"status": 200, "data": ...}.
+type merchantAPI struct {
+	Merchant
+}
+
+func (m *merchantAPI) routes(r *gin.Engine) {
+	r.GET("/currencies", m.auth(""), m.currencies)
+	r.POST("/wallet/create/:currency", m.auth(merchant.ScopeWallet), m.createWallet)
+	r.GET("/wallet/:address", m.auth(merchant.ScopeRead), m.wallet)
+	r.GET("/deposits", m.auth(merchant.ScopeRead), m.deposits)
+	r.GET("/webhooks/deliveries", m.auth(merchant.ScopeRead), m.deliveries)
+	r.POST("/webhooks/deliveries/:id/redeliver", m.auth(merchant.ScopeWebhooks), m.redeliver)
+	r.GET("/api/receive", m.receive)
+}
+
+func fail(c *gin.Context, code int, format string, args ...any) {
+	c.AbortWithStatusJSON(code, gin.H{"status": code, "message": fmt.Sprintf(format, args...)})
+}
+
+func ok(c *gin.Context, data any) { c.JSON(http.StatusOK, gin.H{"status": http.StatusOK, "data": data}) }
+
+const principalKey = "sluice.principal"
+
+func principal(c *gin.Context) merchant.Principal {
+	p, _ := c.Get(principalKey)
+	return p.(merchant.Principal)
+}
+
+// auth checks the API key (Authorization header), its network, expiry,
+// scope ("" = any key) and rate limit, with iqpay's status codes.
+func (m *merchantAPI) auth(scope string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, code, err := m.authenticate(c, c.GetHeader("Authorization"))
+		if err != nil {
+			fail(c, code, "%s", err)
+			return
+		}
+		if scope != "" && !p.Can(scope) {
+			fail(c, http.StatusPaymentRequired, "this API key may not %s (it lacks the %q scope)", scopeAction[scope], scope)
+			return
+		}
+		c.Set(principalKey, p)
+	}
+}
+
+var scopeAction = map[string]string{
+	merchant.ScopeWallet: "create wallets", merchant.ScopeRead: "read deposits and wallets",
+	merchant.ScopeWebhooks: "redeliver webhooks", merchant.ScopeReceive: "create receive addresses",
+	merchant.ScopeWithdraw: "withdraw",
+}
+
+// authenticate returns the key's principal, or the status and error to answer.
+func (m *merchantAPI) authenticate(c *gin.Context, key string) (merchant.Principal, int, error) {
+	if strings.TrimSpace(key) == "" {
+		return merchant.Principal{}, http.StatusUnauthorized, errors.New("missing API key: send it in the Authorization header")
+	}
+	client, _ := netip.ParseAddr(c.ClientIP())
+	p, err := merchant.Authenticate(c.Request.Context(), m.DB, key, client)
+	switch {
+	case errors.Is(err, merchant.ErrExpiredKey):
+		return p, http.StatusForbidden, err
+	case errors.Is(err, merchant.ErrInvalidKey), errors.Is(err, merchant.ErrRevokedKey), errors.Is(err, merchant.ErrNetwork):
+		return p, http.StatusUnauthorized, err
+	case err != nil:
+		return p, http.StatusServiceUnavailable, errors.New("the ledger is unavailable; retry shortly")
+	}
+	if m.Limiter != nil {
+		allowed, retry, _ := m.Limiter.Allow(c.Request.Context(), p)
+		if !allowed {
+			c.Header("Retry-After", strconv.Itoa(max(1, int((retry+time.Second-1)/time.Second))))
+			return p, http.StatusTooManyRequests, errors.New("rate limit of this API key exceeded; retry after the Retry-After seconds")
+		}
+	}
+	return p, 0, nil
+}
+
+func (m *merchantAPI) currencies(c *gin.Context) {
+	out := make([]Currency, 0, len(m.Currencies))
+	for _, cur := range m.Currencies {
+		out = append(out, cur)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Currency < out[j].Currency })
+	ok(c, out)
+}
+
+// currency resolves a currency code from a request, or answers 400.
+func (m *merchantAPI) currency(c *gin.Context, code string) (Currency, bool) {
+	code = strings.ToUpper(strings.TrimSpace(code))
+	if cur, found := m.Currencies[code]; found {
+		return cur, true
+	}
+	if payments.ChainOf(code) != "" {
+		fail(c, http.StatusBadRequest, "%s is not enabled on this sluice (enabled: %s)", code, strings.Join(m.codes(), ", "))
+	} else {
+		fail(c, http.StatusBadRequest, "unknown currency %q (enabled: %s)", code, strings.Join(m.codes(), ", "))
+	}
+	return Currency{}, false
+}
+
+func (m *merchantAPI) codes() []string {
+	out := make([]string, 0, len(m.Currencies))
+	for k := range m.Currencies {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// synced answers 503 while the chain's index lags its node.
+func (m *merchantAPI) synced(c *gin.Context, chain string) bool {
+	if m.Synced == nil {
+		return true
+	}
+	if err := m.Synced(c.Request.Context(), chain); err != nil {
+		fail(c, http.StatusServiceUnavailable, "%s is not synced yet: %s; retry shortly", chain, err)
+		return false
+	}
+	return true
+}
+
+// extID reads {"extId": ...}: a string, or a number as iqpay's examples send it.
+func extID(c *gin.Context) (string, bool) {
+	var body struct {
+		ExtID json.RawMessage `json:"extId"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 64<<10))
+	if err := dec.Decode(&body); err != nil {
+		fail(c, http.StatusBadRequest, "the body must be JSON like {\"extId\": \"customer-42\"}: %s", err)
+		return "", false
+	}
+	raw := strings.TrimSpace(string(body.ExtID))
+	var id string
+	switch {
+	case raw == "" || raw == "null":
+		fail(c, http.StatusBadRequest, "extId is missing: send {\"extId\": \"customer-42\"}")
+		return "", false
+	case raw[0] == '"':
+		if err := json.Unmarshal(body.ExtID, &id); err != nil {
+			fail(c, http.StatusBadRequest, "extId: %s", err)
+			return "", false
+		}
+	default:
+		var n json.Number
+		if err := json.Unmarshal(body.ExtID, &n); err != nil {
+			fail(c, http.StatusBadRequest, "extId must be a string or a number")
+			return "", false
+		}
+		id = n.String()
+	}
+	if err := payments.ValidExtID(id); err != nil {
+		fail(c, http.StatusBadRequest, "%s", err)
+		return "", false
+	}
+	return id, true
+}
+
+func (m *merchantAPI) createWallet(c *gin.Context) {
+	cur, found := m.currency(c, c.Param("currency"))
+	if !found {
+		return
+	}
+	id, valid := extID(c)
+	if !valid || !m.synced(c, cur.Chain) {
+		return
+	}
+	w, _, err := m.Ledger.WalletFor(c.Request.Context(), principal(c).MerchantID, cur.Currency, id)
+	if err != nil && w.Address == "" {
+		m.ledgerError(c, err)
+		return
+	}
+	// err with an address: created, the watch set is updated later (logged by the caller's log)
+	ok(c, gin.H{"publicKey": w.Address, "tag": "", "currency": cur.Currency, "extId": w.ExtID, "watchOnly": w.WatchOnly})
+}
+
+func (m *merchantAPI) ledgerError(c *gin.Context, err error) {
+	switch {
+	case errors.Is(err, payments.ErrNoSeed):
+		fail(c, http.StatusServiceUnavailable, "this sluice has no master seed configured (payments.seed_file); the operator must set one")
+	case errors.Is(err, payments.ErrUnknownCurrency):
+		fail(c, http.StatusBadRequest, "%s", err)
+	default:
+		_ = c.Error(err)
+		fail(c, http.StatusInternalServerError, "internal error; the server log has details")
+	}
+}
+
+// depositJSON is a deposit as the API shows it: the amount both as an exact
+// decimal and in base units; times in unix seconds (iqpay's format).
+type depositJSON struct {
+	ID            int64  `json:"id"`
+	Address       string `json:"address"`
+	ExtID         string `json:"extId"`
+	Currency      string `json:"currency"`
+	Amount        string `json:"amount"`
+	AmountUnits   string `json:"amount_base_units"`
+	TxID          string `json:"txid"`
+	Position      string `json:"position"`
+	From          string `json:"fromAddress"`
+	Confirmations int    `json:"confirmations"`
+	Status        int    `json:"status"`
+	BlockHeight   *int64 `json:"block_height"`
+	Created       int64  `json:"timeCreated"`
+	Updated       int64  `json:"timeUpdated"`
+}
+
+// DepositPage is the most GET /deposits returns at once.
+const DepositPage = 500
+
+func (m *merchantAPI) deposits(c *gin.Context) {
+	q := c.Request.URL.Query()
+	after, limit := int64(0), 100
+	if s := q.Get("cursor"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v < 0 {
+			fail(c, http.StatusBadRequest, "cursor %q: use the next_cursor of the previous page", s)
+			return
+		}
+		after = v
+	}
+	if s := q.Get("limit"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 || v > DepositPage {
+			fail(c, http.StatusBadRequest, "limit %q: from 1 to %d", s, DepositPage)
+			return
+		}
+		limit = v
+	}
+	currency := ""
+	if s := q.Get("currency"); s != "" {
+		cur, found := m.currency(c, s)
+		if !found {
+			return
+		}
+		currency = cur.Currency
+	}
+	status := -1
+	if s := q.Get("status"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 || v > 2 {
+			fail(c, http.StatusBadRequest, "status %q: 0 (seen), 1 (confirmed) or 2 (failed)", s)
+			return
+		}
+		status = v
+	}
+	out, err := m.listDeposits(c.Request.Context(), principal(c).MerchantID, depositQuery{after: after, limit: limit + 1,
+		currency: currency, extID: q.Get("extId"), address: q.Get("address"), status: status})
+	if err != nil {
+		m.ledgerError(c, err)
+		return
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = strconv.FormatInt(out[limit-1].ID, 10)
+	}
+	c.JSON(http.StatusOK, gin.H{"status": http.StatusOK, "data": out, "next_cursor": next})
+}
+
+type depositQuery struct {
+	after           int64
+	limit           int
+	currency, extID string
+	address         string
+	walletID        int64
+	status          int
+}
+
+// listDeposits reads a merchant's deposits in id order after a cursor.
+func (m *merchantAPI) listDeposits(ctx context.Context, merchantID int64, f depositQuery) ([]depositJSON, error) {
+	rows, err := m.DB.Query(ctx, `SELECT d.id, w.address, w.ext_id, d.currency, d.amount::text, d.txid, d.position, d.from_address,
+			d.confirmations, d.status, d.block_height, extract(epoch FROM d.created_at)::bigint, extract(epoch FROM d.updated_at)::bigint
+		FROM deposits d JOIN wallets w ON w.id = d.wallet_id
+		WHERE w.merchant_id = $1 AND d.id > $2 AND ($3 = '' OR d.currency = $3) AND ($4 = '' OR w.ext_id = $4)
+			AND ($5 = '' OR lower(w.address) = lower($5)) AND ($6 < 0 OR d.status = $6) AND ($7 = 0 OR w.id = $7)
+		ORDER BY d.id LIMIT $8`, merchantID, f.after, f.currency, f.extID, f.address, f.status, f.walletID, f.limit)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	defer rows.Close()
+	out := []depositJSON{}
+	for rows.Next() {
+		var d depositJSON
+		if err := rows.Scan(&d.ID, &d.Address, &d.ExtID, &d.Currency, &d.AmountUnits, &d.TxID, &d.Position, &d.From,
+			&d.Confirmations, &d.Status, &d.BlockHeight, &d.Created, &d.Updated); err != nil {
+			return nil, fmt.Errorf("ledger: %w", err)
+		}
+		if d.Amount, err = amount.FormatString(d.AmountUnits, amount.Decimals[d.Currency]); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func (m *merchantAPI) wallet(c *gin.Context) {
+	addr := c.Param("address")
+	var w struct {
+		ID        int64  `json:"-"`
+		Address   string `json:"publicKey"`
+		Currency  string `json:"currency"`
+		ExtID     string `json:"extId"`
+		WatchOnly bool   `json:"watchOnly"`
+		Created   int64  `json:"timeCreated"`
+	}
+	err := m.DB.QueryRow(c.Request.Context(), `SELECT id, address, currency, ext_id, watch_only, extract(epoch FROM created_at)::bigint
+		FROM wallets WHERE merchant_id = $1 AND lower(address) = lower($2)`, principal(c).MerchantID, addr).
+		Scan(&w.ID, &w.Address, &w.Currency, &w.ExtID, &w.WatchOnly, &w.Created)
+	if err != nil {
+		if strings.Contains(err.Error(), "no rows") {
+			fail(c, http.StatusNotFound, "no wallet %q of this merchant", addr)
+			return
+		}
+		m.ledgerError(c, err)
+		return
+	}
+	deps, err := m.listDeposits(c.Request.Context(), principal(c).MerchantID, depositQuery{limit: DepositPage, walletID: w.ID, status: -1})
+	if err != nil {
+		m.ledgerError(c, err)
+		return
+	}
+	ok(c, gin.H{"wallet": w, "deposits": deps})
+}
+
+func (m *merchantAPI) deliveries(c *gin.Context) {
+	if m.Deliveries == nil {
+		fail(c, http.StatusServiceUnavailable, "webhook deliveries are not available on this server")
+		return
+	}
+	out, err := m.Deliveries.List(c.Request.Context(), principal(c).MerchantID, c.Request.URL.Query())
+	if err != nil {
+		fail(c, http.StatusBadRequest, "%s", err)
+		return
+	}
+	ok(c, out)
+}
+
+func (m *merchantAPI) redeliver(c *gin.Context) {
+	if m.Deliveries == nil {
+		fail(c, http.StatusServiceUnavailable, "webhook deliveries are not available on this server")
+		return
+	}
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		fail(c, http.StatusBadRequest, "delivery id %q is not a number", c.Param("id"))
+		return
+	}
+	if err := m.Deliveries.Redeliver(c.Request.Context(), principal(c).MerchantID, id); err != nil {
+		fail(c, http.StatusNotFound, "%s", err)
+		return
+	}
+	ok(c, gin.H{"id": id, "state": "pending"})
+}

@@ -1,0 +1,137 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sluicepay/sluice/indexer/bitcoin"
+	"github.com/sluicepay/sluice/merchant"
+	"github.com/sluicepay/sluice/payments"
+)
+
+// CallbackMax is litepay's limit on callback URLs.
+const CallbackMax = 255
+
+// receive is litepay's GET /api/receive: a fresh forwarding address per
+// call. Its errors are litepay's shape, {"status":"error","message":...},
+// with a real status code (litepay answers 200 even for errors; clients
+// that only read the body work the same).
+func (m *merchantAPI) receive(c *gin.Context) {
+	bad := func(code int, msg string) { c.AbortWithStatusJSON(code, errorBody(msg)) }
+	p, found := merchant.Principal{MerchantID: m.ReceiveMerchant, Scopes: []string{merchant.ScopeReceive}}, m.ReceiveMerchant != 0
+	if key := c.GetHeader("Authorization"); key != "" || !found {
+		var code int
+		var err error
+		if p, code, err = m.authenticate(c, key); err != nil {
+			bad(code, err.Error())
+			return
+		}
+	}
+	if !p.Can(merchant.ScopeReceive) {
+		bad(http.StatusPaymentRequired, "this API key may not create receive addresses (it lacks the \"receive\" scope)")
+		return
+	}
+	q := c.Request.URL.Query()
+	method := strings.ToLower(strings.TrimSpace(q.Get("method")))
+	if method == "" {
+		bad(http.StatusBadRequest, "method is missing: btc or ltc")
+		return
+	}
+	var cur Currency
+	switch method {
+	case "btc", "ltc":
+		var ok bool
+		if cur, ok = m.Currencies[strings.ToUpper(method)]; !ok {
+			bad(http.StatusBadRequest, "method "+method+" is not enabled on this sluice")
+			return
+		}
+	default:
+		bad(http.StatusBadRequest, "method "+q.Get("method")+" is not supported: btc or ltc")
+		return
+	}
+	dest := strings.TrimSpace(q.Get("address"))
+	params, err := bitcoin.ParamsFor(cur.Chain, cur.Network)
+	if err != nil {
+		bad(http.StatusInternalServerError, "internal error; the server log has details")
+		return
+	}
+	if dest == "" {
+		bad(http.StatusBadRequest, "address is missing: the "+cur.Currency+" address payments are forwarded to")
+		return
+	}
+	if err := bitcoin.ValidateAddress(dest, params); err != nil {
+		bad(http.StatusBadRequest, "address: "+err.Error())
+		return
+	}
+	callbackReq := true
+	switch q.Get("callback_req") {
+	case "", "1":
+	case "0":
+		callbackReq = false
+	default:
+		bad(http.StatusBadRequest, "callback_req must be 0 or 1")
+		return
+	}
+	callback := q.Get("callback")
+	switch {
+	case callbackReq && callback == "":
+		bad(http.StatusBadRequest, "You requested callback_req 1 and no callback_url")
+		return
+	case len(callback) > CallbackMax:
+		bad(http.StatusBadRequest, "the callback URL is longer than 255 characters")
+		return
+	case callback != "" && m.CheckTarget != nil:
+		if err := m.CheckTarget(c.Request.Context(), callback); err != nil {
+			bad(http.StatusBadRequest, "callback: "+err.Error())
+			return
+		}
+	}
+	if !m.synced(c, cur.Chain) {
+		return
+	}
+	w, err := m.newReceiveAddress(c, p.MerchantID, cur.Currency, dest, callback, callbackReq)
+	if err != nil {
+		_ = c.Error(err)
+		if errors.Is(err, errNoSeedReceive) {
+			bad(http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		bad(http.StatusInternalServerError, "internal error; the server log has details")
+		return
+	}
+	req := "0"
+	if callbackReq {
+		req = "1"
+	}
+	c.JSON(http.StatusOK, gin.H{"callback_url": callback, "input_address": w, "destination": dest,
+		"fee_percent": m.ReceiveFee, "callback_req": req})
+}
+
+var errNoSeedReceive = errors.New("this sluice has no master seed configured (payments.seed_file); the operator must set one")
+
+// newReceiveAddress makes a wallet of its own for one receive call (litepay
+// hands out a fresh address each time) and records where it forwards to.
+func (m *merchantAPI) newReceiveAddress(c *gin.Context, merchantID int64, currency, dest, callback string, callbackReq bool) (string, error) {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	ctx := c.Request.Context()
+	w, _, err := m.Ledger.WalletFor(ctx, merchantID, currency, "receive-"+hex.EncodeToString(b))
+	if err != nil && w.Address == "" {
+		if errors.Is(err, payments.ErrNoSeed) {
+			return "", errNoSeedReceive
+		}
+		return "", err
+	}
+	if _, err := m.DB.Exec(ctx, `INSERT INTO receive_addresses (wallet_id, destination, callback_url, callback_req, fee_percent)
+		VALUES ($1, $2, $3, $4, $5::numeric)`, w.ID, dest, callback, callbackReq, m.ReceiveFee); err != nil {
+		return "", err
+	}
+	return w.Address, nil
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicepay/sluice/merchant"
+	"github.com/sluicepay/sluice/payments"
+	"github.com/sluicepay/sluice/stores"
+)
+
+func newMerchantCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "merchant", Short: "Create merchants, their API keys and watch-only keys"}
+	cmd.AddCommand(newMerchantCreateCmd(), newMerchantKeyCmd(), newMerchantXPubCmd())
+	return cmd
+}
+
+// keyFlags are the options of an API key, shared by merchant create and key create.
+type keyFlags struct {
+	name, expires string
+	scopes, cidrs []string
+	rate          int
+}
+
+func (k *keyFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&k.name, "key-name", "", "a label for the API key")
+	cmd.Flags().StringSliceVar(&k.scopes, "scope", nil, "what the key may do: wallet, receive, read, webhooks, withdraw (default all)")
+	cmd.Flags().StringSliceVar(&k.cidrs, "allow-ip", nil, "IPs or CIDRs the key may be used from (default anywhere)")
+	cmd.Flags().StringVar(&k.expires, "expires", "", "when the key expires: a duration (720h) or a time (2027-01-31T00:00:00Z); default never")
+	cmd.Flags().IntVar(&k.rate, "rate-limit", 0, "requests per second for this key (default api.rate_limit)")
+}
+
+func (k *keyFlags) spec() (merchant.KeySpec, error) {
+	nets, err := merchant.ParseNetworks(k.cidrs)
+	if err != nil {
+		return merchant.KeySpec{}, fmt.Errorf("--allow-ip: %w", err)
+	}
+	exp, err := merchant.ParseExpiry(k.expires, time.Now())
+	if err != nil {
+		return merchant.KeySpec{}, fmt.Errorf("--expires: %w", err)
+	}
+	return merchant.KeySpec{Name: k.name, Scopes: k.scopes, Networks: nets, RateLimit: k.rate, ExpiresAt: exp}, nil
+}
+
+func printJSON(cmd *cobra.Command, v any) error {
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newMerchantCreateCmd() *cobra.Command {
+	var name, url, method, convert string
+	var hooks, confs []string
+	var kf keyFlags
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Create a merchant with its webhooks and first API key (printed once, as JSON)",
+		Long: `Creates a merchant: its own HD account for deposit addresses, its webhook endpoints
+(iqpay flavour: one URL for every event unless overridden per event), its confirmation
+overrides, a webhook signing secret and an API key. Prints, once, as JSON on stdout:
+
+  {"id": 1, "api_key": "sluice_…", "webhook_secret": "…"}
+
+Neither secret can be shown again: the API key is stored only as a hash; create
+another with "sluice merchant key create" if it is lost.
+
+Events: created ("create invoice", status 0), confirmations ("update confirmations",
+status 0, also a reorg's return to unconfirmed), confirmed ("confirm deposit",
+status 1), failed (status 2).`,
+		Example: `  sluice merchant create --name shop --webhook-url https://shop.example/hooks/sluice
+  sluice merchant create --name shop --webhook-url https://shop.example/hook --webhook-method PUT \
+      --webhook confirmed=POST:https://shop.example/paid --confirmations BTC=3 --allow-ip 203.0.113.0/24`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			endpoints, err := merchant.ParseWebhooks(url, method, hooks)
+			if err != nil {
+				return err
+			}
+			cs, err := merchant.ParseConfirmations(confs)
+			if err != nil {
+				return err
+			}
+			ks, err := kf.spec()
+			if err != nil {
+				return err
+			}
+			pg, err := stores.OpenPostgres(cmd.Context(), cfg.Postgres.DSN)
+			if err != nil {
+				return err
+			}
+			defer pg.Close()
+			created, err := merchant.Create(cmd.Context(), pg, merchant.Spec{Name: name, Webhooks: endpoints, Confirmations: cs,
+				ConvertCurrency: convert, Key: ks}, targetCheck(cfg))
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd, created)
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "the merchant's name (required)")
+	cmd.Flags().StringVar(&url, "webhook-url", "", "where every deposit event goes (unless --webhook overrides one)")
+	cmd.Flags().StringVar(&method, "webhook-method", "POST", "GET, POST, PUT or DELETE")
+	cmd.Flags().StringArrayVar(&hooks, "webhook", nil, "EVENT=METHOD:URL for one event (created, confirmations, confirmed, failed); repeatable")
+	cmd.Flags().StringArrayVar(&confs, "confirmations", nil, "CURRENCY=N required confirmations (defaults BTC 2, LTC 6, ETH 12, USDT 12); repeatable")
+	cmd.Flags().StringVar(&convert, "convert", "", "USD or EUR: add converted amounts to webhooks")
+	kf.register(cmd)
+	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+func newMerchantKeyCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "key", Short: "Create or revoke a merchant's API keys"}
+	var id int64
+	var kf keyFlags
+	create := &cobra.Command{
+		Use:     "create",
+		Short:   "Create an API key (printed once, as JSON)",
+		Example: `  sluice merchant key create --merchant 1 --scope wallet,read --allow-ip 203.0.113.7 --expires 2160h`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			ks, err := kf.spec()
+			if err != nil {
+				return err
+			}
+			pg, err := stores.OpenPostgres(cmd.Context(), cfg.Postgres.DSN)
+			if err != nil {
+				return err
+			}
+			defer pg.Close()
+			k, err := merchant.CreateKey(cmd.Context(), pg, id, ks)
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd, k)
+		},
+	}
+	create.Flags().Int64Var(&id, "merchant", 0, "the merchant's id (required)")
+	kf.register(create)
+	_ = create.MarkFlagRequired("merchant")
+	var rid int64
+	revoke := &cobra.Command{
+		Use:     "revoke KEY_ID|PREFIX",
+		Short:   "Revoke an API key now (by its key_id or its prefix, the part after sluice_)",
+		Example: `  sluice merchant key revoke --merchant 1 3f9a0c1d2e4b`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			pg, err := stores.OpenPostgres(cmd.Context(), cfg.Postgres.DSN)
+			if err != nil {
+				return err
+			}
+			defer pg.Close()
+			if err := merchant.RevokeKey(cmd.Context(), pg, rid, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "revoked")
+			return nil
+		},
+	}
+	revoke.Flags().Int64Var(&rid, "merchant", 0, "the merchant's id (required)")
+	_ = revoke.MarkFlagRequired("merchant")
+	cmd.AddCommand(create, revoke)
+	return cmd
+}
+
+func newMerchantXPubCmd() *cobra.Command {
+	var id int64
+	var currency string
+	cmd := &cobra.Command{
+		Use:   "xpub XPUB",
+		Short: "Make a merchant's BTC or LTC wallets watch-only: derived from its own BIP84 account key",
+		Long: `Registers the merchant's account-level extended public key (zpub/xpub on mainnet,
+vpub/tpub on test networks, Ltub/ttub for Litecoin). New wallets of that currency are its
+receive addresses 0/index; sluice holds no key to them and never sweeps them. Once a
+wallet was derived from the key it cannot change.`,
+		Example: `  sluice merchant xpub --merchant 1 --currency BTC zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz2oz2AGutZYs`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			pg, err := stores.OpenPostgres(cmd.Context(), cfg.Postgres.DSN)
+			if err != nil {
+				return err
+			}
+			defer pg.Close()
+			l := &payments.Ledger{DB: pg, Networks: payments.NetworksFromConfig(cfg)}
+			if err := l.SetXPub(cmd.Context(), id, currency, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "merchant "+strconv.FormatInt(id, 10)+": "+currency+" wallets are watch-only from now on")
+			return nil
+		},
+	}
+	cmd.Flags().Int64Var(&id, "merchant", 0, "the merchant's id (required)")
+	cmd.Flags().StringVar(&currency, "currency", "", "BTC or LTC (required)")
+	_ = cmd.MarkFlagRequired("merchant")
+	_ = cmd.MarkFlagRequired("currency")
+	return cmd
+}

@@ -1,0 +1,80 @@
+package merchant
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ParseWebhooks builds the endpoint per kind from one URL and method for
+// every kind, overridden per kind by "KIND=METHOD:URL" (or "KIND=URL").
+func ParseWebhooks(url, method string, overrides []string) (map[string]Endpoint, error) {
+	out := map[string]Endpoint{}
+	if url != "" {
+		for _, k := range Kinds {
+			out[k] = Endpoint{Method: strings.ToUpper(method), URL: url}
+		}
+	}
+	for _, o := range overrides {
+		kind, rest, ok := strings.Cut(o, "=")
+		if !ok || rest == "" {
+			return nil, fmt.Errorf("webhook %q: write EVENT=METHOD:URL, e.g. confirmed=POST:https://shop.example/paid", o)
+		}
+		e := Endpoint{Method: strings.ToUpper(method), URL: rest}
+		if m, u, ok := strings.Cut(rest, ":"); ok && contains(Methods, strings.ToUpper(m)) {
+			e = Endpoint{Method: strings.ToUpper(m), URL: u}
+		}
+		out[kind] = e
+	}
+	return out, nil
+}
+
+// ParseConfirmations reads "CUR=N" overrides.
+func ParseConfirmations(pairs []string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, p := range pairs {
+		cur, n, ok := strings.Cut(p, "=")
+		v, err := strconv.Atoi(n)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("confirmations %q: write CURRENCY=N, e.g. BTC=3", p)
+		}
+		out[strings.ToUpper(cur)] = v
+	}
+	return out, nil
+}
+
+// ParseNetworks reads CIDRs or single IPs a key may be used from.
+func ParseNetworks(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p)
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a CIDR (10.0.0.0/8) nor an IP", s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// ParseExpiry reads an expiry as a duration from now ("720h") or an
+// RFC 3339 time; "" means never.
+func ParseExpiry(s string, now time.Time) (*time.Time, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		t := now.Add(d)
+		return &t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return nil, fmt.Errorf("expiry %q: a duration (720h) or a time (2027-01-31T00:00:00Z)", s)
+	}
+	return &t, nil
+}
