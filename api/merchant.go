@@ -82,7 +82,9 @@ func fail(c *gin.Context, code int, format string, args ...any) {
 	c.AbortWithStatusJSON(code, gin.H{"status": code, "message": fmt.Sprintf(format, args...)})
 }
 
-func ok(c *gin.Context, data any) { c.JSON(http.StatusOK, gin.H{"status": http.StatusOK, "data": data}) }
+func ok(c *gin.Context, data any) {
+	c.JSON(http.StatusOK, gin.H{"status": http.StatusOK, "data": data})
+}
 
 const principalKey = "sluice.principal"
 

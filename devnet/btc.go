@@ -143,6 +143,7 @@ func matureCoinbase(ctx context.Context, c *jsonrpc.Client, script string, need 
 	if err := c.Call(ctx, "getblockcount", &tip); err != nil {
 		return wire.OutPoint{}, 0, err
 	}
+	var largest int64 // of the unspent matured outputs that are too small
 	for h := int64(1); h <= tip-100; h++ {
 		var hash string
 		if err := c.Call(ctx, "getblockhash", &hash, h); err != nil {
@@ -167,10 +168,21 @@ func matureCoinbase(ctx context.Context, c *jsonrpc.Client, script string, need 
 			return wire.OutPoint{}, 0, err
 		}
 		if out == nil || out.ScriptPubKey.Hex != script {
-			continue // spent (also in the mempool), or not ours
+			continue // spent in the chain, or not ours
+		}
+		// btcd's gettxout does not see spends in the mempool: a payment
+		// made and not yet mined spends the output already.
+		if spent, err := spentInMempool(ctx, c, blk.Tx[0], 0); err != nil {
+			return wire.OutPoint{}, 0, err
+		} else if spent {
+			continue
 		}
 		amt, err := btcutil.NewAmount(out.Value)
-		if err != nil || int64(amt) < need {
+		if err != nil {
+			continue
+		}
+		if int64(amt) < need {
+			largest = max(largest, int64(amt))
 			continue
 		}
 		txh, err := chainhash.NewHashFromStr(blk.Tx[0])
@@ -179,5 +191,24 @@ func matureCoinbase(ctx context.Context, c *jsonrpc.Client, script string, need 
 		}
 		return wire.OutPoint{Hash: *txh, Index: 0}, int64(amt), nil
 	}
+	if largest > 0 {
+		return wire.OutPoint{}, 0, fmt.Errorf("no matured coinbase output of the mining key holds %s + %s fee (a payment spends one; the largest left holds %s): pay less",
+			btcutil.Amount(need-btcdFee), btcutil.Amount(btcdFee), btcutil.Amount(largest))
+	}
 	return wire.OutPoint{}, 0, errors.New("no matured coinbase output of the mining key left: mine more blocks (sluice stack up mines 500)")
+}
+
+// spentInMempool reports whether a transaction in btcd's mempool spends output vout of txid.
+func spentInMempool(ctx context.Context, c *jsonrpc.Client, txid string, vout uint32) (bool, error) {
+	type outpoint struct {
+		Txid string `json:"txid"`
+		Vout uint32 `json:"vout"`
+	}
+	var res []struct {
+		SpendingTxid string `json:"spendingtxid"`
+	}
+	if err := c.Call(ctx, "gettxspendingprevout", &res, []outpoint{{txid, vout}}); err != nil {
+		return false, err
+	}
+	return len(res) == 1 && res[0].SpendingTxid != "", nil
 }

@@ -71,7 +71,7 @@ present) with SLUICE_* environment overrides; see "sluice config --help".`,
 	}
 	root.PersistentFlags().String("config", "", "configuration file (default $SLUICE_CONFIG, else var/stack/sluice.yaml if present)")
 	root.AddCommand(newStackCmd(), newConfigCmd(), newMigrateCmd(), newServeCmd(), newIndexCmd(), newImportCmd(), newConsumeCmd(), newDepositsCmd(), newReconcileCmd(), newMerchantCmd(),
-		newDecodeCmd(), newBenchCmd(), newVersionCmd())
+		newDecodeCmd(), newBenchCmd(), newDevnetCmd(), newVersionCmd())
 	return root
 }
 

@@ -189,7 +189,7 @@ vpub/tpub on test networks, Ltub/ttub for Litecoin). New wallets of that currenc
 receive addresses 0/index; sluice holds no key to them and never sweeps them. Once a
 wallet was derived from the key it cannot change.`,
 		Example: `  sluice merchant xpub --merchant 1 --currency BTC zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz2oz2AGutZYs`,
-		Args: cobra.ExactArgs(1),
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(cmd)
 			if err != nil {

@@ -1,0 +1,235 @@
+package devnet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/internal/testenv"
+	"github.com/sluicepay/sluice/jsonrpc"
+)
+
+// testNodes are the test stack's nodes, as `sluice devnet` reads them from the stack.
+func testNodes(t *testing.T) Nodes {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.Get(t, "SLUICE_STACK_DIR"), "stack.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Key    string `json:"btc_mining_key"`
+		Wallet string `json:"ltc_wallet"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil || st.Key == "" || st.Wallet == "" {
+		t.Fatalf("stack state: %v", err)
+	}
+	return Nodes{
+		BTCRPC: testenv.Get(t, "SLUICE_BTC_RPC"), BTCMiningKey: st.Key,
+		LTCRPC: testenv.Get(t, "SLUICE_LTC_RPC"), LTCWallet: st.Wallet,
+		ETHRPC: testenv.Get(t, "SLUICE_ETH_RPC"), ETHDevAccount: testenv.Get(t, "SLUICE_ETH_DEV_ACCOUNT"),
+		USDTContract: testenv.Get(t, "SLUICE_USDT_CONTRACT"),
+		Log:          testLog{t},
+	}
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// paidTo returns what transaction txid pays to addr, in base units, as the node shows it.
+func paidTo(ctx context.Context, t *testing.T, c *jsonrpc.Client, txid, addr string) (units *big.Int, blockHash string) {
+	t.Helper()
+	var tx struct {
+		BlockHash string `json:"blockhash"`
+		Vout      []struct {
+			Value        json.Number `json:"value"`
+			ScriptPubKey struct {
+				Address   string   `json:"address"`
+				Addresses []string `json:"addresses"` // btcd
+			} `json:"scriptPubKey"`
+		} `json:"vout"`
+	}
+	if err := c.Call(ctx, "getrawtransaction", &tx, txid, 1); err != nil {
+		t.Fatal(err)
+	}
+	total := new(big.Int)
+	for _, o := range tx.Vout {
+		if o.ScriptPubKey.Address == addr || (len(o.ScriptPubKey.Addresses) == 1 && o.ScriptPubKey.Addresses[0] == addr) {
+			v, err := amount.Parse(o.Value.String(), 8)
+			if err != nil {
+				t.Fatalf("output value %s: %v", o.Value, err)
+			}
+			total.Add(total, v)
+		}
+	}
+	return total, tx.BlockHash
+}
+
+func height(ctx context.Context, t *testing.T, c *jsonrpc.Client) int64 {
+	t.Helper()
+	var h int64
+	if err := c.Call(ctx, "getblockcount", &h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestPayMineBitcoinFamily pays on btcd and litecoind, twice without a block
+// in between (two payments in one mempool), then mines and finds them in the block.
+func TestPayMineBitcoinFamily(t *testing.T) {
+	n := testNodes(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, c := range []struct {
+		chain, cur string
+		amounts    []string
+		want       []int64
+	}{
+		{"btc", "BTC", []string{"0.00012345", "1.5"}, []int64{12_345, 150_000_000}},
+		{"ltc", "LTC", []string{"0.12345678", "0.0001"}, []int64{12_345_678, 10_000}},
+	} {
+		t.Run(c.chain, func(t *testing.T) {
+			var node *jsonrpc.Client
+			var err error
+			if c.chain == "btc" {
+				node, err = n.btc()
+			} else {
+				node, err = n.ltc(false)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var txids, addrs []string
+			for i, amount := range c.amounts {
+				addr, err := n.NewAddress(ctx, c.chain)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := ValidateAddress(c.chain, addr); err != nil {
+					t.Fatalf("NewAddress made %s: %v", addr, err)
+				}
+				txid, err := n.Pay(ctx, c.cur, addr, amount)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, block := paidTo(ctx, t, node, txid, addr)
+				if got.Int64() != c.want[i] || block != "" {
+					t.Fatalf("%s pays %s to %s (block %q), want %d unconfirmed", txid, got, addr, block, c.want[i])
+				}
+				txids, addrs = append(txids, txid), append(addrs, addr)
+			}
+			before := height(ctx, t, node)
+			m, err := n.Mine(ctx, c.chain, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m.Hashes) != 2 || m.Height < before+2 {
+				t.Fatalf("mined %+v from height %d", m, before)
+			}
+			for i, txid := range txids {
+				if _, block := paidTo(ctx, t, node, txid, addrs[i]); block != m.Hashes[0] {
+					t.Errorf("%s is in block %q, want the first mined, %s", txid, block, m.Hashes[0])
+				}
+			}
+		})
+	}
+}
+
+// TestPayMineEthereum pays ETH and devnet USDT (more than the dev account
+// holds, so it mints first) and waits for geth blocks.
+func TestPayMineEthereum(t *testing.T) {
+	n := testNodes(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := n.eth()
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, err := n.NewAddress(ctx, "eth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := n.Pay(ctx, "ETH", to, "0.000000000000000123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := WaitReceipt(ctx, n.ETHRPC, h); err != nil || r.Status != 1 {
+		t.Fatalf("receipt of %s: %+v, %v", h, r, err)
+	}
+	if got := ethBalance(ctx, t, c, to); got.Int64() != 123 {
+		t.Errorf("%s holds %s wei, want 123", to, got)
+	}
+
+	bal, err := BalanceOf(ctx, n.ETHRPC, n.USDTContract, n.ETHDevAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := new(big.Int).Add(bal, big.NewInt(1_500_001))
+	if _, err := n.Pay(ctx, "usdt", to, amount.Format(want, 6)); err != nil {
+		t.Fatal(err)
+	}
+	if got := tokenBalance(ctx, t, n.ETHRPC, n.USDTContract, to); got != want.Int64() {
+		t.Errorf("%s holds %d USDT units, want %s", to, got, want)
+	}
+
+	var hs string
+	if err := c.Call(ctx, "eth_blockNumber", &hs); err != nil {
+		t.Fatal(err)
+	}
+	start, _ := new(big.Int).SetString(strings.TrimPrefix(hs, "0x"), 16)
+	m, err := n.Mine(ctx, "eth", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Hashes) != 2 || m.Height < start.Int64()+2 || m.Hashes[0] == m.Hashes[1] || len(m.Hashes[1]) != 66 {
+		t.Errorf("mined %+v from %d", m, start)
+	}
+}
+
+// TestNodeDown: a node that is not there is ErrNodeDown, before anything is sent.
+func TestNodeDown(t *testing.T) {
+	n := Nodes{BTCRPC: "http://u:p@127.0.0.1:1", BTCMiningKey: "00", LTCRPC: "http://u:p@127.0.0.1:1", LTCWallet: "w",
+		ETHRPC: "http://127.0.0.1:1", ETHDevAccount: addrA, USDTContract: addrA}
+	ctx := context.Background()
+	for _, c := range []struct{ cur, to string }{
+		{"BTC", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"},
+		{"LTC", "rltc1qzw8ltpua7yagxryyqnxre0cz40syp9kear4m5u"},
+		{"ETH", strings.ToLower(addrB)}, {"USDT", strings.ToLower(addrB)},
+	} {
+		if _, err := n.Pay(ctx, c.cur, c.to, "1"); !errors.Is(err, ErrNodeDown) {
+			t.Errorf("pay %s: %v, want ErrNodeDown", c.cur, err)
+		}
+	}
+	for _, chain := range Chains {
+		if _, err := n.Mine(ctx, chain, 1); !errors.Is(err, ErrNodeDown) {
+			t.Errorf("mine %s: %v, want ErrNodeDown", chain, err)
+		}
+	}
+	if _, err := n.NewAddress(ctx, "ltc"); !errors.Is(err, ErrNodeDown) {
+		t.Errorf("ltc address: %v, want ErrNodeDown", err)
+	}
+	// Bad input fails before any node is asked.
+	for _, c := range []struct{ cur, to, amount, err string }{
+		{"BTC", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080", "0.000000001", "decimal places"},
+		{"LTC", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080", "1", "destination"},
+		{"XRP", addrB, "1", "unknown currency"},
+		{"ETH", addrB, "0", "zero"},
+	} {
+		if _, err := n.Pay(ctx, c.cur, c.to, c.amount); err == nil || errors.Is(err, ErrNodeDown) || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("pay %s %s %s: %v, want %q", c.cur, c.amount, c.to, err, c.err)
+		}
+	}
+	if _, err := n.Mine(ctx, "btc", MaxMine+1); err == nil || errors.Is(err, ErrNodeDown) {
+		t.Errorf("mine %d: %v", MaxMine+1, err)
+	}
+}
