@@ -15,11 +15,7 @@ build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(SLUICE) ./cmd/sluice
 
 run: build
-	$(SLUICE) stack up
-	$(SLUICE) --config var/stack/sluice.yaml migrate
-	@echo
-	@echo "sluice API: $$($(SLUICE) stack env | sed -n "s/^export SLUICE_API='\(.*\)'/\1/p")   (Ctrl-C stops the server; 'make stack-down' stops the stack)"
-	exec $(SLUICE) --config var/stack/sluice.yaml serve
+	bash scripts/run.sh
 
 test: build
 	bash scripts/test.sh

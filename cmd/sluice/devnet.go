@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
@@ -187,6 +189,38 @@ or a regtest base58 address; 0x and 40 hex digits for ETH and USDT.`,
 	address.Flags().StringVar(&addrChain, "chain", "", "btc, ltc or eth")
 	_ = address.MarkFlagRequired("chain")
 
-	cmd.AddCommand(pay, mine, address)
+	cmd.AddCommand(pay, mine, address, newDevnetReceiverCmd())
+	return cmd
+}
+
+func newDevnetReceiverCmd() *cobra.Command {
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "receiver",
+		Short: "A webhook receiver for trying sluice: prints every request as a JSON line, answers 200 *ok*",
+		Long: `Listens on --listen and prints each request it gets (method, path, query, the X-Sluice-*
+headers, body) as one JSON line on stdout, answering 200 with the body *ok*, which
+acknowledges both webhook flavours (iqpay wants the 200, litepay the *ok*). "make run"
+starts one on 127.0.0.1:27090 for its demo merchant, logging to var/stack/receiver.log.`,
+		Example: `  sluice devnet receiver --listen 127.0.0.1:27090 >> var/stack/receiver.log`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("--listen %s: %w", listen, err)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "webhook receiver on http://%s\n", ln.Addr())
+			srv := &http.Server{Handler: &devnet.Receiver{Out: cmd.OutOrStdout()}, ReadHeaderTimeout: 10 * time.Second}
+			go func() {
+				<-cmd.Context().Done()
+				_ = srv.Close()
+			}()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:27090", "host:port to listen on")
 	return cmd
 }
