@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/sluicepay/sluice/amount"
 	"github.com/sluicepay/sluice/merchant"
 	"github.com/sluicepay/sluice/payments"
+	"github.com/sluicepay/sluice/payments/webhook"
 )
 
 // Currency is a currency this sluice takes, as GET /currencies lists it.
@@ -48,17 +48,6 @@ type Merchant struct {
 	// ReceiveMerchant serves keyless litepay receive calls (drop-in use);
 	// 0 requires an API key there too.
 	ReceiveMerchant int64
-	// Deliveries lists and redelivers webhooks; nil until wired.
-	Deliveries Deliveries
-}
-
-// Deliveries is the webhook delivery log as the API exposes it.
-type Deliveries interface {
-	// List answers GET /webhooks/deliveries with the request's query
-	// (filters, cursor); an error is the caller's mistake (400).
-	List(ctx context.Context, merchantID int64, q url.Values) (any, error)
-	// Redeliver sends a delivery again; an error means not this merchant's (404).
-	Redeliver(ctx context.Context, merchantID, deliveryID int64) error
 }
 
 // merchantAPI serves the iqpay-compatible routes and the reconciliation
@@ -388,32 +377,60 @@ func (m *merchantAPI) wallet(c *gin.Context) {
 	ok(c, gin.H{"wallet": w, "deposits": deps})
 }
 
+// deliveries is the webhook delivery log: ?state=&flavour=&deposit_id=&event_id=&cursor=&limit=
 func (m *merchantAPI) deliveries(c *gin.Context) {
-	if m.Deliveries == nil {
-		fail(c, http.StatusServiceUnavailable, "webhook deliveries are not available on this server")
-		return
+	q := c.Request.URL.Query()
+	f := webhook.ListFilter{State: q.Get("state"), Flavour: q.Get("flavour"), Cursor: q.Get("cursor")}
+	for _, n := range []struct {
+		name string
+		dst  *int64
+	}{{"deposit_id", &f.DepositID}, {"event_id", &f.EventID}} {
+		if s := q.Get(n.name); s != "" {
+			v, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || v <= 0 {
+				fail(c, http.StatusBadRequest, "%s %q is not an id", n.name, s)
+				return
+			}
+			*n.dst = v
+		}
 	}
-	out, err := m.Deliveries.List(c.Request.Context(), principal(c).MerchantID, c.Request.URL.Query())
-	if err != nil {
+	if s := q.Get("limit"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil {
+			fail(c, http.StatusBadRequest, "limit %q is not a number", s)
+			return
+		}
+		f.Limit = v
+	}
+	out, next, err := webhook.ListDeliveries(c.Request.Context(), m.DB, principal(c).MerchantID, f)
+	if errors.Is(err, webhook.ErrBadFilter) {
 		fail(c, http.StatusBadRequest, "%s", err)
 		return
 	}
-	ok(c, out)
+	if err != nil {
+		m.ledgerError(c, err)
+		return
+	}
+	if out == nil {
+		out = []webhook.Delivery{}
+	}
+	c.JSON(http.StatusOK, gin.H{"status": http.StatusOK, "data": out, "next_cursor": next})
 }
 
 func (m *merchantAPI) redeliver(c *gin.Context) {
-	if m.Deliveries == nil {
-		fail(c, http.StatusServiceUnavailable, "webhook deliveries are not available on this server")
-		return
-	}
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
 		fail(c, http.StatusBadRequest, "delivery id %q is not a number", c.Param("id"))
 		return
 	}
-	if err := m.Deliveries.Redeliver(c.Request.Context(), principal(c).MerchantID, id); err != nil {
-		fail(c, http.StatusNotFound, "%s", err)
+	d, err := webhook.Redeliver(c.Request.Context(), m.DB, principal(c).MerchantID, id)
+	if errors.Is(err, webhook.ErrNotFound) {
+		fail(c, http.StatusNotFound, "no webhook delivery %d of this merchant", id)
 		return
 	}
-	ok(c, gin.H{"id": id, "state": "pending"})
+	if err != nil {
+		m.ledgerError(c, err)
+		return
+	}
+	ok(c, d)
 }

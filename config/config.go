@@ -15,6 +15,7 @@ type Config struct {
 	Chains     Chains     `yaml:"chains"`
 	Indexer    Indexer    `yaml:"indexer"`
 	Payments   Payments   `yaml:"payments"`
+	Webhooks   Webhooks   `yaml:"webhooks"`
 	Log        Log        `yaml:"log"`
 
 	// src says where each key came from, to locate problems found after
@@ -33,6 +34,28 @@ type Payments struct {
 	// (one trailing newline is ignored), also mode 0600.
 	SeedPassphraseFile string `yaml:"seed_passphrase_file"`
 }
+
+// Webhooks configures delivery to merchants (payments/webhook).
+type Webhooks struct {
+	// AllowPrivateTargets lists the non-public addresses webhooks may go to
+	// anyway: keywords (WebhookTargetKeywords) or CIDRs. Default none:
+	// callbacks to loopback, private, link-local, CGNAT and ULA addresses
+	// are refused, when registered and when connecting.
+	AllowPrivateTargets []string `yaml:"allow_private_targets"`
+	// Workers is how many requests are in flight at once (default 4).
+	Workers int `yaml:"workers"`
+	// Timeout bounds each request (default 10s).
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxAge is how long an iqpay webhook is retried before it is marked
+	// failed (default 72h).
+	MaxAge time.Duration `yaml:"max_age"`
+}
+
+// WebhookTargetKeywords name whole non-public ranges in
+// webhooks.allow_private_targets: loopback (127.0.0.0/8, ::1), private
+// (RFC 1918 and IPv6 ULA fc00::/7), link-local (169.254.0.0/16, fe80::/10)
+// and cgnat (100.64.0.0/10).
+var WebhookTargetKeywords = []string{"loopback", "private", "link-local", "cgnat"}
 
 // Indexer tunes the chain followers.
 type Indexer struct {
@@ -165,9 +188,10 @@ const (
 // Defaults returns a configuration with every optional field filled.
 func Defaults() Config {
 	return Config{
-		API:     API{Listen: DefaultAPIListen, ShutdownTimeout: 15 * time.Second, RateLimit: 50, ReceiveFeePercent: "0.01"},
-		Indexer: Indexer{Workers: 8, BatchRows: 50_000, MaxReorg: 100, PollInterval: time.Second},
-		Log:     Log{Level: "info", Format: "text"},
+		API:      API{Listen: DefaultAPIListen, ShutdownTimeout: 15 * time.Second, RateLimit: 50, ReceiveFeePercent: "0.01"},
+		Indexer:  Indexer{Workers: 8, BatchRows: 50_000, MaxReorg: 100, PollInterval: time.Second},
+		Webhooks: Webhooks{Workers: 4, Timeout: 10 * time.Second, MaxAge: 72 * time.Hour},
+		Log:      Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -197,6 +221,15 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Indexer.PollInterval == 0 {
 		c.Indexer.PollInterval = d.Indexer.PollInterval
+	}
+	if c.Webhooks.Workers == 0 {
+		c.Webhooks.Workers = d.Webhooks.Workers
+	}
+	if c.Webhooks.Timeout == 0 {
+		c.Webhooks.Timeout = d.Webhooks.Timeout
+	}
+	if c.Webhooks.MaxAge == 0 {
+		c.Webhooks.MaxAge = d.Webhooks.MaxAge
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = d.Log.Level

@@ -247,3 +247,52 @@ func TestErrorf(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestWebhooks(t *testing.T) {
+	c, err := Load(write(t, good), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := c.Webhooks; w.Workers != 4 || w.Timeout != 10*time.Second || w.MaxAge != 72*time.Hour || len(w.AllowPrivateTargets) != 0 {
+		t.Fatalf("webhook defaults: %+v", w)
+	}
+	c, err = Load(write(t, good+"webhooks:\n  allow_private_targets: [loopback, 10.1.0.0/16, fd00::1]\n  workers: 8\n  timeout: 3s\n  max_age: 24h\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := c.Webhooks; w.Workers != 8 || w.Timeout != 3*time.Second || w.MaxAge != 24*time.Hour || len(w.AllowPrivateTargets) != 3 {
+		t.Fatalf("webhooks from the file: %+v", w)
+	}
+	env := map[string]string{"SLUICE_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "loopback,private", "SLUICE_WEBHOOKS_WORKERS": "2",
+		"SLUICE_WEBHOOKS_TIMEOUT": "5s", "SLUICE_WEBHOOKS_MAX_AGE": "1h"}
+	c, err = Load(write(t, good), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := c.Webhooks; w.Workers != 2 || w.Timeout != 5*time.Second || w.MaxAge != time.Hour ||
+		strings.Join(w.AllowPrivateTargets, " ") != "loopback private" {
+		t.Fatalf("webhooks from the environment: %+v", w)
+	}
+
+	// bad values, located at their line
+	_, err = Load(write(t, good+"webhooks:\n  allow_private_targets: [loopback, intranet]\n  workers: 1000\n  timeout: 1ms\n  max_age: 1s\n"), noEnv)
+	for _, w := range []string{
+		`sluice.yaml:23: webhooks.allow_private_targets: entry 2, "intranet", is neither a keyword (loopback, private, link-local, cgnat) nor a CIDR`,
+		"sluice.yaml:24: webhooks.workers: must be a number from 1 to 256",
+		"sluice.yaml:25: webhooks.timeout: must be a duration from 1s to 5m",
+		"sluice.yaml:26: webhooks.max_age: must be a duration from 1m to 720h",
+	} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("want %q in %v", w, err)
+		}
+	}
+	// bad values from the environment name their variable
+	env = map[string]string{"SLUICE_WEBHOOKS_TIMEOUT": "soon", "SLUICE_WEBHOOKS_WORKERS": "many", "SLUICE_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "lan"}
+	_, err = Load(write(t, good), func(k string) string { return env[k] })
+	for _, w := range []string{"SLUICE_WEBHOOKS_TIMEOUT (webhooks.timeout)", "SLUICE_WEBHOOKS_WORKERS (webhooks.workers)",
+		"SLUICE_WEBHOOKS_ALLOW_PRIVATE_TARGETS (webhooks.allow_private_targets)"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("want %q in %v", w, err)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -94,6 +95,17 @@ var EnvVars = []struct {
 	{"SLUICE_USDT_CONTRACT", "chains.eth.tokens", func(c *Config, v string) { setToken(eth(c), "USDT", v, 6) }},
 	{"SLUICE_SEED_FILE", "payments.seed_file", func(c *Config, v string) { c.Payments.SeedFile = v }},
 	{"SLUICE_SEED_PASSPHRASE_FILE", "payments.seed_passphrase_file", func(c *Config, v string) { c.Payments.SeedPassphraseFile = v }},
+	{"SLUICE_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "webhooks.allow_private_targets", func(c *Config, v string) {
+		c.Webhooks.AllowPrivateTargets = strings.Split(v, ",") // e.g. loopback,10.1.0.0/16
+	}},
+	{"SLUICE_WEBHOOKS_WORKERS", "webhooks.workers", func(c *Config, v string) {
+		var err error
+		if c.Webhooks.Workers, err = strconv.Atoi(v); err != nil {
+			c.Webhooks.Workers = -1 // validation names the variable
+		}
+	}},
+	{"SLUICE_WEBHOOKS_TIMEOUT", "webhooks.timeout", func(c *Config, v string) { c.Webhooks.Timeout = envDuration(v) }},
+	{"SLUICE_WEBHOOKS_MAX_AGE", "webhooks.max_age", func(c *Config, v string) { c.Webhooks.MaxAge = envDuration(v) }},
 	{"SLUICE_LOG_LEVEL", "log.level", func(c *Config, v string) { c.Log.Level = v }},
 	{"SLUICE_LOG_FORMAT", "log.format", func(c *Config, v string) { c.Log.Format = v }},
 }
@@ -296,6 +308,16 @@ func eth(c *Config) *Ethereum {
 		c.Chains.ETH = &Ethereum{}
 	}
 	return c.Chains.ETH
+}
+
+// envDuration reads a duration from the environment; one that does not
+// parse becomes -1, which validation reports naming the variable.
+func envDuration(v string) time.Duration {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return -1
+	}
+	return d
 }
 
 // setToken adds or replaces a token by symbol.

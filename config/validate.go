@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -172,6 +173,30 @@ func (c *Config) validate() []Problem {
 	// keys (indexers, consumers) do not need the files either.
 	if c.Payments.SeedPassphraseFile != "" && c.Payments.SeedFile == "" {
 		add("payments.seed_passphrase_file", "set without payments.seed_file (SLUICE_SEED_FILE): a passphrase needs the mnemonic it belongs to")
+	}
+	for i, t := range c.Webhooks.AllowPrivateTargets {
+		t = strings.TrimSpace(t)
+		if slices.Contains(WebhookTargetKeywords, strings.ToLower(t)) {
+			continue
+		}
+		if _, err := netip.ParsePrefix(t); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(t); err == nil {
+			continue
+		}
+		// the list's own key, so the file line or the variable is found
+		add("webhooks.allow_private_targets", "entry %d, %q, is neither a keyword (%s) nor a CIDR like 10.1.0.0/16",
+			i+1, t, strings.Join(WebhookTargetKeywords, ", "))
+	}
+	if c.Webhooks.Workers < 1 || c.Webhooks.Workers > 256 {
+		add("webhooks.workers", "must be a number from 1 to 256")
+	}
+	if c.Webhooks.Timeout < time.Second || c.Webhooks.Timeout > 5*time.Minute {
+		add("webhooks.timeout", "must be a duration from 1s to 5m, like 10s")
+	}
+	if c.Webhooks.MaxAge < time.Minute || c.Webhooks.MaxAge > 30*24*time.Hour {
+		add("webhooks.max_age", "must be a duration from 1m to 720h (30 days), like 72h")
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		add("log.level", "unknown level %q (one of: debug, info, warn, error)", c.Log.Level)

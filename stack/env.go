@@ -28,6 +28,7 @@ func (s *Stack) Env() []KV {
 		{"SLUICE_POSTGRES_DSN", s.postgresDSN("sluice", st.PostgresPass, "sluice")},
 		{"SLUICE_REDIS_URL", fmt.Sprintf("redis://:%s@%s/0", st.RedisPass, s.loop(p.Redis))},
 		{"SLUICE_SEED_FILE", s.SeedFile()},
+		{"SLUICE_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "loopback"}, // the demo receivers run on this machine
 		{"SLUICE_BTC_NETWORK", "regtest"},
 		{"SLUICE_BTC_RPC", fmt.Sprintf("http://sluice:%s@%s", st.BTCRPCPass, s.loop(p.BTCRPC))},
 		{"SLUICE_BTC_BTCD_WEBSOCKET", "true"},
@@ -92,6 +93,8 @@ chains:
       - {symbol: USDT, address: %q, decimals: 6}
 payments:
   seed_file: %q
+webhooks:
+  allow_private_targets: [loopback]   # the local stack's demo receivers run on this machine
 log:
   level: info
   format: text

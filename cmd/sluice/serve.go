@@ -48,7 +48,8 @@ Dependencies may be down at start; /readyz says so until they answer.
 SIGTERM or Ctrl-C drains requests for up to api.shutdown_timeout, then exits.
 
 Unless --index=false, it also runs the indexer and the payments workers of every
-configured chain (btc, ltc, eth) in the same process (see "sluice index --help"); run "sluice migrate" first.`,
+configured chain (btc, ltc, eth) and webhook delivery in the same process (see "sluice index
+--help" and "sluice webhooks --help"); run "sluice migrate" first.`,
 		Example: `  eval "$(sluice stack env)" && sluice serve
   sluice serve --config /etc/sluice/sluice.yaml`,
 		Args: cobra.NoArgs,
@@ -114,6 +115,11 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, log *slo
 		go func() {
 			if err := runConsumers(loopCtx, cfg, reg, log, nil); err != nil && loopCtx.Err() == nil {
 				log.Error("payments workers stopped", "err", err)
+			}
+		}()
+		go func() {
+			if err := runWebhooks(loopCtx, cfg, reg, log); err != nil && loopCtx.Err() == nil {
+				log.Error("webhook delivery stopped", "err", err)
 			}
 		}()
 	}

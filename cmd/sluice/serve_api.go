@@ -13,6 +13,7 @@ import (
 	"github.com/sluicepay/sluice/indexer/ethereum"
 	"github.com/sluicepay/sluice/merchant"
 	"github.com/sluicepay/sluice/payments"
+	"github.com/sluicepay/sluice/payments/webhook"
 	"github.com/sluicepay/sluice/stores"
 	"github.com/sluicepay/sluice/watch"
 )
@@ -78,6 +79,7 @@ func merchantAPI(ctx context.Context, cfg *config.Config, st *stores.Set, log *s
 		Limiter:         &merchant.RateLimiter{Redis: st.Redis, Default: cfg.API.RateLimit},
 		ReceiveFee:      cfg.API.ReceiveFeePercent,
 		ReceiveMerchant: cfg.API.ReceiveMerchant,
+		CheckTarget:     targetCheck(cfg),
 	}
 	return m, func() {
 		for _, c := range closers {
@@ -122,7 +124,9 @@ func (w *watchSets) close() {
 }
 
 // targetCheck validates webhook and callback URLs with the configured
-// allowances for private networks.
+// allowances for private networks (validated with the config, so parsing
+// cannot fail here).
 func targetCheck(cfg *config.Config) merchant.TargetCheck {
-	return nil // wired to webhook.ValidateTarget with cfg.Webhooks
+	allow, _ := webhook.ParseAllow(cfg.Webhooks.AllowPrivateTargets)
+	return func(ctx context.Context, rawURL string) error { return webhook.ValidateTarget(ctx, rawURL, allow) }
 }

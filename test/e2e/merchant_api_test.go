@@ -255,6 +255,8 @@ func TestMerchantAPI(t *testing.T) {
 		{url.Values{"method": {"ltc"}, "address": {"ltc1qg42tkwuuxefutzxezdkdel39gfstuap288mfea"}, "callback": {cb}}, "address"}, // mainnet on regtest
 		{url.Values{"method": {"doge"}, "address": {dest}, "callback": {cb}}, "not supported"},
 		{url.Values{"method": {"ltc"}, "address": {dest}, "callback_req": {"2"}}, "callback_req"},
+		{url.Values{"method": {"ltc"}, "address": {dest}, "callback": {"http://10.1.2.3/cb?secret=x"}}, "not a public address"}, // private, not allowed
+		{url.Values{"method": {"ltc"}, "address": {dest}, "callback": {"ftp://shop.example/cb"}}, "callback"},
 	} {
 		code, body := recv(a.key, c.q)
 		if code != 400 || body["status"] != "error" || !strings.Contains(body["message"].(string), c.msg) {

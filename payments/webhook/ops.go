@@ -1,0 +1,204 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Querier is what the API's operations need of the database: a pool, a
+// connection or a transaction.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Errors of the API operations (the API answers 404 and 400 to them).
+var (
+	ErrNotFound  = errors.New("no such webhook delivery")
+	ErrBadFilter = errors.New("invalid delivery filter")
+)
+
+// Delivery is one event's delivery to one target, with its log.
+type Delivery struct {
+	ID            int64  `json:"id"`
+	EventID       int64  `json:"event_id"`
+	DepositID     int64  `json:"deposit_id"`
+	Flavour       string `json:"flavour"` // iqpay or litepay
+	Kind          string `json:"kind"`    // the event: created, confirmations, confirmed, unconfirmed, failed
+	Confirmations int    `json:"confirmations"`
+	Method        string `json:"method"`
+	URL           string `json:"url"`
+	State         string `json:"state"`    // pending, delivered, failed
+	Attempts      int    `json:"attempts"` // since it was created or last redelivered
+	// NextAt is when it is tried next; nil once delivered or failed, and
+	// while a litepay callback waits for the next block.
+	NextAt      *time.Time `json:"next_at"`
+	LastStatus  *int       `json:"last_status"` // HTTP status of the last request; nil if none came
+	LastError   string     `json:"last_error"`
+	CreatedAt   time.Time  `json:"created_at"`
+	DeliveredAt *time.Time `json:"delivered_at"`
+	Log         []Attempt  `json:"log"` // every attempt, oldest first
+}
+
+// Attempt is one entry of the delivery log.
+type Attempt struct {
+	At         time.Time `json:"at"`
+	StatusCode *int      `json:"status_code"` // nil: no response (refused, timed out, not sent)
+	Error      string    `json:"error"`       // "" when acknowledged
+	DurationMS int       `json:"duration_ms"`
+}
+
+// ListFilter narrows ListDeliveries; zero values match everything.
+type ListFilter struct {
+	State     string // pending, delivered or failed
+	Flavour   string // iqpay or litepay
+	DepositID int64
+	EventID   int64
+	Cursor    string // the cursor a previous page returned; "" for the newest
+	Limit     int    // 1 to 200; default 50
+}
+
+const deliveryColumns = `wd.id, wd.event_id, wd.deposit_id, wd.flavour, e.kind, e.confirmations, wd.method, wd.url, wd.state,
+	wd.attempts, CASE WHEN wd.state = 'pending' AND wd.next_at <> 'infinity' THEN wd.next_at END,
+	wd.last_status, wd.last_error, wd.created_at, wd.delivered_at`
+
+func scanDelivery(row pgx.Row) (Delivery, error) {
+	var d Delivery
+	err := row.Scan(&d.ID, &d.EventID, &d.DepositID, &d.Flavour, &d.Kind, &d.Confirmations, &d.Method, &d.URL, &d.State,
+		&d.Attempts, &d.NextAt, &d.LastStatus, &d.LastError, &d.CreatedAt, &d.DeliveredAt)
+	return d, err
+}
+
+// ListDeliveries returns the merchant's deliveries, newest first, each with
+// its attempts, and the cursor of the next page ("" on the last one).
+func ListDeliveries(ctx context.Context, db Querier, merchantID int64, f ListFilter) ([]Delivery, string, error) {
+	switch f.State {
+	case "", "pending", "delivered", "failed":
+	default:
+		return nil, "", fmt.Errorf("%w: state %q is not pending, delivered or failed", ErrBadFilter, f.State)
+	}
+	switch f.Flavour {
+	case "", "iqpay", "litepay":
+	default:
+		return nil, "", fmt.Errorf("%w: flavour %q is not iqpay or litepay", ErrBadFilter, f.Flavour)
+	}
+	if f.Limit == 0 {
+		f.Limit = 50
+	}
+	if f.Limit < 1 || f.Limit > 200 {
+		return nil, "", fmt.Errorf("%w: limit %d is not from 1 to 200", ErrBadFilter, f.Limit)
+	}
+	var before int64
+	if f.Cursor != "" {
+		var err error
+		if before, err = strconv.ParseInt(f.Cursor, 10, 64); err != nil || before <= 0 {
+			return nil, "", fmt.Errorf("%w: cursor %q is not one this API returned", ErrBadFilter, f.Cursor)
+		}
+	}
+	rows, err := db.Query(ctx, `SELECT `+deliveryColumns+`
+		FROM webhook_deliveries wd JOIN deposit_events e ON e.id = wd.event_id
+		WHERE wd.merchant_id = $1 AND ($2 = '' OR wd.state = $2) AND ($3 = '' OR wd.flavour = $3)
+			AND ($4::bigint = 0 OR wd.deposit_id = $4) AND ($5::bigint = 0 OR wd.event_id = $5)
+			AND ($6::bigint = 0 OR wd.id < $6)
+		ORDER BY wd.id DESC LIMIT $7`, merchantID, f.State, f.Flavour, f.DepositID, f.EventID, before, f.Limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("webhook deliveries: %w", err)
+	}
+	var out []Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			rows.Close()
+			return nil, "", fmt.Errorf("webhook deliveries: %w", err)
+		}
+		out = append(out, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("webhook deliveries: %w", err)
+	}
+	next := ""
+	if len(out) > f.Limit {
+		out = out[:f.Limit]
+		next = strconv.FormatInt(out[len(out)-1].ID, 10)
+	}
+	if err := attachLogs(ctx, db, out); err != nil {
+		return nil, "", err
+	}
+	return out, next, nil
+}
+
+// attachLogs reads the attempts of ds in one query.
+func attachLogs(ctx context.Context, db Querier, ds []Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(ds))
+	at := map[int64]int{}
+	for i, d := range ds {
+		ids[i] = d.ID
+		at[d.ID] = i
+		ds[i].Log = []Attempt{}
+	}
+	rows, err := db.Query(ctx, `SELECT delivery_id, at, status_code, error, duration_ms FROM webhook_attempts
+		WHERE delivery_id = ANY($1) ORDER BY delivery_id, id`, ids)
+	if err != nil {
+		return fmt.Errorf("webhook delivery log: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var a Attempt
+		if err := rows.Scan(&id, &a.At, &a.StatusCode, &a.Error, &a.DurationMS); err != nil {
+			return fmt.Errorf("webhook delivery log: %w", err)
+		}
+		ds[at[id]].Log = append(ds[at[id]].Log, a)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("webhook delivery log: %w", err)
+	}
+	return nil
+}
+
+// Redeliver sends a delivery of the merchant's again, now, whatever its
+// state (delivered, failed or pending), with a fresh retry window. It goes
+// to the endpoint configured now (the merchant may have fixed it), still
+// after any earlier pending event of its deposit. A delivery of another
+// merchant is ErrNotFound, as is one that does not exist.
+func Redeliver(ctx context.Context, db Querier, merchantID, deliveryID int64) (Delivery, error) {
+	tag, err := db.Exec(ctx, `UPDATE webhook_deliveries wd SET state = 'pending', next_at = now(), attempts = 0,
+			method = coalesce(CASE WHEN wd.flavour = 'iqpay' THEN (
+				SELECT mw.method FROM merchant_webhooks mw JOIN deposit_events e ON e.id = wd.event_id
+				WHERE mw.merchant_id = wd.merchant_id AND mw.kind = CASE e.kind WHEN 'unconfirmed' THEN 'confirmations' ELSE e.kind END) END,
+				wd.method),
+			url = coalesce(CASE WHEN wd.flavour = 'iqpay' THEN (
+				SELECT mw.url FROM merchant_webhooks mw JOIN deposit_events e ON e.id = wd.event_id
+				WHERE mw.merchant_id = wd.merchant_id AND mw.kind = CASE e.kind WHEN 'unconfirmed' THEN 'confirmations' ELSE e.kind END)
+			ELSE (SELECT nullif(ra.callback_url, '') FROM receive_addresses ra JOIN deposits d ON d.wallet_id = ra.wallet_id
+				WHERE d.id = wd.deposit_id) END,
+				wd.url)
+		WHERE wd.id = $1 AND wd.merchant_id = $2`, deliveryID, merchantID)
+	if err != nil {
+		return Delivery{}, fmt.Errorf("webhook redeliver %d: %w", deliveryID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return Delivery{}, fmt.Errorf("%w: %d", ErrNotFound, deliveryID)
+	}
+	d, err := scanDelivery(db.QueryRow(ctx, `SELECT `+deliveryColumns+`
+		FROM webhook_deliveries wd JOIN deposit_events e ON e.id = wd.event_id WHERE wd.id = $1`, deliveryID))
+	if err != nil {
+		return Delivery{}, fmt.Errorf("webhook redeliver %d: %w", deliveryID, err)
+	}
+	ds := []Delivery{d}
+	if err := attachLogs(ctx, db, ds); err != nil {
+		return Delivery{}, err
+	}
+	return ds[0], nil
+}
