@@ -261,17 +261,23 @@ func deadPort(t *testing.T) string {
 type server struct {
 	cmd    *exec.Cmd
 	url    string
-	stderr *bytes.Buffer
+	stderr *syncBuffer
 	done   chan error
 }
 
 func startServe(t *testing.T, env []string) *server {
 	t.Helper()
+	return startServeArgs(t, env, "--index=false")
+}
+
+// startServeArgs starts `sluice serve ARGS...` on a free port.
+func startServeArgs(t *testing.T, env []string, args ...string) *server {
+	t.Helper()
 	addr := deadPort(t)
-	cmd := exec.Command(bin, "serve", "--index=false")
+	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = mergeEnv(append(env, "SLUICE_API_LISTEN="+addr))
-	s := &server{cmd: cmd, url: "http://" + addr, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	s := &server{cmd: cmd, url: "http://" + addr, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -29,6 +29,12 @@ type apiEnv struct {
 
 func newAPIEnv(t *testing.T, extra ...string) *apiEnv {
 	t.Helper()
+	return newAPIEnvHooks(t, "http://127.0.0.1:9/hook", extra...)
+}
+
+// newAPIEnvHooks is newAPIEnv with the merchant's webhooks going to hookURL.
+func newAPIEnvHooks(t *testing.T, hookURL string, extra ...string) *apiEnv {
+	t.Helper()
 	ie := newIndexEnv(t)
 	seed := make([]byte, 32)
 	if _, err := rand.Read(seed); err != nil {
@@ -41,7 +47,7 @@ func newAPIEnv(t *testing.T, extra ...string) *apiEnv {
 	ie.env = append(ie.env, "SLUICE_SEED_FILE="+seedFile)
 	ie.env = append(ie.env, extra...)
 	a := &apiEnv{indexEnv: ie}
-	r := run(t, ie.env, "merchant", "create", "--name", "shop", "--webhook-url", "http://127.0.0.1:9/hook", "--rate-limit", "100000")
+	r := run(t, ie.env, "merchant", "create", "--name", "shop", "--webhook-url", hookURL, "--rate-limit", "100000")
 	if r.code != 0 {
 		t.Fatalf("merchant create: %s %s", r.stdout, r.stderr)
 	}

@@ -1,0 +1,336 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluicepay/sluice/internal/testenv"
+	"github.com/sluicepay/sluice/payments/webhook"
+)
+
+// hookReceiver is a merchant's webhook endpoint on loopback: it records
+// every request, checks its signature, and answers as told.
+type hookReceiver struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	secret string
+	reqs   []hookReq
+	unsig  []string
+	answer func(r hookReq) (int, string) // default 200 *ok*
+	hold   chan struct{}                 // when set, requests wait on it (a hung receiver)
+}
+
+type hookReq struct {
+	Method, Path, Query, Event string
+	Body                       []byte
+}
+
+func newHookReceiver(t *testing.T) *hookReceiver {
+	h := &hookReceiver{}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req := hookReq{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Event: r.Header.Get(webhook.HeaderEventID), Body: body}
+		payload := body
+		if len(body) == 0 {
+			payload = []byte(r.URL.RawQuery)
+		}
+		h.mu.Lock()
+		if err := webhook.Verify(h.secret, r.Header.Get(webhook.HeaderTimestamp), r.Header.Get(webhook.HeaderSignature), payload, time.Minute); err != nil {
+			h.unsig = append(h.unsig, r.URL.String()+": "+err.Error())
+		}
+		h.reqs = append(h.reqs, req)
+		answer, hold := h.answer, h.hold
+		h.mu.Unlock()
+		if hold != nil {
+			<-hold
+		}
+		code, text := 200, "*ok*"
+		if answer != nil {
+			code, text = answer(req)
+		}
+		w.WriteHeader(code)
+		_, _ = io.WriteString(w, text)
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *hookReceiver) set(f func(r hookReq) (int, string)) {
+	h.mu.Lock()
+	h.answer = f
+	h.mu.Unlock()
+}
+
+// bodies are the decoded iqpay bodies received for txid, in order.
+func (h *hookReceiver) bodies(txid string) []map[string]any {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []map[string]any
+	for _, r := range h.reqs {
+		var b map[string]any
+		if json.Unmarshal(r.Body, &b) == nil && b["txid"] == txid {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// rawBody is the first raw iqpay body received for txid.
+func (h *hookReceiver) rawBody(txid string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range h.reqs {
+		if strings.Contains(string(r.Body), txid) {
+			return string(r.Body)
+		}
+	}
+	return ""
+}
+
+func (h *hookReceiver) callbacks(path string) []url.Values {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []url.Values
+	for _, r := range h.reqs {
+		if r.Path == path {
+			q, _ := url.ParseQuery(r.Query)
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// statuses sums up the iqpay deliveries of txid: "kind/status/confirmations".
+func statuses(bs []map[string]any) []string {
+	var out []string
+	for _, b := range bs {
+		out = append(out, fmt.Sprintf("%v/%v/%v", b["kind"], b["status"], b["confirmations"]))
+	}
+	return out
+}
+
+// devnetPay pays with `sluice devnet pay` on the test stack and returns the txid.
+func devnetPay(t *testing.T, currency, to, amount string) string {
+	t.Helper()
+	r := run(t, nil, "devnet", "pay", "--dir", testenv.Get(t, "SLUICE_STACK_DIR"), "--currency", currency, "--to", to, "--amount", amount)
+	if r.code != 0 {
+		t.Fatalf("devnet pay %s %s: %s %s", currency, amount, r.stdout, r.stderr)
+	}
+	return strings.TrimSpace(r.stdout)
+}
+
+func devnetMine(t *testing.T, chain string, n int) {
+	t.Helper()
+	if r := run(t, nil, "devnet", "mine", "--dir", testenv.Get(t, "SLUICE_STACK_DIR"), "--chain", chain, "-n", strconv.Itoa(n)); r.code != 0 {
+		t.Fatalf("devnet mine %s: %s", chain, r.stderr)
+	}
+}
+
+// walletWhenSynced creates a wallet, waiting while the chain's index catches up (503).
+func (a *apiEnv) walletWhenSynced(t *testing.T, currency, extID string) string {
+	t.Helper()
+	var addr string
+	waitFor(t, currency+" wallet (index synced)", 180*time.Second, func() bool {
+		code, body := a.call(t, "POST", "/wallet/create/"+currency, a.key, map[string]any{"extId": extID})
+		if code != 200 {
+			return false
+		}
+		addr = body["data"].(map[string]any)["publicKey"].(string)
+		return true
+	})
+	return addr
+}
+
+// TestWebhooksEndToEnd: on the local stack, wallets for BTC, LTC, ETH and
+// USDT made through the API and paid with `sluice devnet pay` become signed
+// iqpay webhooks at a real receiver: status 0, the confirmation updates,
+// status 1 at the required depth, with exact amounts. The same through the
+// litepay receive API: GET callbacks resent per block until *ok*, then never.
+func TestWebhooksEndToEnd(t *testing.T) {
+	h := newHookReceiver(t)
+	a := newAPIEnvHooks(t, h.srv.URL+"/iqpay")
+	h.mu.Lock()
+	h.secret = a.secret
+	h.mu.Unlock()
+	a.srv = startServeArgs(t, a.env)
+
+	pays := []struct{ currency, chain, amount, exact string }{
+		{"BTC", "btc", "0.12345678", "0.12345678"}, {"LTC", "ltc", "0.5", "0.5"},
+		{"ETH", "eth", "0.010000000000000001", "0.010000000000000001"}, {"USDT", "eth", "25.5", "25.5"},
+	}
+	need := map[string]int{"BTC": 2, "LTC": 6, "ETH": 12, "USDT": 12}
+	txids := map[string]string{}
+	addrs := map[string]string{}
+	for _, p := range pays {
+		addrs[p.currency] = a.walletWhenSynced(t, p.currency, "cust-"+p.currency)
+		txids[p.currency] = devnetPay(t, p.currency, addrs[p.currency], p.amount)
+	}
+	devnetMine(t, "btc", 2)
+	devnetMine(t, "ltc", 6)
+	devnetMine(t, "eth", 12)
+	for _, p := range pays {
+		tx := txids[p.currency]
+		waitFor(t, p.currency+" status 1 webhook", 120*time.Second, func() bool {
+			bs := h.bodies(tx)
+			return len(bs) > 0 && bs[len(bs)-1]["status"] == 1.0
+		})
+		bs := h.bodies(tx)
+		got := statuses(bs)
+		if got[0] != "created/0/1" || got[len(got)-1] != fmt.Sprintf("confirmed/1/%d", need[p.currency]) {
+			t.Errorf("%s webhooks %v", p.currency, got)
+		}
+		for i, b := range bs {
+			if b["address"] != addrs[p.currency] || b["wallet_ext_id"] != "cust-"+p.currency || b["currency"] != p.currency ||
+				b["fromAddress"] == "" || b["txid"] != tx {
+				t.Errorf("%s webhook %d: %v", p.currency, i, b)
+			}
+		}
+		// the amount is a JSON number printed exactly, never through a float
+		if raw := h.rawBody(tx); !strings.Contains(raw, `"amount":`+p.exact+`,`) {
+			t.Errorf("%s body lacks the exact amount %s: %s", p.currency, p.exact, raw)
+		}
+	}
+	h.mu.Lock()
+	if len(h.unsig) > 0 {
+		t.Errorf("requests with bad signatures: %v", h.unsig)
+	}
+	h.mu.Unlock()
+
+	// litepay: the callback keeps its parameters, repeats per block until *ok*
+	var dest string
+	if err := nodeFor(t, "ltc").rpc.Call(t.Context(), "getnewaddress", &dest, "", "bech32"); err != nil {
+		t.Fatal(err)
+	}
+	nacks := 0
+	h.set(func(r hookReq) (int, string) {
+		if r.Path == "/cb" && nacks < 2 {
+			nacks++
+			return 200, "not yet"
+		}
+		return 200, "*ok*"
+	})
+	q := url.Values{"method": {"ltc"}, "address": {dest}, "callback": {h.srv.URL + "/cb?id=7&secret=abc"}}
+	code, body := a.call(t, "GET", "/api/receive?"+q.Encode(), a.key, nil)
+	if code != 200 {
+		t.Fatalf("receive: %d %v", code, body)
+	}
+	in := body["input_address"].(string)
+	ltx := devnetPay(t, "LTC", in, "0.3")
+	for i := 0; i < 3; i++ {
+		devnetMine(t, "ltc", 1)
+		time.Sleep(1500 * time.Millisecond)
+	}
+	waitFor(t, "the acknowledged callback", 60*time.Second, func() bool { return len(h.callbacks("/cb")) >= 3 })
+	devnetMine(t, "ltc", 2)
+	time.Sleep(3 * time.Second)
+	cbs := h.callbacks("/cb")
+	if len(cbs) != 3 {
+		t.Fatalf("litepay callbacks: %d, want 2 unacknowledged + 1 *ok* and none after: %v", len(cbs), cbs)
+	}
+	prev := 0
+	for _, c := range cbs {
+		n, _ := strconv.Atoi(c.Get("confirmations"))
+		if c.Get("id") != "7" || c.Get("secret") != "abc" || c.Get("value") != "30000000" || c.Get("input_address") != in ||
+			c.Get("transaction_hash") != ltx || c.Get("destination_address") != dest || c.Get("coin") != "LTC" || n < prev || n < 1 {
+			t.Errorf("callback %v", c)
+		}
+		prev = n
+	}
+}
+
+// TestWebhooksSurviveDownReceiverAndKill9: a receiver that is down gets
+// every event, in order, once it is back; sluice killed with -9 while a
+// delivery is in flight delivers it again after a restart (same event id):
+// nothing is lost.
+func TestWebhooksSurviveDownReceiverAndKill9(t *testing.T) {
+	h := newHookReceiver(t)
+	a := newAPIEnvHooks(t, h.srv.URL+"/iqpay", "SLUICE_WEBHOOKS_TIMEOUT=2s")
+	h.mu.Lock()
+	h.secret = a.secret
+	h.mu.Unlock()
+	a.srv = startServeArgs(t, a.env)
+	addr := a.walletWhenSynced(t, "LTC", "down-1")
+
+	h.set(func(hookReq) (int, string) { return 503, "down for maintenance" })
+	tx := devnetPay(t, "LTC", addr, "0.25")
+	devnetMine(t, "ltc", 6)
+	waitFor(t, "the deposit confirmed in the ledger", 60*time.Second, func() bool {
+		code, body := a.call(t, "GET", "/deposits?currency=LTC", a.key, nil)
+		return code == 200 && strings.Contains(mustJSON(body), `"status":1`)
+	})
+	waitFor(t, "a first try at the down receiver", 30*time.Second, func() bool { return len(h.bodies(tx)) > 0 })
+	time.Sleep(2 * time.Second)
+	got := statuses(h.bodies(tx))
+	for _, s := range got {
+		if s != "created/0/1" {
+			t.Fatalf("while down, only the first event may be tried (in order): %v", got)
+		}
+	}
+	h.set(nil) // back up
+	want := "created/0/1 confirmations/0/2 confirmations/0/3 confirmations/0/4 confirmations/0/5 confirmations/0/6 confirmed/1/6"
+	waitFor(t, "every event after the receiver came back", 90*time.Second, func() bool {
+		got := statuses(h.bodies(tx))
+		return len(got) > 0 && got[len(got)-1] == "confirmed/1/6"
+	})
+	var acked []string
+	for _, s := range statuses(h.bodies(tx)) {
+		if len(acked) == 0 || acked[len(acked)-1] != s { // retries of the first event repeat it
+			acked = append(acked, s)
+		}
+	}
+	if strings.Join(acked, " ") != want {
+		t.Fatalf("events after the outage:\n got %v\nwant %s", acked, want)
+	}
+
+	// kill -9 with a request in flight: the receiver hangs on the next event
+	hold := make(chan struct{})
+	h.mu.Lock()
+	h.hold = hold
+	before := len(h.reqs)
+	h.mu.Unlock()
+	addr2 := a.walletWhenSynced(t, "LTC", "kill-1")
+	tx2 := devnetPay(t, "LTC", addr2, "0.125")
+	devnetMine(t, "ltc", 1)
+	waitFor(t, "a delivery in flight", 60*time.Second, func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.reqs) > before
+	})
+	if err := a.srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-a.srv.done
+	h.mu.Lock()
+	h.hold = nil
+	h.mu.Unlock()
+	close(hold)
+	first := h.bodies(tx2)
+	a.srv = startServeArgs(t, a.env)
+	// the lease of the killed worker's claim runs out (2×timeout+30s), then it is sent again
+	waitFor(t, "the interrupted delivery sent again", 90*time.Second, func() bool { return len(h.bodies(tx2)) > len(first) })
+	h.mu.Lock()
+	events := map[string]int{}
+	for _, r := range h.reqs[before:] {
+		if strings.Contains(string(r.Body), tx2) {
+			events[r.Event]++
+		}
+	}
+	h.mu.Unlock()
+	repeated := false
+	for _, n := range events {
+		repeated = repeated || n >= 2
+	}
+	if !repeated {
+		t.Fatalf("no event of %s was delivered again with the same event id after kill -9: %v", tx2, events)
+	}
+}
