@@ -205,6 +205,32 @@ func (n Nodes) payLTC(ctx context.Context, cur Currency, to string, units *big.I
 	return txid, nil
 }
 
+// PayManyLTC pays amount (an exact decimal) to each address in one
+// transaction from litecoind's wallet (sendmany) and returns its txid.
+func (n Nodes) PayManyLTC(ctx context.Context, to []string, amount string) (string, error) {
+	cur, _ := LookupCurrency("LTC")
+	units, err := cur.ParseAmount(amount)
+	if err != nil {
+		return "", err
+	}
+	outs := make(map[string]json.Number, len(to))
+	for _, a := range to {
+		if err := ValidateAddress("ltc", a); err != nil {
+			return "", err
+		}
+		outs[a] = json.Number(cur.Format(units))
+	}
+	c, err := n.ltc(true)
+	if err != nil {
+		return "", err
+	}
+	var txid string
+	if err := c.Call(ctx, "sendmany", &txid, "", outs); err != nil {
+		return "", nodeErr("litecoind", c, fmt.Errorf("wallet %s: %w", n.LTCWallet, err))
+	}
+	return txid, known(ctx, "litecoind", c, txid)
+}
+
 func (n Nodes) devAccount() error {
 	if n.ETHDevAccount == "" {
 		return fmt.Errorf("no geth dev account in the stack's state: run `sluice stack up`")

@@ -6,10 +6,12 @@ import (
 	"os"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/payments"
+	"github.com/sluicepay/sluice/stores"
 )
 
 func newConfigCmd() *cobra.Command {
@@ -93,4 +95,18 @@ func newLogger(cfg *config.Config) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// withLedger loads the configuration and runs fn with the ledger open.
+func withLedger(cmd *cobra.Command, fn func(cfg *config.Config, pg *pgxpool.Pool) error) error {
+	cfg, err := loadConfig(cmd)
+	if err != nil {
+		return err
+	}
+	pg, err := stores.OpenPostgres(cmd.Context(), cfg.Postgres.DSN)
+	if err != nil {
+		return err
+	}
+	defer pg.Close()
+	return fn(cfg, pg)
 }

@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/payments"
-	"github.com/sluicepay/sluice/stores"
 )
 
 func newDepositsCmd() *cobra.Command {
@@ -22,38 +23,31 @@ func newDepositsCmd() *cobra.Command {
   sluice deposits list --merchant 3 --currency USDT --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			pg, err := stores.OpenPostgres(cmd.Context(), cfg.Postgres.DSN)
-			if err != nil {
-				return err
-			}
-			defer pg.Close()
-			if f.Currency != "" && payments.ChainOf(f.Currency) == "" {
-				return fmt.Errorf("--currency %q: %w", f.Currency, payments.ErrUnknownCurrency)
-			}
-			ds, err := (&payments.Ledger{DB: pg}).ListDeposits(cmd.Context(), f)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				if ds == nil {
-					ds = []payments.DepositRow{}
+			return withLedger(cmd, func(cfg *config.Config, pg *pgxpool.Pool) error {
+				if f.Currency != "" && payments.ChainOf(f.Currency) == "" {
+					return fmt.Errorf("--currency %q: %w", f.Currency, payments.ErrUnknownCurrency)
 				}
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(ds)
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tMERCHANT\tEXT_ID\tCURRENCY\tAMOUNT\tSTATUS\tCONFS\tTXID\tPOSITION\tFROM")
-			for _, d := range ds {
-				fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.MerchantID, d.ExtID, d.Currency, d.Amount,
-					[]string{"seen", "confirmed", "failed"}[d.Status], d.Confirmations, d.TxID, d.Position, d.From)
-			}
-			return tw.Flush()
+				ds, err := (&payments.Ledger{DB: pg}).ListDeposits(cmd.Context(), f)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				if asJSON {
+					if ds == nil {
+						ds = []payments.DepositRow{}
+					}
+					enc := json.NewEncoder(out)
+					enc.SetIndent("", "  ")
+					return enc.Encode(ds)
+				}
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tMERCHANT\tEXT_ID\tCURRENCY\tAMOUNT\tSTATUS\tCONFS\tTXID\tPOSITION\tFROM")
+				for _, d := range ds {
+					fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.MerchantID, d.ExtID, d.Currency, d.Amount,
+						[]string{"seen", "confirmed", "failed"}[d.Status], d.Confirmations, d.TxID, d.Position, d.From)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	list.Flags().Int64Var(&f.MerchantID, "merchant", 0, "only this merchant's deposits")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -52,19 +53,9 @@ the transaction).`,
 		if !stack.Exists(dir) {
 			return &exitError{devnetExitDown, fmt.Errorf("no stack in %s: start one with `%s` (or point --dir or $SLUICE_STACK_DIR at it)", dir, upHint)}
 		}
-		s, err := stack.Open(stack.Options{Dir: dir})
+		nodes, err := stackNodes(dir, cmd.ErrOrStderr())
 		if err != nil {
 			return err
-		}
-		env := map[string]string{}
-		for _, kv := range s.Env() {
-			env[kv.Key] = kv.Value
-		}
-		nodes := devnet.Nodes{
-			BTCRPC: env["SLUICE_BTC_RPC"], BTCMiningKey: s.State.BTCMiningKey,
-			LTCRPC: env["SLUICE_LTC_RPC"], LTCWallet: s.State.LTCWallet,
-			ETHRPC: env["SLUICE_ETH_RPC"], ETHDevAccount: s.State.ETHDevAccount, USDTContract: s.State.USDTContract,
-			Log: cmd.ErrOrStderr(),
 		}
 		ctx := cmd.Context()
 		if timeout > 0 {
@@ -223,4 +214,22 @@ starts one on 127.0.0.1:27090 for its demo merchant, logging to var/stack/receiv
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:27090", "host:port to listen on")
 	return cmd
+}
+
+// stackNodes describes the nodes of the stack in dir from its state.
+func stackNodes(dir string, log io.Writer) (devnet.Nodes, error) {
+	s, err := stack.Open(stack.Options{Dir: dir})
+	if err != nil {
+		return devnet.Nodes{}, err
+	}
+	env := map[string]string{}
+	for _, kv := range s.Env() {
+		env[kv.Key] = kv.Value
+	}
+	return devnet.Nodes{
+		BTCRPC: env["SLUICE_BTC_RPC"], BTCMiningKey: s.State.BTCMiningKey,
+		LTCRPC: env["SLUICE_LTC_RPC"], LTCWallet: s.State.LTCWallet,
+		ETHRPC: env["SLUICE_ETH_RPC"], ETHDevAccount: s.State.ETHDevAccount, USDTContract: s.State.USDTContract,
+		Log: log,
+	}, nil
 }

@@ -6,11 +6,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/merchant"
 	"github.com/sluicepay/sluice/payments"
-	"github.com/sluicepay/sluice/stores"
 )
 
 func newMerchantCmd() *cobra.Command {
@@ -76,33 +77,26 @@ status 1), failed (status 2).`,
       --webhook confirmed=POST:https://shop.example/paid --confirmations BTC=3 --allow-ip 203.0.113.0/24`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			endpoints, err := merchant.ParseWebhooks(url, method, hooks)
-			if err != nil {
-				return err
-			}
-			cs, err := merchant.ParseConfirmations(confs)
-			if err != nil {
-				return err
-			}
-			ks, err := kf.spec()
-			if err != nil {
-				return err
-			}
-			pg, err := stores.OpenPostgres(cmd.Context(), cfg.Postgres.DSN)
-			if err != nil {
-				return err
-			}
-			defer pg.Close()
-			created, err := merchant.Create(cmd.Context(), pg, merchant.Spec{Name: name, Webhooks: endpoints, Confirmations: cs,
-				ConvertCurrency: convert, Key: ks}, targetCheck(cfg))
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, created)
+			return withLedger(cmd, func(cfg *config.Config, pg *pgxpool.Pool) error {
+				endpoints, err := merchant.ParseWebhooks(url, method, hooks)
+				if err != nil {
+					return err
+				}
+				cs, err := merchant.ParseConfirmations(confs)
+				if err != nil {
+					return err
+				}
+				ks, err := kf.spec()
+				if err != nil {
+					return err
+				}
+				created, err := merchant.Create(cmd.Context(), pg, merchant.Spec{Name: name, Webhooks: endpoints, Confirmations: cs,
+					ConvertCurrency: convert, Key: ks}, targetCheck(cfg))
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd, created)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "the merchant's name (required)")
@@ -126,24 +120,17 @@ func newMerchantKeyCmd() *cobra.Command {
 		Example: `  sluice merchant key create --merchant 1 --scope wallet,read --allow-ip 203.0.113.7 --expires 2160h`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			ks, err := kf.spec()
-			if err != nil {
-				return err
-			}
-			pg, err := stores.OpenPostgres(cmd.Context(), cfg.Postgres.DSN)
-			if err != nil {
-				return err
-			}
-			defer pg.Close()
-			k, err := merchant.CreateKey(cmd.Context(), pg, id, ks)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, k)
+			return withLedger(cmd, func(cfg *config.Config, pg *pgxpool.Pool) error {
+				ks, err := kf.spec()
+				if err != nil {
+					return err
+				}
+				k, err := merchant.CreateKey(cmd.Context(), pg, id, ks)
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd, k)
+			})
 		},
 	}
 	create.Flags().Int64Var(&id, "merchant", 0, "the merchant's id (required)")
@@ -156,20 +143,13 @@ func newMerchantKeyCmd() *cobra.Command {
 		Example: `  sluice merchant key revoke --merchant 1 3f9a0c1d2e4b`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			pg, err := stores.OpenPostgres(cmd.Context(), cfg.Postgres.DSN)
-			if err != nil {
-				return err
-			}
-			defer pg.Close()
-			if err := merchant.RevokeKey(cmd.Context(), pg, rid, args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "revoked")
-			return nil
+			return withLedger(cmd, func(cfg *config.Config, pg *pgxpool.Pool) error {
+				if err := merchant.RevokeKey(cmd.Context(), pg, rid, args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "revoked")
+				return nil
+			})
 		},
 	}
 	revoke.Flags().Int64Var(&rid, "merchant", 0, "the merchant's id (required)")
@@ -191,21 +171,14 @@ wallet was derived from the key it cannot change.`,
 		Example: `  sluice merchant xpub --merchant 1 --currency BTC zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz2oz2AGutZYs`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			pg, err := stores.OpenPostgres(cmd.Context(), cfg.Postgres.DSN)
-			if err != nil {
-				return err
-			}
-			defer pg.Close()
-			l := &payments.Ledger{DB: pg, Networks: payments.NetworksFromConfig(cfg)}
-			if err := l.SetXPub(cmd.Context(), id, currency, args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "merchant "+strconv.FormatInt(id, 10)+": "+currency+" wallets are watch-only from now on")
-			return nil
+			return withLedger(cmd, func(cfg *config.Config, pg *pgxpool.Pool) error {
+				l := &payments.Ledger{DB: pg, Networks: payments.NetworksFromConfig(cfg)}
+				if err := l.SetXPub(cmd.Context(), id, currency, args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "merchant "+strconv.FormatInt(id, 10)+": "+currency+" wallets are watch-only from now on")
+				return nil
+			})
 		},
 	}
 	cmd.Flags().Int64Var(&id, "merchant", 0, "the merchant's id (required)")

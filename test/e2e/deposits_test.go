@@ -369,16 +369,7 @@ func TestBTCDeposit(t *testing.T) {
 	ctx := context.Background()
 	n := nodeFor(t, "btc")
 	key := btcMiningKey(t)
-	de, l, m := newLedgerEnv(t, "btc", map[string]string{"BTC": "regtest"})
-	ie := de.indexEnv
-	w, _, err := l.WalletFor(ctx, m.ID, "BTC", "customer-7")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ie.start(t, nil, "--chain", "btc")
-	top := n.height(t)
-	waitFor(t, "catch-up", 60*time.Second, func() bool { return ie.checkpoint(t, "btc") >= top })
-	ie.startSub(t, nil, "consume", "--chain", "btc")
+	de, w, _ := newBTCDepositEnv(t, "customer-7")
 
 	txid, err := devnet.PayBTC(ctx, testenv.Get(t, "SLUICE_BTC_RPC"), key, w.Address, 12_345_678)
 	if err != nil {
@@ -397,6 +388,21 @@ func TestBTCDeposit(t *testing.T) {
 	if got := de.events(t, txid); strings.Join(got, " ") != "created/0/1 confirmations/0/2 confirmed/1/2" {
 		t.Fatalf("events %v", got)
 	}
+}
+
+// newBTCDepositEnv is a fresh ledger with a BTC wallet for extID, an
+// indexer caught up with the stack's btcd, and a payments worker.
+func newBTCDepositEnv(t *testing.T, extID string) (*depositEnv, payments.Wallet, *indexerProc) {
+	t.Helper()
+	de, l, m := newLedgerEnv(t, "btc", map[string]string{"BTC": "regtest"})
+	w, _, err := l.WalletFor(context.Background(), m.ID, "BTC", extID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	de.start(t, nil, "--chain", "btc")
+	top := nodeFor(t, "btc").height(t)
+	waitFor(t, "catch-up", 60*time.Second, func() bool { return de.checkpoint(t, "btc") >= top })
+	return de, w, de.startSub(t, nil, "consume", "--chain", "btc")
 }
 
 // btcMiningKey is the key the stack's btcd mines to (its state file), which

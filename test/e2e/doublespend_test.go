@@ -29,15 +29,7 @@ func TestBTCDoubleSpend(t *testing.T) {
 	n := nodeFor(t, "btc")
 	key := btcMiningKey(t)
 	rpcURL := testenv.Get(t, "SLUICE_BTC_RPC")
-	de, l, m := newLedgerEnv(t, "btc", map[string]string{"BTC": "regtest"})
-	w, _, err := l.WalletFor(ctx, m.ID, "BTC", "double-spend")
-	if err != nil {
-		t.Fatal(err)
-	}
-	de.start(t, nil, "--chain", "btc")
-	top := n.height(t)
-	waitFor(t, "catch-up", 60*time.Second, func() bool { return de.checkpoint(t, "btc") >= top })
-	cons := de.startSub(t, nil, "consume", "--chain", "btc")
+	de, w, cons := newBTCDepositEnv(t, "double-spend")
 
 	// the second node syncs with the stack's, then is cut off
 	peer := newPeerBTCD(t)
@@ -87,7 +79,7 @@ func TestBTCDoubleSpend(t *testing.T) {
 	}
 	// more blocks change nothing: one failed event, still failed
 	n.mine(t, 2)
-	top = n.height(t)
+	top := n.height(t)
 	waitFor(t, "the new blocks indexed", 30*time.Second, func() bool { return de.checkpoint(t, "btc") >= top })
 	time.Sleep(time.Second)
 	if got := strings.Join(de.events(t, a.TxID), " "); got != "created/0/1 unconfirmed/0/0 failed/2/0" {
