@@ -292,6 +292,33 @@ func TestWebhooksSurviveDownReceiverAndKill9(t *testing.T) {
 		t.Fatalf("events after the outage:\n got %v\nwant %s", acked, want)
 	}
 
+	// the delivery log shows the outage; a redelivery sends the event again
+	code, list := a.call(t, "GET", "/webhooks/deliveries?flavour=iqpay&limit=50", a.key, nil)
+	if code != 200 {
+		t.Fatalf("deliveries: %d %v", code, list)
+	}
+	var redo float64
+	for _, d := range list["data"].([]any) {
+		d := d.(map[string]any)
+		if d["kind"] == "created" && d["state"] == "delivered" && strings.Contains(mustJSON(d["log"]), `"status_code":503`) {
+			redo = d["id"].(float64)
+		}
+	}
+	if redo == 0 {
+		t.Fatalf("no delivered 'created' delivery with a 503 in its log: %v", list)
+	}
+	n := len(h.bodies(tx))
+	if code, body := a.call(t, "POST", fmt.Sprintf("/webhooks/deliveries/%.0f/redeliver", redo), a.key, nil); code != 200 {
+		t.Fatalf("redeliver: %d %v", code, body)
+	}
+	waitFor(t, "the redelivered event", 30*time.Second, func() bool { return len(h.bodies(tx)) > n })
+	if code, _ := a.call(t, "POST", "/webhooks/deliveries/999999/redeliver", a.key, nil); code != 404 {
+		t.Errorf("redeliver of an unknown delivery: %d", code)
+	}
+	if code, _ := a.call(t, "GET", "/webhooks/deliveries?state=bogus", a.key, nil); code != 400 {
+		t.Errorf("bad delivery filter: %d", code)
+	}
+
 	// kill -9 with a request in flight: the receiver hangs on the next event
 	hold := make(chan struct{})
 	h.mu.Lock()
