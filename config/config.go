@@ -67,6 +67,10 @@ type Indexer struct {
 	MaxReorg int64 `yaml:"max_reorg"`
 	// PollInterval is the watchdog poll of each node's best block.
 	PollInterval time.Duration `yaml:"poll_interval"`
+	// UnboundedReorgs follows a reorg of any depth instead of stopping at
+	// max_reorg: only for regtest and dev chains, which start anew (btcd
+	// deletes its regtest database on every start). The local stack sets it.
+	UnboundedReorgs bool `yaml:"unbounded_reorgs"`
 }
 
 // API is the HTTP server.

@@ -106,6 +106,7 @@ var EnvVars = []struct {
 	}},
 	{"SLUICE_WEBHOOKS_TIMEOUT", "webhooks.timeout", func(c *Config, v string) { c.Webhooks.Timeout = envDuration(v) }},
 	{"SLUICE_WEBHOOKS_MAX_AGE", "webhooks.max_age", func(c *Config, v string) { c.Webhooks.MaxAge = envDuration(v) }},
+	{"SLUICE_INDEXER_UNBOUNDED_REORGS", "indexer.unbounded_reorgs", func(c *Config, v string) { c.Indexer.UnboundedReorgs = v == "true" || v == "1" }},
 	{"SLUICE_LOG_LEVEL", "log.level", func(c *Config, v string) { c.Log.Level = v }},
 	{"SLUICE_LOG_FORMAT", "log.format", func(c *Config, v string) { c.Log.Format = v }},
 }

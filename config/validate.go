@@ -168,6 +168,14 @@ func (c *Config) validate() []Problem {
 	if c.Indexer.PollInterval < 10*time.Millisecond {
 		add("indexer.poll_interval", "must be at least 10ms")
 	}
+	if c.Indexer.UnboundedReorgs {
+		for _, n := range []struct{ name, network string }{{"btc", network(c.Chains.BTC)}, {"ltc", network(c.Chains.LTC)},
+			{"eth", ethNetwork(c.Chains.ETH)}} {
+			if n.network != "" && n.network != "regtest" && n.network != "dev" {
+				add("indexer.unbounded_reorgs", "only for regtest and dev chains; chains.%s is on %s, where a reorg deeper than max_reorg needs a person", n.name, n.network)
+			}
+		}
+	}
 	// The seed files are read where the keys are made (payments.KeysFromConfig,
 	// which "sluice config check" runs too), not here: processes that need no
 	// keys (indexers, consumers) do not need the files either.
@@ -261,4 +269,18 @@ func Redact(s string) string {
 		return u.Redacted()
 	}
 	return "<unparsable URL hidden>"
+}
+
+func network(b *Bitcoin) string {
+	if !b.IsEnabled() {
+		return ""
+	}
+	return b.Network
+}
+
+func ethNetwork(e *Ethereum) string {
+	if !e.IsEnabled() {
+		return ""
+	}
+	return e.Network
 }

@@ -97,6 +97,11 @@ type Options[B Block] struct {
 	Workers      int           // parallel block fetches during catch-up (default 8)
 	BatchRows    int           // rows per ClickHouse batch during catch-up (default 50,000)
 	MaxReorg     int64         // deepest reorg handled (default 100); deeper stops the follower
+	// UnboundedReorgs walks a reorg back as deep as it goes, through the
+	// index's own records, instead of stopping at MaxReorg: for regtest and
+	// dev chains, which start anew (btcd deletes its regtest database on
+	// every start). Never on a public network.
+	UnboundedReorgs bool
 	PollInterval time.Duration // watchdog poll of the node's tip (default 1 s)
 	StartHeight  int64         // first height to index on an empty index (default 0)
 	// Credits lists a block's possible deposits; with Watch, the watched ones
@@ -337,7 +342,26 @@ var errForked = errors.New("block does not extend the index tip")
 func (f *Follower[B]) reorg(ctx context.Context) error {
 	ours, _ := f.tip()
 	var orphaned []Ref
-	for len(f.window) > 0 {
+	for {
+		if len(f.window) == 0 {
+			if !f.opts.UnboundedReorgs || len(orphaned) == 0 {
+				break
+			}
+			// past the window: read older blocks from the index itself
+			lowest := orphaned[len(orphaned)-1].Height
+			older, err := f.sink.Recent(ctx, max(f.opts.StartHeight, lowest-f.opts.MaxReorg-1))
+			if err != nil {
+				return fmt.Errorf("read older blocks: %w", err)
+			}
+			for _, o := range older {
+				if o.Height < lowest {
+					f.window = append(f.window, o)
+				}
+			}
+			if len(f.window) == 0 {
+				break
+			}
+		}
 		r := f.window[len(f.window)-1]
 		h, err := f.src.HashAt(ctx, r.Height)
 		if err != nil && !errors.Is(err, ErrNoBlock) {
@@ -348,13 +372,13 @@ func (f *Follower[B]) reorg(ctx context.Context) error {
 		}
 		orphaned = append(orphaned, r)
 		f.window = f.window[:len(f.window)-1]
-		if int64(len(orphaned)) > f.opts.MaxReorg {
+		if int64(len(orphaned)) > f.opts.MaxReorg && !f.opts.UnboundedReorgs {
 			f.metrics.reorgTooDeep.WithLabelValues(f.opts.Chain).Set(1)
 			return fmt.Errorf("%w: the node's chain differs from the index for more than %d blocks below height %d; "+
 				"check that the node is on the right network, then raise indexer max_reorg or re-index", ErrReorgTooDeep, f.opts.MaxReorg, ours.Height)
 		}
 	}
-	if len(f.window) == 0 && len(orphaned) > 0 && orphaned[len(orphaned)-1].Height > f.opts.StartHeight {
+	if len(f.window) == 0 && len(orphaned) > 0 && orphaned[len(orphaned)-1].Height > f.opts.StartHeight && !f.opts.UnboundedReorgs {
 		f.metrics.reorgTooDeep.WithLabelValues(f.opts.Chain).Set(1)
 		return fmt.Errorf("%w: no common block with the node within the last %d blocks", ErrReorgTooDeep, f.opts.MaxReorg)
 	}

@@ -95,6 +95,8 @@ payments:
   seed_file: %q
 webhooks:
   allow_private_targets: [loopback]   # the local stack's demo receivers run on this machine
+indexer:
+  unbounded_reorgs: true   # btcd's regtest chain starts anew on every start: follow it, however deep
 log:
   level: info
   format: text

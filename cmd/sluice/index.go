@@ -125,7 +125,7 @@ func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 		return nil, nil, err
 	}
 	f := indexer.NewFollower(indexer.Options[ethereum.Indexed]{
-		Chain: "eth", Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg,
+		Chain: "eth", Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg, UnboundedReorgs: cfg.Indexer.UnboundedReorgs,
 		PollInterval: e.PollInterval, StartHeight: from, Push: push, Log: log,
 		Credits: ethereum.Credits(e.TokenSymbols()), Watch: ws,
 	}, src, store.NewEthereumSink(writer, "eth"), indexer.PGCheckpoints{DB: st.PG}, indexer.RedisPublisher{Client: st.Redis}, metrics)
@@ -215,7 +215,7 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 			return err
 		}
 		f := indexer.NewFollower(indexer.Options[bitcoin.Indexed]{
-			Chain: c, Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg,
+			Chain: c, Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg, UnboundedReorgs: cfg.Indexer.UnboundedReorgs,
 			PollInterval: cfg.Indexer.PollInterval, StartHeight: from, Push: push, Log: log,
 			Credits: bitcoin.Credits(strings.ToUpper(c)), Watch: ws,
 			Payers: bitcoin.Payers(node, func(ctx context.Context, txid string, n uint32) (string, error) {

@@ -486,3 +486,32 @@ func TestIndexReorgTooDeep(t *testing.T) {
 		t.Fatalf("checkpoint moved to %d; the index must stay as it was (%d)", got, top)
 	}
 }
+
+// TestIndexUnboundedReorg: with indexer.unbounded_reorgs (the local stack's
+// setting, for regtest chains that start anew), a reorg deeper than
+// max_reorg is walked back through the index's own records, and the index
+// ends equal to the node's chain.
+func TestIndexUnboundedReorg(t *testing.T) {
+	n := nodeFor(t, "ltc")
+	ie := newIndexEnv(t)
+	cfg := filepath.Join(t.TempDir(), "sluice.yaml")
+	if err := os.WriteFile(cfg, []byte("indexer:\n  max_reorg: 1\n  unbounded_reorgs: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := ie.start(t, []string{"SLUICE_CONFIG=" + cfg}, "--chain", "ltc")
+	n.mine(t, 4)
+	top := n.height(t)
+	waitFor(t, "catch-up", 60*time.Second, func() bool { return ie.checkpoint(t, "ltc") >= top })
+	if err := n.rpc.Call(context.Background(), "invalidateblock", nil, n.hashAt(t, top-3)); err != nil {
+		t.Fatal(err)
+	}
+	n.mine(t, 5)
+	newTop := n.height(t)
+	waitFor(t, "the index on the new branch", 60*time.Second, func() bool {
+		return ie.checkpoint(t, "ltc") == newTop && ie.canonicalHashes(t, "ltc")[newTop] == n.hashAt(t, newTop)
+	})
+	ie.sameAsNode(t, n)
+	if !strings.Contains(p.stderr.String(), "msg=reorg chain=ltc depth=4") {
+		t.Errorf("no 4-deep reorg in the log:\n%s", p.stderr.String())
+	}
+}
