@@ -93,17 +93,17 @@ type Matcher interface {
 
 // Options tune a follower.
 type Options[B Block] struct {
-	Chain        string
-	Workers      int           // parallel block fetches during catch-up (default 8)
-	BatchRows    int           // rows per ClickHouse batch during catch-up (default 50,000)
-	MaxReorg     int64         // deepest reorg handled (default 100); deeper stops the follower
+	Chain     string
+	Workers   int   // parallel block fetches during catch-up (default 8)
+	BatchRows int   // rows per ClickHouse batch during catch-up (default 50,000)
+	MaxReorg  int64 // deepest reorg handled (default 100); deeper stops the follower
 	// UnboundedReorgs walks a reorg back as deep as it goes, through the
 	// index's own records, instead of stopping at MaxReorg: for regtest and
 	// dev chains, which start anew (btcd deletes its regtest database on
 	// every start). Never on a public network.
 	UnboundedReorgs bool
-	PollInterval time.Duration // watchdog poll of the node's tip (default 1 s)
-	StartHeight  int64         // first height to index on an empty index (default 0)
+	PollInterval    time.Duration // watchdog poll of the node's tip (default 1 s)
+	StartHeight     int64         // first height to index on an empty index (default 0)
 	// Credits lists a block's possible deposits; with Watch, the watched ones
 	// ride on the block's connected event.
 	Credits func(B) []Credit
