@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/big"
+	"time"
 )
 
 // Job kinds.
@@ -61,6 +62,8 @@ type Job struct {
 	Replaces   int64 // the job this one bumps (RBF), 0 if none
 	AfterSweep int64 // a job that must confirm first (a USDT sweep's gas top-up), 0 if none
 	Inputs     []Input
+
+	sentAt time.Time // when it was (last) broadcast
 }
 
 // ErrWait is returned by Chain.Sign when a job cannot be signed yet (its

@@ -1,0 +1,376 @@
+package sweep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// GasTopper is a Chain whose token sweeps need gas at the deposit address
+// first (Ethereum): for a job whose Sign said ErrWait, it builds the
+// top-up job from the gas tank, or nil when none is needed.
+type GasTopper interface {
+	GasTopUp(ctx context.Context, job *Job) (*Job, error)
+}
+
+// Runner drives one chain's sweep jobs: plans jobs for confirmed deposits,
+// signs them (storing the signed bytes), broadcasts, and follows them to
+// their confirmations. Every step is one state change in Postgres after its
+// effect, so a crash anywhere repeats the step: signing again only happens
+// for a job still planned (nothing was stored, nothing sent), broadcasting
+// again sends the same bytes, which the node takes as already known.
+type Runner struct {
+	DB       *pgxpool.Pool
+	Chain    string
+	Impl     Chain
+	Operator Operator
+	Log      *slog.Logger
+	Metrics  *Metrics // may be nil
+	// Interval between rounds (default 5 s); Confirmations a sweep needs to
+	// count as confirmed (default 1).
+	Interval      time.Duration
+	Confirmations int64
+	// RebroadcastAfter: a broadcast job the node does not know is sent again
+	// after this long (default 1 min).
+	RebroadcastAfter time.Duration
+}
+
+// Metrics of the sweep runners.
+type Metrics struct {
+	Jobs *prometheus.CounterVec // state changes, per chain, kind and state
+	Open *prometheus.GaugeVec   // jobs not yet confirmed or failed, per chain and state
+}
+
+// NewMetrics registers the sweep metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Jobs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_sweep_jobs_total",
+			Help: "Sweep job state changes, by chain, kind and new state."}, []string{"chain", "kind", "state"}),
+		Open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_sweep_jobs_open",
+			Help: "Sweep jobs not yet confirmed or failed, by chain and state."}, []string{"chain", "state"}),
+	}
+	reg.MustRegister(m.Jobs, m.Open)
+	return m
+}
+
+// Run plans and advances jobs until ctx ends; database and node errors are
+// logged and retried next round.
+func (r *Runner) Run(ctx context.Context) error {
+	if r.Interval == 0 {
+		r.Interval = 5 * time.Second
+	}
+	if r.Confirmations == 0 {
+		r.Confirmations = 1
+	}
+	if r.RebroadcastAfter == 0 {
+		r.RebroadcastAfter = time.Minute
+	}
+	r.Log.Info("sweeping", "chain", r.Chain, "every", r.Interval)
+	for ctx.Err() == nil {
+		if err := r.Round(ctx); err != nil && ctx.Err() == nil {
+			r.Log.Warn("sweep round failed; retrying", "chain", r.Chain, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(r.Interval):
+		}
+	}
+	return nil
+}
+
+// Round plans new jobs and moves every open job one step where it can.
+func (r *Runner) Round(ctx context.Context) error {
+	if _, err := r.plan(ctx); err != nil {
+		return err
+	}
+	jobs, err := r.open(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, j := range jobs {
+		if err := r.advance(ctx, j); err != nil {
+			errs = append(errs, fmt.Errorf("sweep %d: %w", j.ID, err))
+		}
+	}
+	r.gauge(ctx)
+	return errors.Join(errs...)
+}
+
+// open lists the chain's jobs that are planned, signed or broadcast.
+func (r *Runner) open(ctx context.Context) ([]*Job, error) {
+	rows, err := r.DB.Query(ctx, `SELECT id, currency, coalesce(merchant_id, 0), kind, state, destination, amount::text,
+			fee_service::text, fee_address, fee_network::text, from_address, nonce, raw_tx, txid,
+			coalesce(replaces, 0), coalesce(after_sweep, 0), coalesce(broadcast_at, now())
+		FROM sweeps WHERE chain = $1 AND state IN ('planned', 'signed', 'broadcast') ORDER BY id`, r.Chain)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	defer rows.Close()
+	var out []*Job
+	for rows.Next() {
+		j := &Job{Chain: r.Chain}
+		var amount, fee, net string
+		var nonce *int64
+		var sent time.Time
+		if err := rows.Scan(&j.ID, &j.Currency, &j.MerchantID, &j.Kind, &j.State, &j.Destination, &amount, &fee, &j.FeeAddress,
+			&net, &j.From, &nonce, &j.RawTx, &j.TxID, &j.Replaces, &j.AfterSweep, &sent); err != nil {
+			return nil, err
+		}
+		j.Gross, j.Amount, j.FeeService, j.FeeNetwork = mustInt(amount), mustInt(amount), mustInt(fee), mustInt(net)
+		if nonce != nil {
+			n := uint64(*nonce)
+			j.Nonce = &n
+		}
+		j.sentAt = sent
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// inputs loads the deposits a job spends, with their derivation.
+func (r *Runner) inputs(ctx context.Context, j *Job) error {
+	rows, err := r.DB.Query(ctx, `SELECT d.id, d.txid, d.position, d.amount::text, w.address, d.currency, m.key_account, w.derivation_index
+		FROM deposits d JOIN wallets w ON w.id = d.wallet_id JOIN merchants m ON m.id = w.merchant_id
+		WHERE d.sweep_id = $1 ORDER BY d.id`, j.ID)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	defer rows.Close()
+	j.Inputs = nil
+	for rows.Next() {
+		var in Input
+		var amt string
+		if err := rows.Scan(&in.DepositID, &in.TxID, &in.Position, &amt, &in.Address, &in.Currency, &in.Account, &in.Index); err != nil {
+			return err
+		}
+		in.Amount = mustInt(amt)
+		j.Inputs = append(j.Inputs, in)
+	}
+	return rows.Err()
+}
+
+func (r *Runner) advance(ctx context.Context, j *Job) error {
+	switch j.State {
+	case StatePlanned:
+		return r.sign(ctx, j)
+	case StateSigned:
+		return r.broadcast(ctx, j)
+	case StateBroadcast:
+		return r.follow(ctx, j)
+	}
+	return nil
+}
+
+// sign builds and signs a planned job and stores the bytes: state signed.
+func (r *Runner) sign(ctx context.Context, j *Job) error {
+	if j.AfterSweep != 0 {
+		var state string
+		if err := r.DB.QueryRow(ctx, "SELECT state FROM sweeps WHERE id = $1", j.AfterSweep).Scan(&state); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+		if state != StateConfirmed {
+			return nil // its gas top-up first
+		}
+	}
+	if err := r.inputs(ctx, j); err != nil {
+		return err
+	}
+	err := r.Impl.Sign(ctx, j)
+	switch {
+	case errors.Is(err, ErrWait):
+		if gt, ok := r.Impl.(GasTopper); ok && j.AfterSweep == 0 {
+			return r.topUp(ctx, gt, j)
+		}
+		return nil
+	case errors.Is(err, ErrUneconomic):
+		// the deposits wait for more; the job remembers how much was too little
+		return r.failPlanned(ctx, j, "uneconomic: "+err.Error())
+	case err != nil:
+		if _, dbErr := r.DB.Exec(ctx, "UPDATE sweeps SET attempts = attempts + 1, error = $2, updated_at = now() WHERE id = $1",
+			j.ID, err.Error()); dbErr != nil {
+			return dbErr
+		}
+		return err
+	}
+	var nonce any
+	if j.Nonce != nil {
+		nonce = int64(*j.Nonce)
+	}
+	tag, err := r.DB.Exec(ctx, `UPDATE sweeps SET state = 'signed', raw_tx = $2, txid = $3, amount = $4, fee_network = $5,
+			from_address = $6, nonce = $7, error = '', updated_at = now()
+		WHERE id = $1 AND state = 'planned'`, j.ID, j.RawTx, j.TxID, j.Amount.String(), j.FeeNetwork.String(), j.From, nonce)
+	if err != nil {
+		return fmt.Errorf("store signed sweep: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return errNotPlanned // another runner got there first: its bytes stand, ours are never sent
+	}
+	r.count(j, StateSigned)
+	r.Log.Info("sweep signed", "id", j.ID, "txid", j.TxID, "amount", j.Amount.String(), "network_fee", j.FeeNetwork.String())
+	j.State = StateSigned
+	return r.broadcast(ctx, j)
+}
+
+// topUp plans the gas tank's top-up of a token sweep's deposit address.
+func (r *Runner) topUp(ctx context.Context, gt GasTopper, j *Job) error {
+	g, err := gt.GasTopUp(ctx, j)
+	if err != nil || g == nil {
+		return err
+	}
+	tx, err := r.DB.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	var id int64
+	if err := tx.QueryRow(ctx, `INSERT INTO sweeps (chain, currency, kind, destination, amount) VALUES ($1, $2, 'gas', $3, $4) RETURNING id`,
+		r.Chain, g.Currency, g.Destination, g.Gross.String()).Scan(&id); err != nil {
+		return fmt.Errorf("plan gas top-up: %w", err)
+	}
+	if _, err := tx.Exec(ctx, "UPDATE sweeps SET after_sweep = $2 WHERE id = $1 AND after_sweep IS NULL", j.ID, id); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	r.Log.Info("gas top-up planned", "id", id, "for_sweep", j.ID, "to", g.Destination, "wei", g.Gross.String())
+	return tx.Commit(ctx)
+}
+
+// failPlanned gives up on a planned job (nothing was signed) and returns its
+// deposits to wait.
+func (r *Runner) failPlanned(ctx context.Context, j *Job, why string) error {
+	tx, err := r.DB.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	tag, err := tx.Exec(ctx, "UPDATE sweeps SET state = 'failed', error = $2, updated_at = now() WHERE id = $1 AND state = 'planned'", j.ID, why)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, "UPDATE deposits SET sweep_id = NULL WHERE sweep_id = $1", j.ID); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	r.count(j, StateFailed)
+	r.Log.Info("sweep not made", "id", j.ID, "reason", why)
+	return nil
+}
+
+// broadcast sends the stored bytes: state broadcast.
+func (r *Runner) broadcast(ctx context.Context, j *Job) error {
+	if err := r.Impl.Broadcast(ctx, j.RawTx); err != nil {
+		if _, dbErr := r.DB.Exec(ctx, "UPDATE sweeps SET attempts = attempts + 1, error = $2, updated_at = now() WHERE id = $1",
+			j.ID, err.Error()); dbErr != nil {
+			return dbErr
+		}
+		return fmt.Errorf("broadcast %s: %w", j.TxID, err)
+	}
+	if _, err := r.DB.Exec(ctx, `UPDATE sweeps SET state = 'broadcast', broadcast_at = coalesce(broadcast_at, now()), error = '',
+		updated_at = now() WHERE id = $1 AND state = 'signed'`, j.ID); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	r.count(j, StateBroadcast)
+	r.Log.Info("sweep broadcast", "id", j.ID, "txid", j.TxID)
+	return nil
+}
+
+// follow watches a broadcast job to its confirmations, sending the same
+// bytes again when the node lost them.
+func (r *Runner) follow(ctx context.Context, j *Job) error {
+	confs, known, err := r.Impl.Confirmations(ctx, j.TxID)
+	if err != nil {
+		if _, dbErr := r.DB.Exec(ctx, "UPDATE sweeps SET error = $2, updated_at = now() WHERE id = $1", j.ID, err.Error()); dbErr != nil {
+			return dbErr
+		}
+		return err
+	}
+	if !known {
+		if time.Since(j.sentAt) > r.RebroadcastAfter {
+			r.Log.Warn("the node lost a broadcast sweep; sending the same transaction again", "id", j.ID, "txid", j.TxID)
+			if err := r.Impl.Broadcast(ctx, j.RawTx); err != nil {
+				return fmt.Errorf("rebroadcast %s: %w", j.TxID, err)
+			}
+			_, err := r.DB.Exec(ctx, "UPDATE sweeps SET broadcast_at = now(), attempts = attempts + 1 WHERE id = $1", j.ID)
+			return err
+		}
+		return nil
+	}
+	if confs < r.Confirmations {
+		return nil
+	}
+	tx, err := r.DB.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	if _, err := tx.Exec(ctx, `UPDATE sweeps SET state = 'confirmed', confirmed_at = now(), error = '', updated_at = now()
+		WHERE id = $1 AND state = 'broadcast'`, j.ID); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if j.Kind == KindWithdraw {
+		if err := confirmWithdrawal(ctx, tx, j); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	r.count(j, StateConfirmed)
+	r.Log.Info("sweep confirmed", "id", j.ID, "kind", j.Kind, "txid", j.TxID, "amount", j.Amount.String(), "to", j.Destination)
+	return nil
+}
+
+func (r *Runner) count(j *Job, state string) {
+	if r.Metrics != nil {
+		r.Metrics.Jobs.WithLabelValues(r.Chain, j.Kind, state).Inc()
+	}
+}
+
+func (r *Runner) gauge(ctx context.Context) {
+	if r.Metrics == nil {
+		return
+	}
+	for _, s := range []string{StatePlanned, StateSigned, StateBroadcast} {
+		var n int
+		if err := r.DB.QueryRow(ctx, "SELECT count(*) FROM sweeps WHERE chain = $1 AND state = $2", r.Chain, s).Scan(&n); err == nil {
+			r.Metrics.Open.WithLabelValues(r.Chain, s).Set(float64(n))
+		}
+	}
+}
+
+// confirmWithdrawal marks the withdrawals a confirmed job paid, with their
+// event for the withdrawal webhook, in the job's transaction.
+func confirmWithdrawal(ctx context.Context, tx pgx.Tx, j *Job) error {
+	rows, err := tx.Query(ctx, `UPDATE withdrawals SET status = 1, confirmed_at = now(), gas = $2
+		WHERE sweep_id = $1 AND status = 0 RETURNING id`, j.ID, j.FeeNetwork.String())
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		if _, err := tx.Exec(ctx, "INSERT INTO withdrawal_events (withdrawal_id, status) VALUES ($1, 1) ON CONFLICT DO NOTHING", id); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+	}
+	return rows.Err()
+}
