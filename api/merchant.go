@@ -64,6 +64,8 @@ func (m *merchantAPI) routes(r *gin.Engine) {
 	r.GET("/deposits", m.auth(merchant.ScopeRead), m.deposits)
 	r.GET("/webhooks/deliveries", m.auth(merchant.ScopeRead), m.deliveries)
 	r.POST("/webhooks/deliveries/:id/redeliver", m.auth(merchant.ScopeWebhooks), m.redeliver)
+	r.POST("/withdrawal/create/:currency", m.auth(merchant.ScopeWithdraw), m.createWithdrawal)
+	r.GET("/withdrawal/:id", m.auth(merchant.ScopeRead), m.withdrawal)
 	r.GET("/api/receive", m.receive)
 }
 

@@ -9,7 +9,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/sluicepay/sluice/indexer/bitcoin"
 	"github.com/sluicepay/sluice/merchant"
 	"github.com/sluicepay/sluice/payments"
 )
@@ -55,16 +54,11 @@ func (m *merchantAPI) receive(c *gin.Context) {
 		return
 	}
 	dest := strings.TrimSpace(q.Get("address"))
-	params, err := bitcoin.ParamsFor(cur.Chain, cur.Network)
-	if err != nil {
-		bad(http.StatusInternalServerError, "internal error; the server log has details")
-		return
-	}
 	if dest == "" {
 		bad(http.StatusBadRequest, "address is missing: the "+cur.Currency+" address payments are forwarded to")
 		return
 	}
-	if err := bitcoin.ValidateAddress(dest, params); err != nil {
+	if err := validDestination(cur, dest); err != nil {
 		bad(http.StatusBadRequest, "address: "+err.Error())
 		return
 	}

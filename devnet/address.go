@@ -2,15 +2,14 @@ package devnet
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg"
-	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/sluicepay/sluice/indexer/bitcoin"
+	"github.com/sluicepay/sluice/indexer/ethereum"
 )
 
 // StackNetwork is the network of the stack's btcd and litecoind.
@@ -30,26 +29,9 @@ func ValidateAddress(chain, addr string) error {
 		return fmt.Errorf("no destination address")
 	}
 	if chain == "eth" {
-		return validateETHAddress(addr)
+		return ethereum.ValidateAddress(addr)
 	}
 	return validateBitcoinAddress(chain, addr)
-}
-
-func validateETHAddress(addr string) error {
-	h, ok := strings.CutPrefix(addr, "0x")
-	if !ok {
-		h, ok = strings.CutPrefix(addr, "0X")
-	}
-	if !ok || len(h) != 40 || !common.IsHexAddress(addr) {
-		return fmt.Errorf("%q is not an Ethereum address: want 0x and 40 hex digits", addr)
-	}
-	if h != strings.ToLower(h) && h != strings.ToUpper(h) && common.HexToAddress(addr).Hex()[2:] != h {
-		return fmt.Errorf("%q: the EIP-55 checksum of this mixed-case address does not match (a typo?); check it, or write it all in lower case to skip the check", addr)
-	}
-	if common.HexToAddress(addr) == (common.Address{}) {
-		return fmt.Errorf("%q is the zero address: coins sent there are burnt", addr)
-	}
-	return nil
 }
 
 func validateBitcoinAddress(chain, addr string) error {

@@ -155,6 +155,9 @@ type Principal struct {
 	Prefix     string
 	Scopes     []string
 	RateLimit  int
+	// Bound is true when the key may be used only from listed networks
+	// (withdrawals require it).
+	Bound bool
 }
 
 // Can tells whether the key holds scope.
@@ -198,6 +201,7 @@ func Authenticate(ctx context.Context, db *pgxpool.Pool, text string, client net
 	if expires != nil && !expires.After(time.Now()) {
 		return Principal{}, ErrExpiredKey
 	}
+	p.Bound = len(nets) > 0
 	if len(nets) > 0 {
 		allowed := false
 		for _, n := range nets {

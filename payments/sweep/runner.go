@@ -259,6 +259,12 @@ func (r *Runner) failPlanned(ctx context.Context, j *Job, why string) error {
 	if _, err := tx.Exec(ctx, "UPDATE deposits SET sweep_id = NULL WHERE sweep_id = $1", j.ID); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
+	if j.Kind == KindWithdraw {
+		if _, err := tx.Exec(ctx, `WITH f AS (UPDATE withdrawals SET status = 2 WHERE sweep_id = $1 AND status = 0 RETURNING id)
+			INSERT INTO withdrawal_events (withdrawal_id, status) SELECT id, 2 FROM f ON CONFLICT DO NOTHING`, j.ID); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}

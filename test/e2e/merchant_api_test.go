@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluicepay/sluice/stores"
 )
 
 // apiEnv is a fresh ledger and index with a seed of its own, a merchant
@@ -276,6 +279,55 @@ func TestMerchantAPI(t *testing.T) {
 		t.Errorf("keyless receive without api.receive_merchant: %d %v", code, body)
 	}
 
+	// withdrawals: a key with the scope and bound to IPs; the balance checked
+	wkey := a.newKey(t, "--scope", "withdraw,read", "--allow-ip", "127.0.0.0/8")
+	wreq := func(key string, body any) (int, map[string]any) {
+		return a.call(t, "POST", "/withdrawal/create/LTC", key, body)
+	}
+	good := map[string]any{"address": dest, "amount": "0.3", "extId": "payout-1"}
+	for _, c := range []struct {
+		key  string
+		body any
+		code int
+		msg  string
+	}{
+		{a.newKey(t, "--scope", "withdraw"), good, 402, "bound to IPs"},
+		{a.newKey(t, "--scope", "withdraw", "--allow-ip", "10.0.0.0/8"), good, 401, "may not be used from"},
+		{reader, good, 402, "withdraw"},
+		{wkey, good, 400, "more than the balance"},
+		{wkey, map[string]any{"address": "rltc1qnope", "amount": "0.3", "extId": "payout-x"}, 400, "address"},
+		{wkey, map[string]any{"address": dest, "amount": "0.000000001", "extId": "payout-x"}, 400, "decimal places"},
+		{wkey, map[string]any{"address": dest, "amount": "-1", "extId": "payout-x"}, 400, "amount"},
+		{wkey, map[string]any{"address": dest, "amount": "0.3"}, 400, "extId"},
+	} {
+		code, body := wreq(c.key, c.body)
+		if msg, _ := body["message"].(string); code != c.code || !strings.Contains(msg, c.msg) {
+			t.Errorf("withdrawal %v: %d %v, want %d with %q", c.body, code, body, c.code, c.msg)
+		}
+	}
+	// 1 LTC reached the hot wallet for this merchant (a confirmed hot sweep)
+	if _, err := a.pgExec(t, `INSERT INTO sweeps (chain, currency, merchant_id, kind, state, destination, amount)
+		VALUES ('ltc', 'LTC', $1, 'hot', 'confirmed', 'rltc1qhot', 100000000)`, a.id); err != nil {
+		t.Fatal(err)
+	}
+	code, body = wreq(wkey, good)
+	w1, _ := body["data"].(map[string]any)
+	if code != 200 || w1["status"] != 0.0 || w1["address"] != dest || mustJSON(w1["amount"]) != "0.3" || w1["currency"] != "LTC" {
+		t.Fatalf("withdrawal: %d %v", code, body)
+	}
+	if _, again := wreq(wkey, good); mustJSON(again["data"].(map[string]any)["id"]) != mustJSON(w1["id"]) {
+		t.Errorf("a repeated extId made another withdrawal: %v", again)
+	}
+	if code, body := wreq(wkey, map[string]any{"address": dest, "amount": "0.4", "extId": "payout-1"}); code != 400 || !strings.Contains(body["message"].(string), "extId") {
+		t.Errorf("extId reused for another amount: %d %v", code, body)
+	}
+	if code, body := wreq(wkey, map[string]any{"address": dest, "amount": "0.8", "extId": "payout-2"}); code != 400 || !strings.Contains(body["message"].(string), "balance") {
+		t.Errorf("0.8 after 0.3 of 1: %d %v", code, body)
+	}
+	if code, body := a.call(t, "GET", fmt.Sprintf("/withdrawal/%.0f", w1["id"]), wkey, nil); code != 200 || body["data"].(map[string]any)["extId"] != "payout-1" {
+		t.Errorf("get withdrawal: %d %v", code, body)
+	}
+
 	// nothing secret in the server's log
 	log := a.srv.stderr.String()
 	for _, s := range []string{a.key, a.secret, "s3cret", short, limited} {
@@ -286,6 +338,18 @@ func TestMerchantAPI(t *testing.T) {
 	if strings.Contains(log, "panic") {
 		t.Errorf("panic in the server log:\n%s", log)
 	}
+}
+
+// pgExec runs SQL on the env's ledger.
+func (a *apiEnv) pgExec(t *testing.T, sql string, args ...any) (int64, error) {
+	t.Helper()
+	pg, err := stores.OpenPostgres(context.Background(), a.pg)
+	if err != nil {
+		return 0, err
+	}
+	defer pg.Close()
+	tag, err := pg.Exec(context.Background(), sql, args...)
+	return tag.RowsAffected(), err
 }
 
 func mustJSON(v any) string {

@@ -1,0 +1,116 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/indexer/bitcoin"
+	"github.com/sluicepay/sluice/indexer/ethereum"
+	"github.com/sluicepay/sluice/payments"
+	"github.com/sluicepay/sluice/payments/sweep"
+)
+
+// withdrawalJSON is iqpay's withdrawal shape: amounts as exact JSON numbers
+// (never floats), times in unix seconds.
+func withdrawalJSON(w sweep.Withdrawal) gin.H {
+	dec := amount.Decimals[w.Currency]
+	confirmed := int64(0)
+	if w.TimeConfirmed != nil {
+		confirmed = w.TimeConfirmed.Unix()
+	}
+	gasDec := dec
+	if w.Currency == "USDT" {
+		gasDec = 18 // gas is paid in ETH
+	}
+	return gin.H{"id": w.ID, "extId": w.ExtID, "address": w.Address, "currency": w.Currency,
+		"amount": json.Number(amount.Format(w.Amount, dec)), "txid": w.TxID, "gas": json.Number(amount.Format(w.Gas, gasDec)),
+		"timeCreated": w.TimeCreated.Unix(), "timeConfirmed": confirmed, "status": w.Status}
+}
+
+// createWithdrawal is POST /withdrawal/create/:currency {"address", "amount", "extId"}.
+func (m *merchantAPI) createWithdrawal(c *gin.Context) {
+	p := principal(c)
+	if !p.Bound {
+		fail(c, http.StatusPaymentRequired, "withdrawals need an API key bound to IPs (sluice merchant key create --scope withdraw --allow-ip ...)")
+		return
+	}
+	cur, found := m.currency(c, c.Param("currency"))
+	if !found {
+		return
+	}
+	var body struct {
+		Address string          `json:"address"`
+		Amount  json.RawMessage `json:"amount"`
+		ExtID   json.RawMessage `json:"extId"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 64<<10)).Decode(&body); err != nil {
+		fail(c, http.StatusBadRequest, "the body must be JSON like {\"address\": \"...\", \"amount\": \"0.5\", \"extId\": \"payout-1\"}: %s", err)
+		return
+	}
+	ext := strings.Trim(strings.TrimSpace(string(body.ExtID)), `"`)
+	if err := payments.ValidExtID(ext); err != nil {
+		fail(c, http.StatusBadRequest, "%s (it makes a retried request return the first withdrawal)", err)
+		return
+	}
+	// the amount as written, a JSON string or number, read exactly
+	text := strings.Trim(strings.TrimSpace(string(body.Amount)), `"`)
+	units, err := amount.Parse(text, cur.Decimals)
+	if err != nil || units.Sign() <= 0 {
+		if err == nil {
+			err = errors.New("it must be more than zero")
+		}
+		fail(c, http.StatusBadRequest, "amount: %s", err)
+		return
+	}
+	if err := validDestination(cur, body.Address); err != nil {
+		fail(c, http.StatusBadRequest, "address: %s", err)
+		return
+	}
+	w, _, err := sweep.CreateWithdrawal(c.Request.Context(), m.DB, p.MerchantID, cur.Currency, ext, body.Address, units)
+	switch {
+	case errors.Is(err, sweep.ErrInsufficient), errors.Is(err, sweep.ErrExtIDReused):
+		fail(c, http.StatusBadRequest, "%s", err)
+		return
+	case err != nil:
+		m.ledgerError(c, err)
+		return
+	}
+	ok(c, withdrawalJSON(w))
+}
+
+// withdrawal is GET /withdrawal/:id.
+func (m *merchantAPI) withdrawal(c *gin.Context) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		fail(c, http.StatusBadRequest, "withdrawal id %q is not a number", c.Param("id"))
+		return
+	}
+	w, err := sweep.GetWithdrawal(c.Request.Context(), m.DB, principal(c).MerchantID, id)
+	if err != nil {
+		if strings.Contains(err.Error(), "no rows") {
+			fail(c, http.StatusNotFound, "no withdrawal %d of this merchant", id)
+			return
+		}
+		m.ledgerError(c, err)
+		return
+	}
+	ok(c, withdrawalJSON(w))
+}
+
+// validDestination checks an address for the currency's network.
+func validDestination(cur Currency, addr string) error {
+	if cur.Chain == "eth" {
+		return ethereum.ValidateAddress(addr)
+	}
+	params, err := bitcoin.ParamsFor(cur.Chain, cur.Network)
+	if err != nil {
+		return err
+	}
+	return bitcoin.ValidateAddress(addr, params)
+}
