@@ -66,6 +66,8 @@ func (m *merchantAPI) routes(r *gin.Engine) {
 	r.POST("/webhooks/deliveries/:id/redeliver", m.auth(merchant.ScopeWebhooks), m.redeliver)
 	r.POST("/withdrawal/create/:currency", m.auth(merchant.ScopeWithdraw), m.createWithdrawal)
 	r.GET("/withdrawal/:id", m.auth(merchant.ScopeRead), m.withdrawal)
+	r.GET("/settlement/:currency", m.auth(merchant.ScopeRead), m.settlement)
+	r.PUT("/settlement/:currency", m.auth(merchant.ScopeWithdraw), m.setSettlement)
 	r.GET("/api/receive", m.receive)
 }
 

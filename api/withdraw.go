@@ -6,12 +6,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/sluicepay/sluice/amount"
-	"github.com/sluicepay/sluice/indexer/bitcoin"
-	"github.com/sluicepay/sluice/indexer/ethereum"
+	"github.com/sluicepay/sluice/merchant"
 	"github.com/sluicepay/sluice/payments"
 	"github.com/sluicepay/sluice/payments/sweep"
 )
@@ -105,12 +105,70 @@ func (m *merchantAPI) withdrawal(c *gin.Context) {
 
 // validDestination checks an address for the currency's network.
 func validDestination(cur Currency, addr string) error {
-	if cur.Chain == "eth" {
-		return ethereum.ValidateAddress(addr)
+	return payments.ValidAddress(cur.Currency, cur.Network, addr)
+}
+
+// settlement is GET /settlement/:currency.
+func (m *merchantAPI) settlement(c *gin.Context) {
+	cur, found := m.currency(c, c.Param("currency"))
+	if !found {
+		return
 	}
-	params, err := bitcoin.ParamsFor(cur.Chain, cur.Network)
+	s, err := merchant.GetSettlement(c.Request.Context(), m.DB, principal(c).MerchantID, cur.Currency)
 	if err != nil {
-		return err
+		m.ledgerError(c, err)
+		return
 	}
-	return bitcoin.ValidateAddress(addr, params)
+	ok(c, s)
+}
+
+// setSettlement is PUT /settlement/:currency {"address", "batchWindow", "minAmount"}:
+// where and when the merchant's deposits are swept. The service fee is the
+// operator's to set (sluice merchant update), not the merchant's.
+func (m *merchantAPI) setSettlement(c *gin.Context) {
+	if !principal(c).Bound {
+		fail(c, http.StatusPaymentRequired, "changing where money goes needs an API key bound to IPs, as withdrawals do")
+		return
+	}
+	cur, found := m.currency(c, c.Param("currency"))
+	if !found {
+		return
+	}
+	var body struct {
+		Address     *string `json:"address"`
+		BatchWindow *string `json:"batchWindow"`
+		MinAmount   *string `json:"minAmount"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 64<<10)).Decode(&body); err != nil {
+		fail(c, http.StatusBadRequest, "the body must be JSON like {\"address\": \"...\", \"batchWindow\": \"1h\", \"minAmount\": \"0.01\"}: %s", err)
+		return
+	}
+	ch := merchant.SettlementChange{Address: body.Address}
+	if body.BatchWindow != nil {
+		d, err := time.ParseDuration(*body.BatchWindow)
+		if err != nil || d < 0 {
+			fail(c, http.StatusBadRequest, "batchWindow %q: a duration such as 30m or 2h", *body.BatchWindow)
+			return
+		}
+		ch.BatchWindow = &d
+	}
+	if body.MinAmount != nil {
+		v, err := amount.Parse(*body.MinAmount, cur.Decimals)
+		if err != nil {
+			fail(c, http.StatusBadRequest, "minAmount: %s", err)
+			return
+		}
+		ch.MinAmount = v
+	}
+	s, err := merchant.UpdateSettlement(c.Request.Context(), m.DB, principal(c).MerchantID, cur.Currency, ch,
+		func(currency, addr string) error { return payments.ValidAddress(currency, cur.Network, addr) })
+	if err != nil {
+		if strings.Contains(err.Error(), "ledger:") {
+			m.ledgerError(c, err)
+			return
+		}
+		fail(c, http.StatusBadRequest, "%s", err)
+		return
+	}
+	ok(c, s)
 }

@@ -2,10 +2,13 @@ package merchant
 
 import (
 	"fmt"
+	"math/big"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluicepay/sluice/amount"
 )
 
 // ParseWebhooks builds the endpoint per kind from one URL and method for
@@ -77,4 +80,58 @@ func ParseExpiry(s string, now time.Time) (*time.Time, error) {
 		return nil, fmt.Errorf("expiry %q: a duration (720h) or a time (2027-01-31T00:00:00Z)", s)
 	}
 	return &t, nil
+}
+
+// SettlementFlags are the per-currency settlement options of the CLI, each
+// a list of CURRENCY=VALUE.
+type SettlementFlags struct {
+	Settle, Fee, FeeFixed, FeeMin, BatchWindow, MinSweep []string
+}
+
+// Changes reads the flags into a change per currency. Amounts are exact
+// decimals in the currency (0.001 BTC), the fee a percent (1.5).
+func (f SettlementFlags) Changes() (map[string]SettlementChange, error) {
+	out := map[string]SettlementChange{}
+	each := func(flag string, list []string, set func(cur, v string, c *SettlementChange) error) error {
+		for _, kv := range list {
+			cur, v, ok := strings.Cut(kv, "=")
+			cur = strings.ToUpper(strings.TrimSpace(cur))
+			if !ok || !currencies[cur] {
+				return fmt.Errorf("--%s %q: write CURRENCY=VALUE with a currency of BTC, LTC, ETH, USDT", flag, kv)
+			}
+			c := out[cur]
+			if err := set(cur, strings.TrimSpace(v), &c); err != nil {
+				return fmt.Errorf("--%s %s: %w", flag, kv, err)
+			}
+			out[cur] = c
+		}
+		return nil
+	}
+	units := func(cur, v string) (*big.Int, error) { return amount.Parse(v, amount.Decimals[cur]) }
+	steps := []struct {
+		flag string
+		list []string
+		set  func(cur, v string, c *SettlementChange) error
+	}{
+		{"settle", f.Settle, func(_, v string, c *SettlementChange) error { c.Address = &v; return nil }},
+		{"fee", f.Fee, func(_, v string, c *SettlementChange) error {
+			frac, err := PercentToFraction(v)
+			c.FeePercent = &frac
+			return err
+		}},
+		{"fee-fixed", f.FeeFixed, func(cur, v string, c *SettlementChange) (err error) { c.FeeFixed, err = units(cur, v); return }},
+		{"fee-min", f.FeeMin, func(cur, v string, c *SettlementChange) (err error) { c.FeeMin, err = units(cur, v); return }},
+		{"min-sweep", f.MinSweep, func(cur, v string, c *SettlementChange) (err error) { c.MinAmount, err = units(cur, v); return }},
+		{"batch-window", f.BatchWindow, func(_, v string, c *SettlementChange) error {
+			d, err := time.ParseDuration(v)
+			c.BatchWindow = &d
+			return err
+		}},
+	}
+	for _, s := range steps {
+		if err := each(s.flag, s.list, s.set); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

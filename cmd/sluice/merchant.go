@@ -16,7 +16,7 @@ import (
 
 func newMerchantCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "merchant", Short: "Create merchants, their API keys and watch-only keys"}
-	cmd.AddCommand(newMerchantCreateCmd(), newMerchantKeyCmd(), newMerchantXPubCmd())
+	cmd.AddCommand(newMerchantCreateCmd(), newMerchantUpdateCmd(), newMerchantKeyCmd(), newMerchantXPubCmd())
 	return cmd
 }
 
@@ -47,6 +47,37 @@ func (k *keyFlags) spec() (merchant.KeySpec, error) {
 	return merchant.KeySpec{Name: k.name, Scopes: k.scopes, Networks: nets, RateLimit: k.rate, ExpiresAt: exp}, nil
 }
 
+func registerSettleFlags(cmd *cobra.Command, f *merchant.SettlementFlags) {
+	cmd.Flags().StringArrayVar(&f.Settle, "settle", nil, "CURRENCY=ADDRESS: sweep confirmed deposits there (default: the operator's hot wallet, as the merchant's balance); repeatable")
+	cmd.Flags().StringArrayVar(&f.Fee, "fee", nil, "CURRENCY=PERCENT: the operator's service fee, e.g. BTC=1.5; repeatable")
+	cmd.Flags().StringArrayVar(&f.FeeFixed, "fee-fixed", nil, "CURRENCY=AMOUNT: a fixed fee per sweep, added to the percent")
+	cmd.Flags().StringArrayVar(&f.FeeMin, "fee-min", nil, "CURRENCY=AMOUNT: the least fee per sweep")
+	cmd.Flags().StringArrayVar(&f.BatchWindow, "batch-window", nil, "CURRENCY=DURATION: wait this long after a deposit is ready, to sweep several at once")
+	cmd.Flags().StringArrayVar(&f.MinSweep, "min-sweep", nil, "CURRENCY=AMOUNT: deposits wait until they add up to this")
+}
+
+// applySettlements stores the settlement changes of the flags.
+func applySettlements(cmd *cobra.Command, cfg *config.Config, pg *pgxpool.Pool, id int64, f merchant.SettlementFlags) error {
+	changes, err := f.Changes()
+	if err != nil {
+		return err
+	}
+	nets := payments.NetworksFromConfig(cfg)
+	check := func(cur, addr string) error {
+		network, ok := nets[cur]
+		if !ok {
+			return fmt.Errorf("%s is not configured on this sluice", cur)
+		}
+		return payments.ValidAddress(cur, network, addr)
+	}
+	for cur, ch := range changes {
+		if _, err := merchant.UpdateSettlement(cmd.Context(), pg, id, cur, ch, check); err != nil {
+			return fmt.Errorf("%s: %w", cur, err)
+		}
+	}
+	return nil
+}
+
 func printJSON(cmd *cobra.Command, v any) error {
 	enc := json.NewEncoder(cmd.OutOrStdout())
 	enc.SetIndent("", "  ")
@@ -57,6 +88,7 @@ func newMerchantCreateCmd() *cobra.Command {
 	var name, url, method, convert string
 	var hooks, confs []string
 	var kf keyFlags
+	var sf merchant.SettlementFlags
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create a merchant with its webhooks and first API key (printed once, as JSON)",
@@ -90,12 +122,21 @@ status 1), failed (status 2).`,
 				if err != nil {
 					return err
 				}
+				if _, err := sf.Changes(); err != nil {
+					return err
+				}
 				created, err := merchant.Create(cmd.Context(), pg, merchant.Spec{Name: name, Webhooks: endpoints, Confirmations: cs,
 					ConvertCurrency: convert, Key: ks}, targetCheck(cfg))
 				if err != nil {
 					return err
 				}
-				return printJSON(cmd, created)
+				if err := printJSON(cmd, created); err != nil {
+					return err
+				}
+				if err := applySettlements(cmd, cfg, pg, created.ID, sf); err != nil {
+					return fmt.Errorf("merchant %d created, but its settlement was not set (fix it with sluice merchant update %d): %w", created.ID, created.ID, err)
+				}
+				return nil
 			})
 		},
 	}
@@ -106,7 +147,41 @@ status 1), failed (status 2).`,
 	cmd.Flags().StringArrayVar(&confs, "confirmations", nil, "CURRENCY=N required confirmations (defaults BTC 2, LTC 6, ETH 12, USDT 12); repeatable")
 	cmd.Flags().StringVar(&convert, "convert", "", "USD or EUR: add converted amounts to webhooks")
 	kf.register(cmd)
+	registerSettleFlags(cmd, &sf)
 	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+func newMerchantUpdateCmd() *cobra.Command {
+	var sf merchant.SettlementFlags
+	cmd := &cobra.Command{
+		Use:   "update ID",
+		Short: "Change a merchant's settlement: where its deposits are swept, batching, the service fee",
+		Example: `  sluice merchant update 1 --settle BTC=bc1q... --fee BTC=1.5 --fee-min BTC=0.00001
+  sluice merchant update 1 --settle LTC= --batch-window LTC=1h --min-sweep LTC=0.1   # LTC back to the hot wallet, batched`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return fmt.Errorf("merchant id %q is not a number", args[0])
+			}
+			return withLedger(cmd, func(cfg *config.Config, pg *pgxpool.Pool) error {
+				if err := applySettlements(cmd, cfg, pg, id, sf); err != nil {
+					return err
+				}
+				var out []merchant.Settlement
+				for _, cur := range []string{"BTC", "LTC", "ETH", "USDT"} {
+					s, err := merchant.GetSettlement(cmd.Context(), pg, id, cur)
+					if err != nil {
+						return err
+					}
+					out = append(out, s)
+				}
+				return printJSON(cmd, out)
+			})
+		},
+	}
+	registerSettleFlags(cmd, &sf)
 	return cmd
 }
 

@@ -328,6 +328,26 @@ func TestMerchantAPI(t *testing.T) {
 		t.Errorf("get withdrawal: %d %v", code, body)
 	}
 
+	// settlement: the merchant sets where and when; the operator sets the fee
+	if code, body := a.call(t, "PUT", "/settlement/LTC", wkey, map[string]any{"address": dest, "batchWindow": "1m", "minAmount": "0.01"}); code != 200 ||
+		!strings.Contains(mustJSON(body), `"min_amount":"0.01"`) || !strings.Contains(mustJSON(body), dest) {
+		t.Errorf("set settlement: %d %v", code, body)
+	}
+	if code, body := a.call(t, "PUT", "/settlement/LTC", wkey, map[string]any{"address": "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"}); code != 400 ||
+		!strings.Contains(body["message"].(string), "BTC mainnet") {
+		t.Errorf("settlement to a Bitcoin mainnet address: %d %v", code, body)
+	}
+	if code, _ := a.call(t, "PUT", "/settlement/LTC", a.newKey(t, "--scope", "withdraw"), map[string]any{"address": dest}); code != 402 {
+		t.Errorf("settlement change from an unbound key: %d", code)
+	}
+	r := run(t, a.env, "merchant", "update", "1", "--fee", "LTC=1.5", "--fee-min", "LTC=0.0001")
+	if r.code != 0 || !strings.Contains(r.stdout, `"fee_percent": "0.015"`) || !strings.Contains(r.stdout, `"fee_min": "0.0001"`) {
+		t.Errorf("merchant update: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, a.env, "merchant", "update", "1", "--fee", "LTC=150"); r.code == 0 || !strings.Contains(r.stderr, "below 100%") {
+		t.Errorf("a 150%% fee: %d %s", r.code, r.stderr)
+	}
+
 	// nothing secret in the server's log
 	log := a.srv.stderr.String()
 	for _, s := range []string{a.key, a.secret, "s3cret", short, limited} {
