@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/internal/fault"
 )
 
 // Operator is what the operator configured for sweeping one chain.
@@ -139,6 +140,9 @@ func (r *Runner) plan(ctx context.Context) (int, error) {
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("ledger: %w", err)
+	}
+	if planned > 0 {
+		fault.At("sweep:planned")
 	}
 	return planned, nil
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluicepay/sluice/internal/fault"
 )
 
 // GasTopper is a Chain whose token sweeps need gas at the deposit address
@@ -212,6 +214,7 @@ func (r *Runner) sign(ctx context.Context, j *Job) error {
 	if tag.RowsAffected() == 0 {
 		return errNotPlanned // another runner got there first: its bytes stand, ours are never sent
 	}
+	fault.At("sweep:signed") // stored, not sent
 	r.count(j, StateSigned)
 	r.Log.Info("sweep signed", "id", j.ID, "txid", j.TxID, "amount", j.Amount.String(), "network_fee", j.FeeNetwork.String())
 	j.State = StateSigned
@@ -282,6 +285,7 @@ func (r *Runner) broadcast(ctx context.Context, j *Job) error {
 		}
 		return fmt.Errorf("broadcast %s: %w", j.TxID, err)
 	}
+	fault.At("sweep:sent") // sent, not recorded
 	if _, err := r.DB.Exec(ctx, `UPDATE sweeps SET state = 'broadcast', broadcast_at = coalesce(broadcast_at, now()), error = '',
 		updated_at = now() WHERE id = $1 AND state = 'signed'`, j.ID); err != nil {
 		return fmt.Errorf("ledger: %w", err)
