@@ -16,6 +16,7 @@ type Config struct {
 	Indexer    Indexer    `yaml:"indexer"`
 	Payments   Payments   `yaml:"payments"`
 	Webhooks   Webhooks   `yaml:"webhooks"`
+	Rates      Rates      `yaml:"rates"`
 	Log        Log        `yaml:"log"`
 
 	// src says where each key came from, to locate problems found after
@@ -49,6 +50,39 @@ type Webhooks struct {
 	// MaxAge is how long an iqpay webhook is retried before it is marked
 	// failed (default 72h).
 	MaxAge time.Duration `yaml:"max_age"`
+}
+
+// Rates configures the fiat prices (payments/rates): webhook conversion
+// and the litepay 1 USD minimum.
+type Rates struct {
+	// Sources are the price APIs in fallback order: each pair is taken from
+	// the first that prices it. Default: coingecko, kraken, coinbase at
+	// their public URLs. An empty list (sources: []) turns fiat rates off:
+	// conversions are 0 and forwarding waits.
+	Sources []RateSource `yaml:"sources"`
+	// MaxAge is the staleness limit: an older price is never used (default 10m).
+	MaxAge time.Duration `yaml:"max_age"`
+	// Refresh is how often prices are fetched in the background (default 1m).
+	Refresh time.Duration `yaml:"refresh"`
+}
+
+// RateSource is one price API.
+type RateSource struct {
+	// Name is coingecko, kraken or coinbase (RateSourceNames).
+	Name string `yaml:"name"`
+	// URL is the API's base URL, e.g. https://api.coingecko.com (the
+	// default for the name when empty); a path prefix and query parameters
+	// (an API key) are kept.
+	URL string `yaml:"url"`
+}
+
+// RateSourceNames are the price APIs sluice reads, with their public base URLs.
+var RateSourceNames = []string{"coingecko", "kraken", "coinbase"}
+
+// DefaultRateSources are the sources when the config names none.
+func DefaultRateSources() []RateSource {
+	return []RateSource{{"coingecko", "https://api.coingecko.com"}, {"kraken", "https://api.kraken.com"},
+		{"coinbase", "https://api.coinbase.com"}}
 }
 
 // WebhookTargetKeywords name whole non-public ranges in
@@ -195,6 +229,7 @@ func Defaults() Config {
 		API:      API{Listen: DefaultAPIListen, ShutdownTimeout: 15 * time.Second, RateLimit: 50, ReceiveFeePercent: "0.01"},
 		Indexer:  Indexer{Workers: 8, BatchRows: 50_000, MaxReorg: 100, PollInterval: time.Second},
 		Webhooks: Webhooks{Workers: 4, Timeout: 10 * time.Second, MaxAge: 72 * time.Hour},
+		Rates:    Rates{Sources: DefaultRateSources(), MaxAge: 10 * time.Minute, Refresh: time.Minute},
 		Log:      Log{Level: "info", Format: "text"},
 	}
 }
@@ -234,6 +269,24 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Webhooks.MaxAge == 0 {
 		c.Webhooks.MaxAge = d.Webhooks.MaxAge
+	}
+	if c.Rates.Sources == nil { // sources: [] (empty, not nil) turns rates off
+		c.Rates.Sources = d.Rates.Sources
+	}
+	for i := range c.Rates.Sources {
+		if src := &c.Rates.Sources[i]; src.URL == "" {
+			for _, def := range d.Rates.Sources {
+				if def.Name == src.Name {
+					src.URL = def.URL
+				}
+			}
+		}
+	}
+	if c.Rates.MaxAge == 0 {
+		c.Rates.MaxAge = d.Rates.MaxAge
+	}
+	if c.Rates.Refresh == 0 {
+		c.Rates.Refresh = d.Rates.Refresh
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = d.Log.Level

@@ -106,6 +106,11 @@ var EnvVars = []struct {
 	}},
 	{"SLUICE_WEBHOOKS_TIMEOUT", "webhooks.timeout", func(c *Config, v string) { c.Webhooks.Timeout = envDuration(v) }},
 	{"SLUICE_WEBHOOKS_MAX_AGE", "webhooks.max_age", func(c *Config, v string) { c.Webhooks.MaxAge = envDuration(v) }},
+	{"SLUICE_RATES_SOURCES", "rates.sources", func(c *Config, v string) {
+		c.Rates.Sources = parseRateSources(v) // e.g. coingecko=http://127.0.0.1:27095,kraken
+	}},
+	{"SLUICE_RATES_MAX_AGE", "rates.max_age", func(c *Config, v string) { c.Rates.MaxAge = envDuration(v) }},
+	{"SLUICE_RATES_REFRESH", "rates.refresh", func(c *Config, v string) { c.Rates.Refresh = envDuration(v) }},
 	{"SLUICE_INDEXER_UNBOUNDED_REORGS", "indexer.unbounded_reorgs", func(c *Config, v string) { c.Indexer.UnboundedReorgs = v == "true" || v == "1" }},
 	{"SLUICE_LOG_LEVEL", "log.level", func(c *Config, v string) { c.Log.Level = v }},
 	{"SLUICE_LOG_FORMAT", "log.format", func(c *Config, v string) { c.Log.Format = v }},
@@ -151,9 +156,18 @@ type source struct {
 // locate puts the file and line of p's key into p, or names the variable
 // the value came from.
 func (s source) locate(p *Problem) {
-	if env, ok := s.env[p.Key]; ok {
-		p.Key = env + " (" + p.Key + ")"
-		return
+	// the variable that set the key, or a list or section holding it
+	// (SLUICE_RATES_SOURCES sets rates.sources[1].url)
+	for k := p.Key; k != ""; {
+		if env, ok := s.env[k]; ok {
+			p.Key = env + " (" + p.Key + ")"
+			return
+		}
+		i := strings.LastIndexAny(k, ".[")
+		if i < 0 {
+			break
+		}
+		k = k[:i]
 	}
 	if s.path != "" {
 		p.File = s.path
@@ -239,6 +253,15 @@ func yamlProblem(path string, err error) Problem {
 func walkKeys(path string, n *yaml.Node, t reflect.Type, prefix string, lines map[string]int, probs *[]Problem) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode && prefix != "" {
+		// list items are located as key[i] (chains.eth.tokens[0].address)
+		for i, item := range n.Content {
+			k := fmt.Sprintf("%s[%d]", prefix, i)
+			lines[k] = item.Line
+			walkKeys(path, item, t.Elem(), k, lines, probs)
+		}
+		return
 	}
 	if t.Kind() != reflect.Struct || n.Kind != yaml.MappingNode {
 		return
@@ -330,4 +353,18 @@ func setToken(e *Ethereum, symbol, address string, decimals int) {
 		}
 	}
 	e.Tokens = append(e.Tokens, Token{Symbol: symbol, Address: address, Decimals: decimals})
+}
+
+// parseRateSources reads SLUICE_RATES_SOURCES: comma-separated NAME or
+// NAME=URL, in fallback order; "none" is no source (rates off).
+func parseRateSources(v string) []RateSource {
+	out := []RateSource{}
+	if strings.TrimSpace(v) == "none" {
+		return out
+	}
+	for _, item := range strings.Split(v, ",") {
+		name, u, _ := strings.Cut(strings.TrimSpace(item), "=")
+		out = append(out, RateSource{Name: strings.TrimSpace(name), URL: strings.TrimSpace(u)})
+	}
+	return out
 }

@@ -206,6 +206,29 @@ func (c *Config) validate() []Problem {
 	if c.Webhooks.MaxAge < time.Minute || c.Webhooks.MaxAge > 30*24*time.Hour {
 		add("webhooks.max_age", "must be a duration from 1m to 720h (30 days), like 72h")
 	}
+	seenSource := map[RateSource]bool{}
+	for i, src := range c.Rates.Sources {
+		key := fmt.Sprintf("rates.sources[%d]", i)
+		if !slices.Contains(RateSourceNames, src.Name) {
+			add(key+".name", "unknown source %q (one of: %s)", src.Name, strings.Join(RateSourceNames, ", "))
+			continue
+		}
+		if _, err := checkURL(src.URL, "http", "https"); err != nil {
+			add(key+".url", "%v", err)
+		}
+		if seenSource[src] {
+			add(key, "%s at %s is listed twice", src.Name, src.URL)
+		}
+		seenSource[src] = true
+	}
+	if c.Rates.MaxAge < 10*time.Second || c.Rates.MaxAge > 24*time.Hour {
+		add("rates.max_age", "must be a duration from 10s to 24h, like 10m: prices older than this are never used")
+	}
+	if c.Rates.Refresh < time.Second || c.Rates.Refresh > time.Hour {
+		add("rates.refresh", "must be a duration from 1s to 1h, like 1m")
+	} else if c.Rates.MaxAge >= 10*time.Second && c.Rates.Refresh >= c.Rates.MaxAge {
+		add("rates.refresh", "%s is not shorter than rates.max_age %s: prices would go stale between refreshes", c.Rates.Refresh, c.Rates.MaxAge)
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		add("log.level", "unknown level %q (one of: debug, info, warn, error)", c.Log.Level)
 	}

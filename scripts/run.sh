@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 SLUICE=var/bin/sluice
 DIR=var/stack
 RECEIVER=127.0.0.1:27090
+PRICES=127.0.0.1:27095 # rates.sources in $DIR/sluice.yaml (port base + 95)
 
 "$SLUICE" stack up --dir "$DIR"
 eval "$("$SLUICE" stack env --dir "$DIR")"
@@ -16,7 +17,7 @@ eval "$("$SLUICE" stack env --dir "$DIR")"
 # The demo merchant is made once; its API key and webhook secret are shown
 # only at creation, so they are kept (0600) for the recipe below.
 if [ ! -s "$DIR/demo-merchant.json" ]; then
-	(umask 077 && "$SLUICE" merchant create --name demo --webhook-url "http://$RECEIVER/webhook" --rate-limit 1000 \
+	(umask 077 && "$SLUICE" merchant create --name demo --webhook-url "http://$RECEIVER/webhook" --rate-limit 1000 --convert USD \
 		>"$DIR/demo-merchant.json.tmp" && mv "$DIR/demo-merchant.json.tmp" "$DIR/demo-merchant.json")
 	echo "demo merchant created: $DIR/demo-merchant.json"
 fi
@@ -28,6 +29,15 @@ if [ -s "$DIR/receiver.pid" ] && kill -0 "$(cat "$DIR/receiver.pid")" 2>/dev/nul
 fi
 nohup "$SLUICE" devnet receiver --listen "$RECEIVER" >>"$DIR/receiver.log" 2>>"$DIR/receiver.err" &
 echo $! >"$DIR/receiver.pid"
+
+# The fiat price server (fixed prices in CoinGecko's format: no internet here),
+# for webhook conversions and the litepay 1 USD minimum; one, like the receiver.
+if [ -s "$DIR/prices.pid" ] && kill -0 "$(cat "$DIR/prices.pid")" 2>/dev/null; then
+	kill "$(cat "$DIR/prices.pid")" || true
+	sleep 0.2
+fi
+nohup "$SLUICE" devnet prices --listen "$PRICES" >>"$DIR/prices.log" 2>&1 &
+echo $! >"$DIR/prices.pid"
 
 cat <<EOT
 

@@ -103,5 +103,10 @@ log:
 `, s.Dir, env["SLUICE_API_LISTEN"], env["SLUICE_CLICKHOUSE_DSN"], env["SLUICE_POSTGRES_DSN"], env["SLUICE_REDIS_URL"],
 		env["SLUICE_BTC_RPC"], env["SLUICE_LTC_RPC"], env["SLUICE_ETH_RPC"], env["SLUICE_ETH_WS"], env["SLUICE_USDT_CONTRACT"],
 		env["SLUICE_SEED_FILE"])
+	// No internet here: fiat prices come from the local price server, fixed ones.
+	y += fmt.Sprintf(`rates:
+  sources:   # "sluice devnet prices --listen %[1]s" (make run starts it)
+    - {name: coingecko, url: "http://%[1]s"}
+`, s.loop(s.Ports.Prices))
 	return writeFileAtomic(s.ConfigFile(), []byte(y), 0o600)
 }

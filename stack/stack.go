@@ -33,6 +33,9 @@ type Ports struct {
 	LTCRPC         int `json:"ltc_rpc"`
 	ETHHTTP        int `json:"eth_http"`
 	ETHWS          int `json:"eth_ws"`
+	// Prices is not a stack service: the local price server (`sluice devnet
+	// prices`, which make run starts) that the stack's config reads.
+	Prices int `json:"prices"`
 }
 
 // PortsFor lays out the ports of a stack whose base is base.
@@ -40,7 +43,7 @@ func PortsFor(base int) Ports {
 	return Ports{
 		API: base + 80, ClickHouse: base + 100, ClickHouseHTTP: base + 101, Postgres: base + 110,
 		Redis: base + 120, BTCRPC: base + 130, BTCP2P: base + 131, LTCRPC: base + 140,
-		ETHHTTP: base + 150, ETHWS: base + 151,
+		ETHHTTP: base + 150, ETHWS: base + 151, Prices: base + 95,
 	}
 }
 

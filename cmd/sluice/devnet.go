@@ -180,7 +180,7 @@ or a regtest base58 address; 0x and 40 hex digits for ETH and USDT.`,
 	address.Flags().StringVar(&addrChain, "chain", "", "btc, ltc or eth")
 	_ = address.MarkFlagRequired("chain")
 
-	cmd.AddCommand(pay, mine, address, newDevnetReceiverCmd())
+	cmd.AddCommand(pay, mine, address, newDevnetReceiverCmd(), newDevnetPricesCmd())
 	return cmd
 }
 

@@ -59,6 +59,12 @@ func runWebhooks(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 		return err
 	}
 	defer pg.Close()
+	convert, stopRates, err := startRates(ctx, cfg, pg, reg, log) // fiat conversion, rates fixed per deposit
+	if err != nil {
+		return err
+	}
+	defer stopRates()
 	return webhook.Run(ctx, webhook.Deps{DB: pg, Log: log.With("worker", "webhooks"), Metrics: webhook.NewMetrics(reg),
-		Allow: allow, Workers: cfg.Webhooks.Workers, Timeout: cfg.Webhooks.Timeout, MaxAge: cfg.Webhooks.MaxAge})
+		Allow: allow, Workers: cfg.Webhooks.Workers, Timeout: cfg.Webhooks.Timeout, MaxAge: cfg.Webhooks.MaxAge,
+		Convert: convert})
 }

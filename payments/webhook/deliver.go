@@ -183,7 +183,7 @@ func (r *runner) iqpay(ctx context.Context, j *job, ev event) outcome {
 	price, converted := "0", "0"
 	if ev.Convert != "" && r.convert != nil {
 		units, _ := new(big.Int).SetString(ev.Units, 10)
-		p, c, err := r.convert.Convert(ctx, ev.Currency, ev.Convert, units, ev.At)
+		p, c, err := r.convert.Convert(ctx, ev.DepositID, ev.Currency, ev.Convert, units)
 		if err != nil {
 			r.log.Warn("fiat conversion failed; sending 0", "event", ev.ID, "err", err)
 		} else {

@@ -40,12 +40,13 @@ type Payload struct {
 }
 
 // Converter prices a deposit in the merchant's fiat currency for the iqpay
-// fields convert_price and converted_amount. Fiat rates arrive with
-// payments/rates (a later issue); until a Converter is wired into Deps both
-// fields are 0, as the seed shows for merchants without conversion. It
-// returns exact decimal strings.
+// fields convert_price and converted_amount, as exact decimal strings
+// (payments/rates.Service is one: it fixes the rate in the deposit's row the
+// first time, so every webhook of a deposit carries the same conversion).
+// Without a Converter in Deps, or when it fails (no fresh rate), both
+// fields are 0, as the seed shows for merchants without conversion.
 type Converter interface {
-	Convert(ctx context.Context, currency, fiat string, units *big.Int, at time.Time) (price, converted string, err error)
+	Convert(ctx context.Context, depositID int64, currency, fiat string, units *big.Int) (price, converted string, err error)
 }
 
 // event is what one delivery says, read from the ledger at send time.

@@ -28,7 +28,7 @@ type Deps struct {
 	Workers int           // concurrent requests (default 4); one merchant gets at most half of them
 	Timeout time.Duration // per request (default 10s)
 	MaxAge  time.Duration // iqpay: retried this long from the delivery's creation (or redelivery), then failed (default 72h)
-	Convert Converter     // fiat conversion for iqpay; nil until payments/rates exists: 0
+	Convert Converter     // fiat conversion for iqpay (payments/rates); nil: convert_price and converted_amount are 0
 
 	// Tuning; tests shorten them.
 	Poll        time.Duration // how often the outbox is looked at when idle (default 250ms)

@@ -1,0 +1,54 @@
+package rates
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Results of asking a source for one pair, the result label of
+// sluice_rate_fetch_total.
+const (
+	ResultOK          = "ok"           // priced
+	ResultError       = "error"        // the request failed, or the answer had no usable price for the pair
+	ResultRateLimited = "rate_limited" // not asked: the source answered 429 and is left alone for a while
+)
+
+// Metrics of the fiat rates.
+type Metrics struct {
+	// Fetches counts, per source and result, the pairs a source was asked for.
+	Fetches *prometheus.CounterVec
+	// Age is the age of the cached price of each pair (+Inf when none is
+	// cached): above rates.max_age, conversions and the litepay minimum wait.
+	Age *prometheus.GaugeVec
+}
+
+// NewMetrics registers the rate metrics with reg. A second call with the
+// same registry returns the collectors already there, so two Services in one
+// process can share them.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Fetches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_rate_fetch_total",
+			Help: "Fiat prices asked of each source, per pair, by source (coingecko, kraken, coinbase) and result (ok, error, rate_limited)."},
+			[]string{"source", "result"}),
+		Age: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_rate_age_seconds",
+			Help: "Age of the cached fiat price of each currency in each fiat currency (+Inf when none is cached). A price older than rates.max_age is never used."},
+			[]string{"currency", "fiat"}),
+	}
+	m.Fetches = register(reg, m.Fetches)
+	m.Age = register(reg, m.Age)
+	return m
+}
+
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err) // a programming error, as with MustRegister
+	}
+	return c
+}
