@@ -38,6 +38,12 @@ func newAPIEnv(t *testing.T, extra ...string) *apiEnv {
 // newAPIEnvHooks is newAPIEnv with the merchant's webhooks going to hookURL.
 func newAPIEnvHooks(t *testing.T, hookURL string, extra ...string) *apiEnv {
 	t.Helper()
+	return newAPIEnvWith(t, hookURL, nil, extra...)
+}
+
+// newAPIEnvWith also passes createArgs to `sluice merchant create`.
+func newAPIEnvWith(t *testing.T, hookURL string, createArgs []string, extra ...string) *apiEnv {
+	t.Helper()
 	ie := newIndexEnv(t)
 	seed := make([]byte, 32)
 	if _, err := rand.Read(seed); err != nil {
@@ -50,7 +56,7 @@ func newAPIEnvHooks(t *testing.T, hookURL string, extra ...string) *apiEnv {
 	ie.env = append(ie.env, "SLUICE_SEED_FILE="+seedFile)
 	ie.env = append(ie.env, extra...)
 	a := &apiEnv{indexEnv: ie}
-	r := run(t, ie.env, "merchant", "create", "--name", "shop", "--webhook-url", hookURL, "--rate-limit", "100000")
+	r := run(t, ie.env, append([]string{"merchant", "create", "--name", "shop", "--webhook-url", hookURL, "--rate-limit", "100000"}, createArgs...)...)
 	if r.code != 0 {
 		t.Fatalf("merchant create: %s %s", r.stdout, r.stderr)
 	}

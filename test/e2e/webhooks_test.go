@@ -158,7 +158,9 @@ func (a *apiEnv) walletWhenSynced(t *testing.T, currency, extID string) string {
 // litepay receive API: GET callbacks resent per block until *ok*, then never.
 func TestWebhooksEndToEnd(t *testing.T) {
 	h := newHookReceiver(t)
-	a := newAPIEnvHooks(t, h.srv.URL+"/iqpay")
+	prices := deadPort(t) // the stack's price server, in CoinGecko's format, on a port of this test's
+	a := newAPIEnvWith(t, h.srv.URL+"/iqpay", []string{"--convert", "USD"}, "SLUICE_RATES_SOURCES=coingecko=http://"+prices)
+	a.startSub(t, nil, "devnet", "prices", "--listen", prices)
 	h.mu.Lock()
 	h.secret = a.secret
 	h.mu.Unlock()
@@ -198,6 +200,13 @@ func TestWebhooksEndToEnd(t *testing.T) {
 		// the amount is a JSON number printed exactly, never through a float
 		if raw := h.rawBody(tx); !strings.Contains(raw, `"amount":`+p.exact+`,`) {
 			t.Errorf("%s body lacks the exact amount %s: %s", p.currency, p.exact, raw)
+		}
+		// USD conversion at the devnet price server's rates (LTC 72.35, USDT 0.9998), fixed once per deposit
+		if conv, ok := map[string]string{"LTC": `"convert_currency":"USD","convert_price":72.35,"converted_amount":36.18`,
+			"USDT": `"convert_currency":"USD","convert_price":0.9998,"converted_amount":25.49`}[p.currency]; ok {
+			if raw := h.rawBody(tx); !strings.Contains(raw, conv) {
+				t.Errorf("%s webhook conversion: want %s in %s", p.currency, conv, raw)
+			}
 		}
 	}
 	h.mu.Lock()
