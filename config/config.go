@@ -17,11 +17,36 @@ type Config struct {
 	Payments   Payments   `yaml:"payments"`
 	Webhooks   Webhooks   `yaml:"webhooks"`
 	Rates      Rates      `yaml:"rates"`
+	Sweeps     Sweeps     `yaml:"sweeps"`
 	Log        Log        `yaml:"log"`
 
 	// src says where each key came from, to locate problems found after
 	// Load (see Errorf).
 	src source
+}
+
+// Sweeps configures moving confirmed deposits out (payments/sweep): to the
+// merchants' settlement addresses, the operator's hot wallet, or litepay
+// destinations, with the operator's service fee.
+type Sweeps struct {
+	// Enabled runs the sweepers in serve (and "sluice sweep"); they need
+	// payments.seed_file.
+	Enabled bool `yaml:"enabled"`
+	// Interval between rounds (default 5s); Confirmations a sweep needs to
+	// count as done (default 1).
+	Interval      time.Duration `yaml:"interval"`
+	Confirmations int           `yaml:"confirmations"`
+	// FeeAddresses per currency (BTC, LTC, ETH, USDT): where service fees go.
+	FeeAddresses map[string]string `yaml:"fee_addresses"`
+	// FeeRateFloor and FeeRateCeiling bound the Bitcoin-family network fee
+	// rate in sat/vB (defaults 1 and 500); the node's estimate is used between.
+	FeeRateFloor   int64 `yaml:"fee_rate_floor"`
+	FeeRateCeiling int64 `yaml:"fee_rate_ceiling"`
+	// MaxFeePerGasGwei caps Ethereum's maxFeePerGas (default 500 gwei).
+	MaxFeePerGasGwei int64 `yaml:"max_fee_per_gas_gwei"`
+	// GasTankLow is the gas tank balance (ETH, exact decimal) under which
+	// sluice_gas_tank_low is 1 (default "0.05").
+	GasTankLow string `yaml:"gas_tank_low"`
 }
 
 // Payments configures the payment layer's keys.
@@ -229,6 +254,7 @@ func Defaults() Config {
 		API:      API{Listen: DefaultAPIListen, ShutdownTimeout: 15 * time.Second, RateLimit: 50, ReceiveFeePercent: "0.01"},
 		Indexer:  Indexer{Workers: 8, BatchRows: 50_000, MaxReorg: 100, PollInterval: time.Second},
 		Webhooks: Webhooks{Workers: 4, Timeout: 10 * time.Second, MaxAge: 72 * time.Hour},
+		Sweeps:   Sweeps{Interval: 5 * time.Second, Confirmations: 1, FeeRateFloor: 1, FeeRateCeiling: 500, MaxFeePerGasGwei: 500, GasTankLow: "0.05"},
 		Rates:    Rates{Sources: DefaultRateSources(), MaxAge: 10 * time.Minute, Refresh: time.Minute},
 		Log:      Log{Level: "info", Format: "text"},
 	}
@@ -260,6 +286,25 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Indexer.PollInterval == 0 {
 		c.Indexer.PollInterval = d.Indexer.PollInterval
+	}
+	sd := d.Sweeps
+	if c.Sweeps.Interval == 0 {
+		c.Sweeps.Interval = sd.Interval
+	}
+	if c.Sweeps.Confirmations == 0 {
+		c.Sweeps.Confirmations = sd.Confirmations
+	}
+	if c.Sweeps.FeeRateFloor == 0 {
+		c.Sweeps.FeeRateFloor = sd.FeeRateFloor
+	}
+	if c.Sweeps.FeeRateCeiling == 0 {
+		c.Sweeps.FeeRateCeiling = sd.FeeRateCeiling
+	}
+	if c.Sweeps.MaxFeePerGasGwei == 0 {
+		c.Sweeps.MaxFeePerGasGwei = sd.MaxFeePerGasGwei
+	}
+	if c.Sweeps.GasTankLow == "" {
+		c.Sweeps.GasTankLow = sd.GasTankLow
 	}
 	if c.Webhooks.Workers == 0 {
 		c.Webhooks.Workers = d.Webhooks.Workers

@@ -112,6 +112,11 @@ var EnvVars = []struct {
 	{"SLUICE_RATES_MAX_AGE", "rates.max_age", func(c *Config, v string) { c.Rates.MaxAge = envDuration(v) }},
 	{"SLUICE_RATES_REFRESH", "rates.refresh", func(c *Config, v string) { c.Rates.Refresh = envDuration(v) }},
 	{"SLUICE_INDEXER_UNBOUNDED_REORGS", "indexer.unbounded_reorgs", func(c *Config, v string) { c.Indexer.UnboundedReorgs = v == "true" || v == "1" }},
+	{"SLUICE_SWEEPS_ENABLED", "sweeps.enabled", func(c *Config, v string) { c.Sweeps.Enabled = v == "true" || v == "1" }},
+	{"SLUICE_FEE_ADDRESS_BTC", "sweeps.fee_addresses", func(c *Config, v string) { feeAddress(c, "BTC", v) }},
+	{"SLUICE_FEE_ADDRESS_LTC", "sweeps.fee_addresses", func(c *Config, v string) { feeAddress(c, "LTC", v) }},
+	{"SLUICE_FEE_ADDRESS_ETH", "sweeps.fee_addresses", func(c *Config, v string) { feeAddress(c, "ETH", v) }},
+	{"SLUICE_FEE_ADDRESS_USDT", "sweeps.fee_addresses", func(c *Config, v string) { feeAddress(c, "USDT", v) }},
 	{"SLUICE_LOG_LEVEL", "log.level", func(c *Config, v string) { c.Log.Level = v }},
 	{"SLUICE_LOG_FORMAT", "log.format", func(c *Config, v string) { c.Log.Format = v }},
 }
@@ -367,4 +372,11 @@ func parseRateSources(v string) []RateSource {
 		out = append(out, RateSource{Name: strings.TrimSpace(name), URL: strings.TrimSpace(u)})
 	}
 	return out
+}
+
+func feeAddress(c *Config, currency, v string) {
+	if c.Sweeps.FeeAddresses == nil {
+		c.Sweeps.FeeAddresses = map[string]string{}
+	}
+	c.Sweeps.FeeAddresses[currency] = v
 }

@@ -168,6 +168,26 @@ func (c *Config) validate() []Problem {
 	if c.Indexer.PollInterval < 10*time.Millisecond {
 		add("indexer.poll_interval", "must be at least 10ms")
 	}
+	if c.Sweeps.Interval < time.Second {
+		add("sweeps.interval", "must be at least 1s")
+	}
+	if c.Sweeps.Confirmations < 1 || c.Sweeps.Confirmations > 100 {
+		add("sweeps.confirmations", "must be from 1 to 100")
+	}
+	if c.Sweeps.FeeRateFloor < 1 || c.Sweeps.FeeRateCeiling < c.Sweeps.FeeRateFloor {
+		add("sweeps.fee_rate_floor", "the floor must be at least 1 sat/vB and not above the ceiling (%d)", c.Sweeps.FeeRateCeiling)
+	}
+	if c.Sweeps.MaxFeePerGasGwei < 1 {
+		add("sweeps.max_fee_per_gas_gwei", "must be positive")
+	}
+	if !regexp.MustCompile(`^[0-9]+(\.[0-9]{1,18})?$`).MatchString(c.Sweeps.GasTankLow) {
+		add("sweeps.gas_tank_low", "%q must be an ETH amount such as 0.05", c.Sweeps.GasTankLow)
+	}
+	for cur := range c.Sweeps.FeeAddresses {
+		if cur != "BTC" && cur != "LTC" && cur != "ETH" && cur != "USDT" {
+			add("sweeps.fee_addresses", "currency %q: one of BTC, LTC, ETH, USDT", cur)
+		}
+	}
 	if c.Indexer.UnboundedReorgs {
 		for _, n := range []struct{ name, network string }{{"btc", network(c.Chains.BTC)}, {"ltc", network(c.Chains.LTC)},
 			{"eth", ethNetwork(c.Chains.ETH)}} {
