@@ -117,6 +117,13 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, log *slo
 				log.Error("payments workers stopped", "err", err)
 			}
 		}()
+		if cfg.Sweeps.Enabled {
+			go func() {
+				if err := runSweepers(loopCtx, cfg, reg, log, nil); err != nil && loopCtx.Err() == nil {
+					log.Error("sweeping stopped", "err", err)
+				}
+			}()
+		}
 		go func() {
 			if err := runWebhooks(loopCtx, cfg, reg, log); err != nil && loopCtx.Err() == nil {
 				log.Error("webhook delivery stopped", "err", err)

@@ -54,7 +54,7 @@ func View(ctx context.Context, db *pgxpool.Pool, merchantID int64) ([]Row, error
 				sum(amount) FILTER (WHERE kind = 'forward') AS forwarded
 			FROM sweeps WHERE state = 'confirmed' AND merchant_id IS NOT NULL GROUP BY 1, 2
 		), wd AS (
-			SELECT merchant_id, currency, sum(amount + gas) AS withdrawn FROM withdrawals WHERE status IN (0, 1) GROUP BY 1, 2
+			SELECT merchant_id, currency, sum(amount + CASE WHEN currency = 'USDT' THEN 0 ELSE gas END) AS withdrawn FROM withdrawals WHERE status IN (0, 1) GROUP BY 1, 2
 		)
 		SELECT mc.merchant_id, mc.currency, coalesce(dep.deposited, 0)::text, coalesce(dep.donations, 0)::text,
 			coalesce(sw.fees, 0)::text, coalesce(sw.network, 0)::text, coalesce(sw.settled, 0)::text, coalesce(sw.hot, 0)::text,

@@ -187,6 +187,9 @@ func (r *Runner) sign(ctx context.Context, j *Job) error {
 	err := r.Impl.Sign(ctx, j)
 	switch {
 	case errors.Is(err, ErrWait):
+		if _, dbErr := r.DB.Exec(ctx, "UPDATE sweeps SET error = $2, updated_at = now() WHERE id = $1", j.ID, "waiting: "+err.Error()); dbErr != nil {
+			return dbErr
+		}
 		if gt, ok := r.Impl.(GasTopper); ok && j.AfterSweep == 0 {
 			return r.topUp(ctx, gt, j)
 		}
@@ -206,8 +209,9 @@ func (r *Runner) sign(ctx context.Context, j *Job) error {
 		nonce = int64(*j.Nonce)
 	}
 	tag, err := r.DB.Exec(ctx, `UPDATE sweeps SET state = 'signed', raw_tx = $2, txid = $3, amount = $4, fee_network = $5,
-			from_address = $6, nonce = $7, error = '', updated_at = now()
-		WHERE id = $1 AND state = 'planned'`, j.ID, j.RawTx, j.TxID, j.Amount.String(), j.FeeNetwork.String(), j.From, nonce)
+			from_address = $6, nonce = $7, fee_service = $8, error = '', updated_at = now()
+		WHERE id = $1 AND state = 'planned'`, j.ID, j.RawTx, j.TxID, j.Amount.String(), j.FeeNetwork.String(), j.From, nonce,
+		j.FeeService.String())
 	if err != nil {
 		return fmt.Errorf("store signed sweep: %w", err)
 	}
@@ -262,11 +266,8 @@ func (r *Runner) failPlanned(ctx context.Context, j *Job, why string) error {
 	if _, err := tx.Exec(ctx, "UPDATE deposits SET sweep_id = NULL WHERE sweep_id = $1", j.ID); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
-	if j.Kind == KindWithdraw {
-		if _, err := tx.Exec(ctx, `WITH f AS (UPDATE withdrawals SET status = 2 WHERE sweep_id = $1 AND status = 0 RETURNING id)
-			INSERT INTO withdrawal_events (withdrawal_id, status) SELECT id, 2 FROM f ON CONFLICT DO NOTHING`, j.ID); err != nil {
-			return fmt.Errorf("ledger: %w", err)
-		}
+	if err := failWithdrawal(ctx, tx, j); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("ledger: %w", err)
@@ -276,9 +277,52 @@ func (r *Runner) failPlanned(ctx context.Context, j *Job, why string) error {
 	return nil
 }
 
+// failSent fails a job whose transaction can never pay (reverted on chain,
+// its nonce taken by another): its deposits are swept again by a new job,
+// and a withdrawal it carried fails.
+func (r *Runner) failSent(ctx context.Context, j *Job, cause error) error {
+	tx, err := r.DB.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	tag, err := tx.Exec(ctx, `UPDATE sweeps SET state = 'failed', error = $2, updated_at = now()
+		WHERE id = $1 AND state IN ('signed', 'broadcast')`, j.ID, cause.Error())
+	if err != nil || tag.RowsAffected() == 0 {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "UPDATE deposits SET sweep_id = NULL WHERE sweep_id = $1", j.ID); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if err := failWithdrawal(ctx, tx, j); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	r.count(j, StateFailed)
+	r.Log.Warn("sweep failed on chain; its deposits will be swept again", "id", j.ID, "txid", j.TxID, "err", cause)
+	return nil
+}
+
+// failWithdrawal fails the withdrawal a job carried, with its event.
+func failWithdrawal(ctx context.Context, tx pgx.Tx, j *Job) error {
+	if j.Kind != KindWithdraw {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `WITH f AS (UPDATE withdrawals SET status = 2 WHERE sweep_id = $1 AND status = 0 RETURNING id)
+		INSERT INTO withdrawal_events (withdrawal_id, status) SELECT id, 2 FROM f ON CONFLICT DO NOTHING`, j.ID); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	return nil
+}
+
 // broadcast sends the stored bytes: state broadcast.
 func (r *Runner) broadcast(ctx context.Context, j *Job) error {
 	if err := r.Impl.Broadcast(ctx, j.RawTx); err != nil {
+		if errors.Is(err, ErrNonceTaken) {
+			return r.failSent(ctx, j, err)
+		}
 		if _, dbErr := r.DB.Exec(ctx, "UPDATE sweeps SET attempts = attempts + 1, error = $2, updated_at = now() WHERE id = $1",
 			j.ID, err.Error()); dbErr != nil {
 			return dbErr
@@ -299,6 +343,9 @@ func (r *Runner) broadcast(ctx context.Context, j *Job) error {
 // bytes again when the node lost them.
 func (r *Runner) follow(ctx context.Context, j *Job) error {
 	confs, known, err := r.Impl.Confirmations(ctx, j.TxID)
+	if errors.Is(err, ErrReverted) && confs >= r.Confirmations {
+		return r.failSent(ctx, j, err)
+	}
 	if err != nil {
 		if _, dbErr := r.DB.Exec(ctx, "UPDATE sweeps SET error = $2, updated_at = now() WHERE id = $1", j.ID, err.Error()); dbErr != nil {
 			return dbErr

@@ -76,6 +76,15 @@ var ErrWait = errors.New("not ready to sign yet")
 // go back to wait for more.
 var ErrUneconomic = errors.New("the amount does not cover the fees")
 
+// ErrReverted is returned by Chain.Confirmations for a transaction that was
+// mined and failed (Ethereum receipt status 0, or a token transfer without
+// its Transfer log): the job fails and its deposits are swept again.
+var ErrReverted = errors.New("the transaction failed on chain")
+
+// ErrNonceTaken is returned by Chain.Broadcast when another transaction from
+// the same address was mined with the job's nonce: this one can never be.
+var ErrNonceTaken = errors.New("the nonce was used by another transaction")
+
 // Chain is one chain's part of sweeping.
 type Chain interface {
 	// Sign builds and signs job's transaction: it sets RawTx, TxID,

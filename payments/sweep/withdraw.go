@@ -36,14 +36,16 @@ var (
 
 // Balance is a merchant's balance of currency in the operator's hot wallet:
 // what its hot sweeps brought there, less its withdrawals (sent or
-// confirmed) and their network fees. q may be a transaction.
+// confirmed) and their network fees (a token withdrawal's gas is ETH, paid
+// by the hot wallet, not charged to the token balance). q may be a transaction.
 func Balance(ctx context.Context, q interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }, merchantID int64, currency string) (*big.Int, error) {
 	var s string
 	err := q.QueryRow(ctx, `SELECT (
 			coalesce((SELECT sum(amount) FROM sweeps WHERE merchant_id = $1 AND currency = $2 AND kind = 'hot' AND state = 'confirmed'), 0)
-			- coalesce((SELECT sum(amount + gas) FROM withdrawals WHERE merchant_id = $1 AND currency = $2 AND status IN (0, 1)), 0)
+			- coalesce((SELECT sum(amount + CASE WHEN currency = 'USDT' THEN 0 ELSE gas END) FROM withdrawals
+				WHERE merchant_id = $1 AND currency = $2 AND status IN (0, 1)), 0)
 		)::text`, merchantID, currency).Scan(&s)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)

@@ -2,6 +2,10 @@
 -- Money out: settlement settings and service fees per merchant and currency,
 -- sweep jobs, withdrawals, and the fiat rate each deposit was valued at.
 
+-- The operator's own keys (gas tank 2147483645, hot wallet 2147483646) come
+-- from the same seed as the merchants' accounts: never hand those out.
+ALTER TABLE merchants ADD CONSTRAINT merchants_key_account_not_operator CHECK (key_account < 2147483645);
+
 -- Where a merchant's confirmed deposits go, when, and the operator's fee.
 -- Without a row (or with address ''), deposits are swept to the operator's
 -- hot wallet and become the merchant's balance, which withdrawals draw on.
@@ -102,6 +106,7 @@ CREATE TABLE withdrawal_events (
 );
 
 -- +goose Down
+ALTER TABLE merchants DROP CONSTRAINT merchants_key_account_not_operator;
 DROP TABLE withdrawal_events;
 DROP TABLE withdrawals;
 DROP INDEX deposits_unswept;

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/sluicepay/sluice/stores"
 )
 
@@ -28,6 +30,7 @@ type apiEnv struct {
 	id     int64
 	key    string
 	secret string
+	pgPool *pgxpool.Pool
 }
 
 func newAPIEnv(t *testing.T, extra ...string) *apiEnv {

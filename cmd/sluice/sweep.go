@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/rpc"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/config"
+	"github.com/sluicepay/sluice/payments"
+	"github.com/sluicepay/sluice/payments/rates"
+	"github.com/sluicepay/sluice/payments/sweep"
+	btcsweep "github.com/sluicepay/sluice/payments/sweep/bitcoin"
+	ethsweep "github.com/sluicepay/sluice/payments/sweep/ethereum"
+	"github.com/sluicepay/sluice/stores"
+)
+
+func newSweepCmd() *cobra.Command {
+	var chains []string
+	cmd := &cobra.Command{
+		Use:   "sweep",
+		Short: "Move confirmed deposits to settlement addresses, the hot wallet or litepay destinations, and pay withdrawals",
+		Long: `Runs the sweepers of the configured chains until stopped ("sluice serve" runs them too
+when sweeps.enabled is set). Each round plans jobs for confirmed deposits (per merchant and
+currency: the settlement address or the operator's hot wallet; litepay receive addresses to
+their destination, payments under 1 USD kept as donations), signs them with keys derived
+from payments.seed_file, stores the signed transaction, broadcasts it, and follows it to
+sweeps.confirmations. A crash anywhere repeats the step with the same bytes: nothing is
+sent twice, nothing is lost. Service fees go to sweeps.fee_addresses.`,
+		Example: `  eval "$(sluice stack env)" && sluice sweep --chain btc,ltc,eth`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := loadConfigAndLogger(cmd)
+			if err != nil {
+				return err
+			}
+			return runSweepers(cmd.Context(), cfg, prometheus.NewRegistry(), log, chains)
+		},
+	}
+	cmd.Flags().StringSliceVar(&chains, "chain", nil, "chains to sweep (btc, ltc, eth); default every configured chain")
+	return cmd
+}
+
+// runSweepers runs one sweep runner per chain until ctx ends.
+func runSweepers(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, chains []string) error {
+	keys, err := payments.KeysFromConfig(cfg)
+	if err != nil {
+		return err
+	}
+	sk, ok := keys.(payments.SeedKeys)
+	if !ok {
+		return errors.New("sweeping needs payments.seed_file (SLUICE_SEED_FILE): the deposit keys come from it")
+	}
+	if len(chains) == 0 {
+		for c, on := range map[string]bool{"btc": cfg.Chains.BTC.IsEnabled(), "ltc": cfg.Chains.LTC.IsEnabled(), "eth": cfg.Chains.ETH.IsEnabled()} {
+			if on {
+				chains = append(chains, c)
+			}
+		}
+	}
+	st, err := stores.Open(ctx, cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := checkFeeAddresses(cfg); err != nil {
+		return err
+	}
+	minimum, stop := sweepMinimum(ctx, cfg, st, reg, log)
+	defer stop()
+	metrics := sweep.NewMetrics(reg)
+	var wg sync.WaitGroup
+	errs := make([]error, len(chains))
+	for i, c := range chains {
+		impl, hot, err := sweepChain(ctx, cfg, st.PG, sk, c, reg, log)
+		if err != nil {
+			return err
+		}
+		r := &sweep.Runner{DB: st.PG, Chain: c, Impl: impl, Log: log.With("chain", c, "worker", "sweep"), Metrics: metrics,
+			Interval: cfg.Sweeps.Interval, Confirmations: int64(cfg.Sweeps.Confirmations),
+			Operator: sweep.Operator{FeeAddress: cfg.Sweeps.FeeAddresses, HotWallet: hot, Minimum: minimum}}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = r.Run(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// sweepChain builds one chain's signer and its hot wallet addresses.
+func sweepChain(ctx context.Context, cfg *config.Config, db *pgxpool.Pool, sk payments.SeedKeys, chain string,
+	reg prometheus.Registerer, log *slog.Logger) (sweep.Chain, map[string]string, error) {
+	switch chain {
+	case "btc", "ltc":
+		bc := cfg.Chains.BTC
+		if chain == "ltc" {
+			bc = cfg.Chains.LTC
+		}
+		if !bc.IsEnabled() {
+			return nil, nil, fmt.Errorf("--chain %s: chains.%s is not configured", chain, chain)
+		}
+		impl, err := btcsweep.New(chain, bc.Network, bc.RPC, sk.Seed,
+			btcsweep.WithFeeRates(float64(cfg.Sweeps.FeeRateFloor), float64(cfg.Sweeps.FeeRateCeiling)))
+		if err != nil {
+			return nil, nil, err
+		}
+		hot, err := btcsweep.HotWalletAddress(sk.Seed, chain, bc.Network)
+		if err != nil {
+			return nil, nil, err
+		}
+		return impl, map[string]string{strings.ToUpper(chain): hot}, nil
+	case "eth":
+		e := cfg.Chains.ETH
+		if !e.IsEnabled() {
+			return nil, nil, errors.New("--chain eth: chains.eth is not configured")
+		}
+		url := e.RPC
+		if url == "" {
+			url = e.WS
+		}
+		node, err := rpc.DialContext(ctx, url)
+		if err != nil {
+			return nil, nil, fmt.Errorf("eth node at %s: %w", url, err)
+		}
+		low, err := amount.Parse(cfg.Sweeps.GasTankLow, 18)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sweeps.gas_tank_low: %w", err)
+		}
+		var tokens []ethsweep.Token
+		for _, t := range e.Tokens {
+			tokens = append(tokens, ethsweep.Token{Symbol: t.Symbol, Contract: t.Address, Decimals: t.Decimals})
+		}
+		maxFee := new(big.Int).Mul(big.NewInt(cfg.Sweeps.MaxFeePerGasGwei), big.NewInt(1_000_000_000))
+		impl, err := ethsweep.New(ctx, node, db, sk.Seed, ethsweep.Config{Network: e.Network, Tokens: tokens, MaxFeePerGas: maxFee,
+			GasTankLow: low, Metrics: ethsweep.NewMetrics(reg), Log: log.With("chain", "eth")})
+		if err != nil {
+			return nil, nil, err
+		}
+		hot, err := ethsweep.HotWalletAddress(sk.Seed, e.Network)
+		if err != nil {
+			return nil, nil, err
+		}
+		go impl.WatchGasTank(ctx, time.Minute) // sluice_gas_tank_balance_wei, sluice_gas_tank_low
+		hots := map[string]string{"ETH": hot}
+		for _, t := range e.Tokens {
+			hots[t.Symbol] = hot
+		}
+		return impl, hots, nil
+	}
+	return nil, nil, fmt.Errorf("--chain %s: one of btc, ltc, eth", chain)
+}
+
+// checkFeeAddresses validates sweeps.fee_addresses for the configured networks.
+func checkFeeAddresses(cfg *config.Config) error {
+	nets := payments.NetworksFromConfig(cfg)
+	for cur, addr := range cfg.Sweeps.FeeAddresses {
+		network, ok := nets[cur]
+		if !ok {
+			continue // a currency this sluice does not take
+		}
+		if err := payments.ValidAddress(cur, network, addr); err != nil {
+			return fmt.Errorf("sweeps.fee_addresses.%s: %w", cur, err)
+		}
+	}
+	return nil
+}
+
+// sweepMinimum is litepay's 1 USD minimum from the fiat rates; nil (every
+// payment forwarded) when rates are off.
+func sweepMinimum(ctx context.Context, cfg *config.Config, st *stores.Set, reg prometheus.Registerer, log *slog.Logger) (
+	func(ctx context.Context, currency string, units *big.Int) (bool, error), func()) {
+	if len(cfg.Rates.Sources) == 0 {
+		log.Warn("fiat rates are off: litepay payments are forwarded whatever their value")
+		return nil, func() {}
+	}
+	svc, err := newRates(cfg, st.Redis, st.PG, reg, log)
+	if err != nil {
+		log.Warn("fiat rates unavailable: litepay forwarding waits", "err", err)
+		return func(context.Context, string, *big.Int) (bool, error) { return false, err }, func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() { _ = svc.Run(ctx) }()
+	return func(ctx context.Context, currency string, units *big.Int) (bool, error) {
+		ok, _, err := svc.MeetsMinimum(ctx, currency, units, rates.MinimumUSD)
+		return ok, err
+	}, cancel
+}

@@ -1,0 +1,184 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"math/big"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/stores"
+)
+
+// paidTo reads from the LTC node what a transaction paid to each address, exactly.
+func paidTo(t *testing.T, n *node, txid string) map[string]string {
+	t.Helper()
+	var tx struct {
+		Vout []struct {
+			Value        json.Number `json:"value"`
+			ScriptPubKey struct {
+				Address   string   `json:"address"`
+				Addresses []string `json:"addresses"` // litecoind 0.21
+			} `json:"scriptPubKey"`
+		} `json:"vout"`
+	}
+	if err := n.rpc.Call(context.Background(), "getrawtransaction", &tx, txid, true); err != nil {
+		t.Fatalf("getrawtransaction %s: %v", txid, err)
+	}
+	out := map[string]string{}
+	for _, o := range tx.Vout {
+		v, err := amount.Parse(o.Value.String(), 8)
+		if err != nil {
+			t.Fatalf("output value %s: %v", o.Value, err)
+		}
+		a := o.ScriptPubKey.Address
+		if a == "" && len(o.ScriptPubKey.Addresses) == 1 {
+			a = o.ScriptPubKey.Addresses[0]
+		}
+		out[a] = v.String()
+	}
+	return out
+}
+
+type sweepRow struct {
+	id                                      int64
+	state, txid, amount, feeService, feeNet string
+}
+
+func (a *apiEnv) sweeps(t *testing.T) []sweepRow {
+	t.Helper()
+	pg := a.pool(t)
+	rows, err := pg.Query(context.Background(), `SELECT id, state, txid, amount::text, fee_service::text, fee_network::text
+		FROM sweeps WHERE kind <> 'hot' OR merchant_id IS NOT NULL ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []sweepRow
+	for rows.Next() {
+		var s sweepRow
+		if err := rows.Scan(&s.id, &s.state, &s.txid, &s.amount, &s.feeService, &s.feeNet); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestLTCSweepToSettlement: a confirmed LTC deposit is swept to the
+// merchant's settlement address for exactly amount − network fee − service
+// fee, the service fee at the operator's fee address; `sluice ledger check`
+// finds the books equal to the chain. Then sluice is killed (-9) right after
+// a sweep is signed and stored, and right after it is sent but before that
+// is recorded: after each restart the same transaction goes out, once.
+func TestLTCSweepToSettlement(t *testing.T) {
+	ltc := nodeFor(t, "ltc")
+	var dest, feeAddr string
+	for _, p := range []*string{&dest, &feeAddr} {
+		if err := ltc.rpc.Call(context.Background(), "getnewaddress", p, "", "bech32"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := newAPIEnv(t, "SLUICE_FEE_ADDRESS_LTC="+feeAddr)
+	if r := run(t, a.env, "merchant", "update", "1", "--settle", "LTC="+dest, "--fee", "LTC=1"); r.code != 0 {
+		t.Fatalf("merchant update: %s", r.stderr)
+	}
+	a.start(t, nil, "--chain", "ltc")
+	top := ltc.height(t)
+	waitFor(t, "ltc catch-up", 60*time.Second, func() bool { return a.checkpoint(t, "ltc") >= top })
+	a.srv = startServeArgs(t, a.env, "--index=false")
+	a.startSub(t, nil, "consume", "--chain", "ltc")
+	sweeper := a.startSub(t, nil, "sweep", "--chain", "ltc")
+
+	addr := a.walletWhenSynced(t, "LTC", "sweep-1")
+	devnetPay(t, "LTC", addr, "0.5")
+	devnetMine(t, "ltc", 6)
+	waitFor(t, "the sweep broadcast", 60*time.Second, func() bool {
+		s := a.sweeps(t)
+		return len(s) == 1 && s[0].state == "broadcast"
+	})
+	devnetMine(t, "ltc", 1)
+	waitFor(t, "the sweep confirmed", 60*time.Second, func() bool { s := a.sweeps(t); return s[0].state == "confirmed" })
+	s := a.sweeps(t)[0]
+	got := paidTo(t, ltc, s.txid)
+	if s.feeService != "500000" || got[feeAddr] != "500000" {
+		t.Errorf("service fee: ledger %s, chain %v (want 1%% of 0.5 LTC = 500000)", s.feeService, got)
+	}
+	want := mustBig(t, "50000000")
+	want.Sub(want, mustBig(t, s.feeService))
+	want.Sub(want, mustBig(t, s.feeNet))
+	if got[dest] != want.String() || s.amount != want.String() {
+		t.Errorf("settled: chain %s, ledger %s, want 50000000 - %s - %s = %s", got[dest], s.amount, s.feeService, s.feeNet, want)
+	}
+	tip := ltc.height(t)
+	waitFor(t, "the sweep indexed", 30*time.Second, func() bool { return a.checkpoint(t, "ltc") >= tip })
+	if r := run(t, a.env, "ledger", "check"); r.code != 0 || !strings.Contains(r.stdout, "clean") {
+		t.Fatalf("ledger check: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
+	// kill -9 at the two instants that matter: signed and stored, and sent but not recorded
+	for i, point := range []string{"sweep:signed", "sweep:sent"} {
+		_ = sweeper.cmd.Process.Signal(syscall.SIGKILL)
+		<-sweeper.done
+		crashed := a.startSub(t, []string{"SLUICE_FAULT=" + point}, "sweep", "--chain", "ltc")
+		addr := a.walletWhenSynced(t, "LTC", "crash-"+point)
+		devnetPay(t, "LTC", addr, "0.25")
+		devnetMine(t, "ltc", 6)
+		select {
+		case <-crashed.done:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("sluice sweep did not reach the fault point %s:\n%s", point, crashed.stderr.String())
+		}
+		if s := a.sweeps(t); len(s) != i+2 || (point == "sweep:signed" && s[i+1].state != "signed") {
+			t.Fatalf("after the kill at %s: sweeps %+v", point, s)
+		}
+		sweeper = a.startSub(t, nil, "sweep", "--chain", "ltc")
+		waitFor(t, "the sweep after "+point+" broadcast", 60*time.Second, func() bool {
+			s := a.sweeps(t)
+			return len(s) == i+2 && s[i+1].state == "broadcast"
+		})
+		devnetMine(t, "ltc", 1)
+		waitFor(t, "the sweep after "+point+" confirmed", 60*time.Second, func() bool { return a.sweeps(t)[i+1].state == "confirmed" })
+		// one sweep transaction for the deposit: its output spent once, by the stored bytes
+		s := a.sweeps(t)[i+1]
+		if got := paidTo(t, ltc, s.txid); got[dest] != s.amount {
+			t.Errorf("after %s: the chain paid %v, the ledger says %s", point, got, s.amount)
+		}
+	}
+	tip = ltc.height(t)
+	waitFor(t, "the sweeps indexed", 30*time.Second, func() bool { return a.checkpoint(t, "ltc") >= tip })
+	if r := run(t, a.env, "ledger", "check"); r.code != 0 || !strings.Contains(r.stdout, "clean") {
+		t.Fatalf("ledger check after the crashes: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r := run(t, a.env, "ledger", "show", "--merchant", "1", "--json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"unswept": "0"`) {
+		t.Errorf("ledger show: %s %s", r.stdout, r.stderr)
+	}
+}
+
+func (a *apiEnv) pool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	if a.pgPool == nil {
+		pg, err := stores.OpenPostgres(context.Background(), a.pg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pg.Close)
+		a.pgPool = pg
+	}
+	return a.pgPool
+}
+
+func mustBig(t *testing.T, s string) *big.Int {
+	t.Helper()
+	v, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		t.Fatalf("not an integer: %q", s)
+	}
+	return v
+}
