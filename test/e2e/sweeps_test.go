@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math/big"
+	"net/url"
 	"strings"
 	"syscall"
 	"testing"
@@ -181,4 +182,68 @@ func mustBig(t *testing.T, s string) *big.Int {
 		t.Fatalf("not an integer: %q", s)
 	}
 	return v
+}
+
+// TestLitepayForwardAndDonation: payments to a litepay receive address are
+// forwarded to its destination minus the receive fee (1%) and the network
+// fee; one worth less than 1 USD at the price server's rate (LTC 72.35) is
+// kept as a donation and not forwarded.
+func TestLitepayForwardAndDonation(t *testing.T) {
+	ltc := nodeFor(t, "ltc")
+	var dest, feeAddr string
+	for _, p := range []*string{&dest, &feeAddr} {
+		if err := ltc.rpc.Call(context.Background(), "getnewaddress", p, "", "bech32"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prices := deadPort(t)
+	a := newAPIEnv(t, "SLUICE_FEE_ADDRESS_LTC="+feeAddr, "SLUICE_RATES_SOURCES=coingecko=http://"+prices)
+	a.startSub(t, nil, "devnet", "prices", "--listen", prices)
+	a.start(t, nil, "--chain", "ltc")
+	top := ltc.height(t)
+	waitFor(t, "ltc catch-up", 60*time.Second, func() bool { return a.checkpoint(t, "ltc") >= top })
+	a.srv = startServeArgs(t, a.env, "--index=false")
+	a.startSub(t, nil, "consume", "--chain", "ltc")
+	a.startSub(t, nil, "sweep", "--chain", "ltc")
+
+	receive := func() string {
+		q := url.Values{"method": {"ltc"}, "address": {dest}, "callback_req": {"0"}}
+		var in string
+		waitFor(t, "a receive address (index synced)", 60*time.Second, func() bool {
+			code, body := a.call(t, "GET", "/api/receive?"+q.Encode(), a.key, nil)
+			in, _ = body["input_address"].(string)
+			return code == 200
+		})
+		return in
+	}
+	small, big := receive(), receive()
+	devnetPay(t, "LTC", small, "0.01") // 0.7235 USD
+	devnetPay(t, "LTC", big, "0.05")   // 3.6175 USD
+	devnetMine(t, "ltc", 6)
+	waitFor(t, "the forward broadcast", 60*time.Second, func() bool {
+		s := a.sweeps(t)
+		return len(s) == 1 && s[0].state == "broadcast"
+	})
+	devnetMine(t, "ltc", 1)
+	waitFor(t, "the forward confirmed", 60*time.Second, func() bool { return a.sweeps(t)[0].state == "confirmed" })
+	time.Sleep(6 * time.Second) // another sweep round: the donation must still not move
+	s := a.sweeps(t)
+	if len(s) != 1 {
+		t.Fatalf("sweeps %+v: the payment under 1 USD was forwarded", s)
+	}
+	got := paidTo(t, ltc, s[0].txid)
+	if s[0].feeService != "50000" || got[feeAddr] != "50000" {
+		t.Errorf("receive fee: ledger %s, chain %v (want 1%% of 0.05 LTC)", s[0].feeService, got)
+	}
+	want := mustBig(t, "5000000")
+	want.Sub(want, mustBig(t, "50000"))
+	want.Sub(want, mustBig(t, s[0].feeNet))
+	if got[dest] != want.String() {
+		t.Errorf("forwarded %s, want %s", got[dest], want)
+	}
+	var donation bool
+	if err := a.pool(t).QueryRow(context.Background(), `SELECT d.donation FROM deposits d JOIN wallets w ON w.id = d.wallet_id
+		WHERE w.address = $1`, small).Scan(&donation); err != nil || !donation {
+		t.Errorf("the 0.7 USD payment is not recorded as a donation: %v %v", donation, err)
+	}
 }
