@@ -95,6 +95,9 @@ payments:
   seed_file: %q
 webhooks:
   allow_private_targets: [loopback]   # the local stack's demo receivers run on this machine
+sweeps:
+  enabled: true                  # confirmed deposits go to settlement addresses or the hot wallet
+  fee_addresses: {BTC: %q, LTC: %q, ETH: %q, USDT: %q}   # the stack's own node wallets
 indexer:
   unbounded_reorgs: true   # btcd's regtest chain starts anew on every start: follow it, however deep
 log:
@@ -102,7 +105,7 @@ log:
   format: text
 `, s.Dir, env["SLUICE_API_LISTEN"], env["SLUICE_CLICKHOUSE_DSN"], env["SLUICE_POSTGRES_DSN"], env["SLUICE_REDIS_URL"],
 		env["SLUICE_BTC_RPC"], env["SLUICE_LTC_RPC"], env["SLUICE_ETH_RPC"], env["SLUICE_ETH_WS"], env["SLUICE_USDT_CONTRACT"],
-		env["SLUICE_SEED_FILE"])
+		env["SLUICE_SEED_FILE"], s.State.BTCMiningAddress, s.State.LTCFeeAddress, s.State.ETHDevAccount, s.State.ETHDevAccount)
 	// No internet here: fiat prices come from the local price server, fixed ones.
 	y += fmt.Sprintf(`rates:
   sources:   # "sluice devnet prices --listen %[1]s" (make run starts it)

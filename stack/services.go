@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"math/big"
 	"net/http"
 	"os"
 	"os/user"
@@ -17,11 +18,14 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sluicepay/sluice/devnet"
 	"github.com/sluicepay/sluice/jsonrpc"
+	"github.com/sluicepay/sluice/payments/keys"
+	ethsweep "github.com/sluicepay/sluice/payments/sweep/ethereum"
 )
 
 // service describes one program of the stack as data: what it needs
@@ -450,6 +454,11 @@ var litecoindSvc = &service{
 			}
 		}
 		w := s.ltc(s.State.LTCWallet)
+		if s.State.LTCFeeAddress == "" {
+			if err := w.Call(ctx, "getnewaddress", &s.State.LTCFeeAddress, "fees", "bech32"); err != nil {
+				return fmt.Errorf("fee address: %w", err)
+			}
+		}
 		var n int64
 		if err := c.Call(ctx, "getblockcount", &n); err != nil {
 			return err
@@ -562,8 +571,43 @@ var gethSvc = &service{
 			}
 			*c.addr = addr
 		}
-		return nil
+		return s.fundGasTank(ctx)
 	},
+}
+
+// gasTankFloor is what the stack keeps in the sweepers' gas tank (the
+// account the stack's seed reserves for it), from geth's dev account.
+var gasTankFloor = new(big.Int).Mul(big.NewInt(10), big.NewInt(1e18))
+
+// fundGasTank tops up the gas tank that pays USDT sweeps' gas.
+func (s *Stack) fundGasTank(ctx context.Context) error {
+	if err := s.ensureSeed(); err != nil {
+		return err
+	}
+	seed, err := keys.LoadSeed(s.SeedFile())
+	if err != nil {
+		return err
+	}
+	tank, err := ethsweep.GasTankAddress(seed, "dev")
+	if err != nil {
+		return err
+	}
+	c := s.eth()
+	var bal hexutil.Big
+	if err := c.Call(ctx, "eth_getBalance", &bal, tank, "latest"); err != nil {
+		return err
+	}
+	if bal.ToInt().Cmp(gasTankFloor) >= 0 {
+		return nil
+	}
+	var h string
+	value := new(big.Int).Mul(gasTankFloor, big.NewInt(10))
+	if err := c.Call(ctx, "eth_sendTransaction", &h, map[string]any{"from": s.State.ETHDevAccount, "to": tank,
+		"value": (*hexutil.Big)(value)}); err != nil {
+		return fmt.Errorf("fund the gas tank: %w", err)
+	}
+	_, err = devnet.WaitReceipt(ctx, "http://"+s.loop(s.Ports.ETHHTTP), h)
+	return err
 }
 
 func (s *Stack) eth() *jsonrpc.Client {

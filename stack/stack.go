@@ -63,6 +63,7 @@ type State struct {
 	USDTContract      string `json:"usdt_contract,omitempty"`      // the devnet USDT-like token
 	ForwarderContract string `json:"forwarder_contract,omitempty"` // moves ETH and tokens from inside calls
 	LTCWallet         string `json:"ltc_wallet"`
+	LTCFeeAddress     string `json:"ltc_fee_address,omitempty"` // the operator's service fees (sweeps.fee_addresses)
 }
 
 // Options say where a stack lives and what it prints.

@@ -167,8 +167,8 @@ func checkFeeAddresses(cfg *config.Config) error {
 	nets := payments.NetworksFromConfig(cfg)
 	for cur, addr := range cfg.Sweeps.FeeAddresses {
 		network, ok := nets[cur]
-		if !ok {
-			continue // a currency this sluice does not take
+		if !ok || addr == "" {
+			continue // a currency this sluice does not take, or no fee taken in it
 		}
 		if err := payments.ValidAddress(cur, network, addr); err != nil {
 			return fmt.Errorf("sweeps.fee_addresses.%s: %w", cur, err)
