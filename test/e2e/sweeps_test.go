@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/internal/testenv"
 	"github.com/sluicepay/sluice/stores"
 )
 
@@ -28,7 +29,7 @@ func paidTo(t *testing.T, n *node, txid string) map[string]string {
 			} `json:"scriptPubKey"`
 		} `json:"vout"`
 	}
-	if err := n.rpc.Call(context.Background(), "getrawtransaction", &tx, txid, true); err != nil {
+	if err := n.rpc.Call(context.Background(), "getrawtransaction", &tx, txid, 1); err != nil { // 1: btcd wants an int
 		t.Fatalf("getrawtransaction %s: %v", txid, err)
 	}
 	out := map[string]string{}
@@ -123,7 +124,7 @@ func TestLTCSweepToSettlement(t *testing.T) {
 	}
 
 	// kill -9 at the two instants that matter: signed and stored, and sent but not recorded
-	for i, point := range []string{"sweep:signed", "sweep:sent"} {
+	for i, point := range []string{"sweep:planned", "sweep:signed", "sweep:sent"} {
 		_ = sweeper.cmd.Process.Signal(syscall.SIGKILL)
 		<-sweeper.done
 		crashed := a.startSub(t, []string{"SLUICE_FAULT=" + point}, "sweep", "--chain", "ltc")
@@ -135,7 +136,8 @@ func TestLTCSweepToSettlement(t *testing.T) {
 		case <-time.After(60 * time.Second):
 			t.Fatalf("sluice sweep did not reach the fault point %s:\n%s", point, crashed.stderr.String())
 		}
-		if s := a.sweeps(t); len(s) != i+2 || (point == "sweep:signed" && s[i+1].state != "signed") {
+		if s := a.sweeps(t); len(s) != i+2 || s[i+1].state != map[string]string{"sweep:planned": "planned", "sweep:signed": "signed",
+			"sweep:sent": "signed"}[point] {
 			t.Fatalf("after the kill at %s: sweeps %+v", point, s)
 		}
 		sweeper = a.startSub(t, nil, "sweep", "--chain", "ltc")
@@ -246,4 +248,54 @@ func TestLitepayForwardAndDonation(t *testing.T) {
 		WHERE w.address = $1`, small).Scan(&donation); err != nil || !donation {
 		t.Errorf("the 0.7 USD payment is not recorded as a donation: %v %v", donation, err)
 	}
+}
+
+// TestBTCSweepToSettlement: the same on btcd: a confirmed BTC deposit (2
+// confirmations) reaches the settlement address for exactly amount − network
+// fee − service fee, the fee at the operator's address, books clean.
+func TestBTCSweepToSettlement(t *testing.T) {
+	btc := nodeFor(t, "btc")
+	dest, feeAddr := devnetAddress(t, "btc"), devnetAddress(t, "btc")
+	a := newAPIEnv(t, "SLUICE_FEE_ADDRESS_BTC="+feeAddr)
+	if r := run(t, a.env, "merchant", "update", "1", "--settle", "BTC="+dest, "--fee", "BTC=2.5"); r.code != 0 {
+		t.Fatalf("merchant update: %s", r.stderr)
+	}
+	a.start(t, nil, "--chain", "btc")
+	top := btc.height(t)
+	waitFor(t, "btc catch-up", 60*time.Second, func() bool { return a.checkpoint(t, "btc") >= top })
+	a.srv = startServeArgs(t, a.env, "--index=false")
+	a.startSub(t, nil, "consume", "--chain", "btc")
+	a.startSub(t, nil, "sweep", "--chain", "btc")
+	addr := a.walletWhenSynced(t, "BTC", "sweep-btc")
+	devnetPay(t, "BTC", addr, "0.4")
+	devnetMine(t, "btc", 2)
+	waitFor(t, "the sweep broadcast", 60*time.Second, func() bool {
+		s := a.sweeps(t)
+		return len(s) == 1 && s[0].state == "broadcast"
+	})
+	devnetMine(t, "btc", 1)
+	waitFor(t, "the sweep confirmed", 60*time.Second, func() bool { return a.sweeps(t)[0].state == "confirmed" })
+	s := a.sweeps(t)[0]
+	got := paidTo(t, btc, s.txid)
+	want := mustBig(t, "40000000")
+	want.Sub(want, mustBig(t, "1000000"))
+	want.Sub(want, mustBig(t, s.feeNet))
+	if s.feeService != "1000000" || got[feeAddr] != "1000000" || got[dest] != want.String() || s.amount != want.String() {
+		t.Errorf("sweep %+v paid %v; want %s to %s and 1000000 to %s", s, got, want, dest, feeAddr)
+	}
+	tip := btc.height(t)
+	waitFor(t, "the sweep indexed", 30*time.Second, func() bool { return a.checkpoint(t, "btc") >= tip })
+	if r := run(t, a.env, "ledger", "check"); r.code != 0 || !strings.Contains(r.stdout, "clean") {
+		t.Fatalf("ledger check: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// devnetAddress is a fresh destination on the test stack's chain.
+func devnetAddress(t *testing.T, chain string) string {
+	t.Helper()
+	r := run(t, nil, "devnet", "address", "--dir", testenv.Get(t, "SLUICE_STACK_DIR"), "--chain", chain)
+	if r.code != 0 {
+		t.Fatalf("devnet address: %s", r.stderr)
+	}
+	return strings.TrimSpace(r.stdout)
 }
