@@ -60,6 +60,7 @@ func New(d Deps) http.Handler {
 		c.JSON(code, gin.H{"status": status, "dependencies": results})
 	})
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry})))
+	r.GET("/openapi.yaml", serveOpenAPI)
 	if d.Merchant != nil {
 		(&merchantAPI{*d.Merchant}).routes(r)
 	}

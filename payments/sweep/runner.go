@@ -21,6 +21,13 @@ type GasTopper interface {
 	GasTopUp(ctx context.Context, job *Job) (*Job, error)
 }
 
+// FeeCollector is a Chain whose sweeps leave the service fee at the deposit
+// address (Ethereum: one transaction, one recipient): FeeJob builds the job
+// that sends it to the fee address once the sweep is confirmed.
+type FeeCollector interface {
+	FeeJob(job *Job) *Job
+}
+
 // Runner drives one chain's sweep jobs: plans jobs for confirmed deposits,
 // signs them (storing the signed bytes), broadcasts, and follows them to
 // their confirmations. Every step is one state change in Postgres after its
@@ -140,7 +147,7 @@ func (r *Runner) open(ctx context.Context) ([]*Job, error) {
 func (r *Runner) inputs(ctx context.Context, j *Job) error {
 	rows, err := r.DB.Query(ctx, `SELECT d.id, d.txid, d.position, d.amount::text, w.address, d.currency, m.key_account, w.derivation_index
 		FROM deposits d JOIN wallets w ON w.id = d.wallet_id JOIN merchants m ON m.id = w.merchant_id
-		WHERE d.sweep_id = $1 ORDER BY d.id`, j.ID)
+		WHERE d.sweep_id = $1 ORDER BY d.id`, inputsOf(j))
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
@@ -156,6 +163,14 @@ func (r *Runner) inputs(ctx context.Context, j *Job) error {
 		j.Inputs = append(j.Inputs, in)
 	}
 	return rows.Err()
+}
+
+// inputsOf is the job whose deposits j spends: a fee job's are its sweep's.
+func inputsOf(j *Job) int64 {
+	if j.Kind == KindFee {
+		return j.AfterSweep
+	}
+	return j.ID
 }
 
 func (r *Runner) advance(ctx context.Context, j *Job) error {
@@ -184,7 +199,17 @@ func (r *Runner) sign(ctx context.Context, j *Job) error {
 	if err := r.inputs(ctx, j); err != nil {
 		return err
 	}
-	err := r.Impl.Sign(ctx, j)
+	signing := j
+	if j.Kind == KindFee { // to the chain a fee job is a sweep like any other
+		c := *j
+		c.Kind = KindSettle
+		signing = &c
+	}
+	err := r.Impl.Sign(ctx, signing)
+	if signing != j {
+		j.RawTx, j.TxID, j.Amount, j.FeeNetwork, j.FeeService, j.From, j.Nonce = signing.RawTx, signing.TxID, signing.Amount,
+			signing.FeeNetwork, signing.FeeService, signing.From, signing.Nonce
+	}
 	switch {
 	case errors.Is(err, ErrWait):
 		if _, dbErr := r.DB.Exec(ctx, "UPDATE sweeps SET error = $2, updated_at = now() WHERE id = $1", j.ID, "waiting: "+err.Error()); dbErr != nil {
@@ -378,6 +403,17 @@ func (r *Runner) follow(ctx context.Context, j *Job) error {
 	if j.Kind == KindWithdraw {
 		if err := confirmWithdrawal(ctx, tx, j); err != nil {
 			return err
+		}
+	}
+	if fc, ok := r.Impl.(FeeCollector); ok {
+		if f := fc.FeeJob(j); f != nil {
+			var id int64
+			if err := tx.QueryRow(ctx, `INSERT INTO sweeps (chain, currency, merchant_id, kind, destination, amount, after_sweep)
+				VALUES ($1, $2, $3, 'fee', $4, $5, $6) RETURNING id`, r.Chain, f.Currency, j.MerchantID, f.Destination,
+				f.Gross.String(), j.ID).Scan(&id); err != nil {
+				return fmt.Errorf("plan fee collection: %w", err)
+			}
+			r.Log.Info("service fee collection planned", "id", id, "after_sweep", j.ID, "fee", f.Gross.String(), "to", f.Destination)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -14,6 +14,9 @@ const (
 	KindForward  = "forward"  // a litepay receive address's deposits → its destination
 	KindGas      = "gas"      // the gas tank → a USDT deposit address (ETH for the token transfer)
 	KindWithdraw = "withdraw" // the hot wallet → a withdrawal's address
+	// KindFee collects a sweep's service fee from the same deposit address
+	// afterwards, where one transaction cannot pay two recipients (Ethereum).
+	KindFee = "fee"
 )
 
 // Job states.

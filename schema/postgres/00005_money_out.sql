@@ -35,7 +35,7 @@ CREATE TABLE sweeps (
     chain         text NOT NULL CHECK (chain IN ('btc', 'ltc', 'eth')),
     currency      text NOT NULL CHECK (currency IN ('BTC', 'LTC', 'ETH', 'USDT')),
     merchant_id   bigint REFERENCES merchants(id),            -- NULL for gas top-ups
-    kind          text NOT NULL CHECK (kind IN ('settle', 'hot', 'forward', 'gas', 'withdraw')),
+    kind          text NOT NULL CHECK (kind IN ('settle', 'hot', 'forward', 'gas', 'withdraw', 'fee')),
     state         text NOT NULL DEFAULT 'planned'
                   CHECK (state IN ('planned', 'signed', 'broadcast', 'confirmed', 'failed', 'replaced')),
     destination   text NOT NULL,

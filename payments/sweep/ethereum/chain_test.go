@@ -536,7 +536,7 @@ func TestRunner(t *testing.T) {
 			}
 		}
 		q.Close()
-		if done == 3 {
+		if done == 5 { // the gas top-up, the two sweeps, and their fee collections
 			break
 		}
 		if time.Now().After(deadline) {
@@ -545,7 +545,7 @@ func TestRunner(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	gas, tok, ether := rows["gas ETH"], rows["settle USDT"], rows["settle ETH"]
-	if len(rows) != 3 || gas.from != e.c.GasTank() || tok.from != usdtIn.Address || ether.from != ethIn.Address || tok.after == 0 {
+	if len(rows) != 5 || gas.from != e.c.GasTank() || tok.from != usdtIn.Address || ether.from != ethIn.Address || tok.after == 0 {
 		t.Fatalf("sweeps %+v", rows)
 	}
 	if tok.amount != "24000000" || tok.fee != "1000000" || *tok.nonce != 0 || *ether.nonce != 0 {
@@ -554,8 +554,15 @@ func TestRunner(t *testing.T) {
 	if got := e.tokens(dest); got.Int64() != 24_000_000 {
 		t.Errorf("the destination has %s USDT units, want 24000000", got)
 	}
-	if got := e.tokens(usdtIn.Address); got.Int64() != 1_000_000 {
-		t.Errorf("the USDT deposit address keeps %s units, want the 1000000 fee", got)
+	// the runner collected the fees from the deposit addresses afterwards
+	if got := e.tokens(usdtIn.Address); got.Sign() != 0 {
+		t.Errorf("the USDT deposit address keeps %s units after the fee collection, want 0", got)
+	}
+	if got := e.tokens(feeAddr); got.Int64() != 1_000_000 {
+		t.Errorf("the fee address has %s USDT units, want 1000000", got)
+	}
+	if f := rows["fee ETH"]; f.state != sweep.StateConfirmed || f.after == 0 {
+		t.Errorf("ETH fee collection %+v", f)
 	}
 	net, _ := new(big.Int).SetString(ether.net, 10)
 	fee := new(big.Int).Div(new(big.Int).Mul(ethGross, big.NewInt(4)), big.NewInt(100))

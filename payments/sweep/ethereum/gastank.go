@@ -141,6 +141,9 @@ func FeeJob(job *sweep.Job) *sweep.Job {
 		FeeService: new(big.Int), FeeNetwork: new(big.Int), AfterSweep: job.ID, Inputs: job.Inputs}
 }
 
+// FeeJob makes Chain a sweep.FeeCollector.
+func (c *Chain) FeeJob(job *sweep.Job) *sweep.Job { return FeeJob(job) }
+
 // Metrics of the gas tank.
 type Metrics struct {
 	TankBalance *prometheus.GaugeVec // sluice_gas_tank_balance_wei{chain}
