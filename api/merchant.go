@@ -188,30 +188,34 @@ func extID(c *gin.Context) (string, bool) {
 		fail(c, http.StatusBadRequest, "the body must be JSON like {\"extId\": \"customer-42\"}: %s", err)
 		return "", false
 	}
-	raw := strings.TrimSpace(string(body.ExtID))
-	var id string
-	switch {
-	case raw == "" || raw == "null":
-		fail(c, http.StatusBadRequest, "extId is missing: send {\"extId\": \"customer-42\"}")
-		return "", false
-	case raw[0] == '"':
-		if err := json.Unmarshal(body.ExtID, &id); err != nil {
-			fail(c, http.StatusBadRequest, "extId: %s", err)
-			return "", false
-		}
-	default:
-		var n json.Number
-		if err := json.Unmarshal(body.ExtID, &n); err != nil {
-			fail(c, http.StatusBadRequest, "extId must be a string or a number")
-			return "", false
-		}
-		id = n.String()
-	}
-	if err := payments.ValidExtID(id); err != nil {
+	id, err := parseExtID(body.ExtID)
+	if err != nil {
 		fail(c, http.StatusBadRequest, "%s", err)
 		return "", false
 	}
 	return id, true
+}
+
+// parseExtID reads an extId as sent: a JSON string, or a number as iqpay's
+// examples send it; anything else is refused.
+func parseExtID(raw json.RawMessage) (string, error) {
+	text := strings.TrimSpace(string(raw))
+	var id string
+	switch {
+	case text == "" || text == "null":
+		return "", errors.New("extId is missing: send {\"extId\": \"customer-42\"}")
+	case text[0] == '"':
+		if err := json.Unmarshal(raw, &id); err != nil {
+			return "", fmt.Errorf("extId: %w", err)
+		}
+	default:
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return "", errors.New("extId must be a string or a number")
+		}
+		id = n.String()
+	}
+	return id, payments.ValidExtID(id)
 }
 
 func (m *merchantAPI) createWallet(c *gin.Context) {

@@ -85,8 +85,11 @@ func (m *merchantAPI) receive(c *gin.Context) {
 			return
 		}
 	}
-	if !m.synced(c, cur.Chain) {
-		return
+	if m.Synced != nil {
+		if err := m.Synced(c.Request.Context(), cur.Chain); err != nil {
+			bad(http.StatusServiceUnavailable, cur.Chain+" is not synced yet: "+err.Error()+"; retry shortly")
+			return
+		}
 	}
 	w, err := m.newReceiveAddress(c, p.MerchantID, cur.Currency, dest, callback, callbackReq)
 	if err != nil {

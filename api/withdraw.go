@@ -53,8 +53,8 @@ func (m *merchantAPI) createWithdrawal(c *gin.Context) {
 		fail(c, http.StatusBadRequest, "the body must be JSON like {\"address\": \"...\", \"amount\": \"0.5\", \"extId\": \"payout-1\"}: %s", err)
 		return
 	}
-	ext := strings.Trim(strings.TrimSpace(string(body.ExtID)), `"`)
-	if err := payments.ValidExtID(ext); err != nil {
+	ext, err := parseExtID(body.ExtID)
+	if err != nil {
 		fail(c, http.StatusBadRequest, "%s (it makes a retried request return the first withdrawal)", err)
 		return
 	}

@@ -19,7 +19,7 @@ import (
 
 // Scopes an API key may hold.
 const (
-	ScopeWallet   = "wallet"   // create and read deposit wallets (iqpay)
+	ScopeWallet   = "wallet"   // create deposit wallets (iqpay); reading them is "read"
 	ScopeReceive  = "receive"  // litepay receive addresses
 	ScopeRead     = "read"     // deposits, wallets, webhook deliveries
 	ScopeWebhooks = "webhooks" // redeliver webhooks

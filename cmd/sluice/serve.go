@@ -42,14 +42,18 @@ The merchant API (API key in the Authorization header; docs/api.md):
   GET  /deposits?currency=&extId=&status=&cursor=&limit=
   GET  /webhooks/deliveries                 the webhook delivery log
   POST /webhooks/deliveries/:id/redeliver
+  GET  /settlement/:currency, PUT /settlement/:currency   where and when deposits are swept
+  POST /withdrawal/create/:currency {"address","amount","extId"}, GET /withdrawal/:id
   GET  /api/receive?method=btc|ltc&address=DEST&callback=URL&callback_req=0|1   (litepay)
+  GET  /openapi.yaml                        the OpenAPI 3.1 description of all of it
 
 Dependencies may be down at start; /readyz says so until they answer.
 SIGTERM or Ctrl-C drains requests for up to api.shutdown_timeout, then exits.
 
-Unless --index=false, it also runs the indexer and the payments workers of every
-configured chain (btc, ltc, eth) and webhook delivery in the same process (see "sluice index
---help" and "sluice webhooks --help"); run "sluice migrate" first.`,
+Unless --index=false, it also runs in the same process the indexer and the payments
+workers of every configured chain (btc, ltc, eth), webhook delivery, and with
+sweeps.enabled the sweepers (see "sluice index --help", "sluice webhooks --help" and
+"sluice sweep --help"); run "sluice migrate" first.`,
 		Example: `  eval "$(sluice stack env)" && sluice serve
   sluice serve --config /etc/sluice/sluice.yaml`,
 		Args: cobra.NoArgs,
