@@ -3,7 +3,6 @@ package payments
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -11,9 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/sluicepay/sluice/internal/testenv"
+	"github.com/sluicepay/sluice/internal/testledger"
 	"github.com/sluicepay/sluice/payments/keys"
-	"github.com/sluicepay/sluice/schema"
 	"github.com/sluicepay/sluice/stores"
 )
 
@@ -31,10 +29,7 @@ func testKeys(t testing.TB) SeedKeys {
 // newLedger migrates a fresh database of the test stack's Postgres.
 func newLedger(t *testing.T) (*Ledger, string) {
 	t.Helper()
-	dsn := testenv.FreshPostgres(t)
-	if err := schema.Migrate(context.Background(), dsn, testenv.FreshClickHouse(t), io.Discard); err != nil {
-		t.Fatal(err)
-	}
+	dsn := testledger.DSN(t)
 	return openLedger(t, dsn), dsn
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -16,26 +15,12 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/sluicepay/sluice/internal/testenv"
+	"github.com/sluicepay/sluice/internal/testledger"
 	"github.com/sluicepay/sluice/payments/webhook"
-	"github.com/sluicepay/sluice/schema"
-	"github.com/sluicepay/sluice/stores"
 )
 
 // ledger migrates a fresh database on the test stack's Postgres.
-func ledger(t *testing.T) *pgxpool.Pool {
-	t.Helper()
-	dsn := testenv.FreshPostgres(t)
-	if err := schema.Migrate(context.Background(), dsn, testenv.FreshClickHouse(t), io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := stores.OpenPostgres(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
+func ledger(t *testing.T) *pgxpool.Pool { return testledger.Fresh(t) }
 
 func sqlID(t *testing.T, db *pgxpool.Pool, sql string, args ...any) int64 {
 	t.Helper()

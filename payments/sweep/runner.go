@@ -276,58 +276,49 @@ func (r *Runner) topUp(ctx context.Context, gt GasTopper, j *Job) error {
 // failPlanned gives up on a planned job (nothing was signed) and returns its
 // deposits to wait.
 func (r *Runner) failPlanned(ctx context.Context, j *Job, why string) error {
-	tx, err := r.DB.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("ledger: %w", err)
+	failed, err := r.failJob(ctx, j, why, StatePlanned)
+	if failed {
+		r.Log.Info("sweep not made", "id", j.ID, "reason", why)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
-	tag, err := tx.Exec(ctx, "UPDATE sweeps SET state = 'failed', error = $2, updated_at = now() WHERE id = $1 AND state = 'planned'", j.ID, why)
-	if err != nil {
-		return fmt.Errorf("ledger: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return nil
-	}
-	if _, err := tx.Exec(ctx, "UPDATE deposits SET sweep_id = NULL WHERE sweep_id = $1", j.ID); err != nil {
-		return fmt.Errorf("ledger: %w", err)
-	}
-	if err := failWithdrawal(ctx, tx, j); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("ledger: %w", err)
-	}
-	r.count(j, StateFailed)
-	r.Log.Info("sweep not made", "id", j.ID, "reason", why)
-	return nil
+	return err
 }
 
 // failSent fails a job whose transaction can never pay (reverted on chain,
 // its nonce taken by another): its deposits are swept again by a new job,
 // and a withdrawal it carried fails.
 func (r *Runner) failSent(ctx context.Context, j *Job, cause error) error {
+	failed, err := r.failJob(ctx, j, cause.Error(), StateSigned, StateBroadcast)
+	if failed {
+		r.Log.Warn("sweep failed on chain; its deposits will be swept again", "id", j.ID, "txid", j.TxID, "err", cause)
+	}
+	return err
+}
+
+// failJob marks a job in one of states failed, releases its deposits and
+// fails its withdrawal, in one transaction; false when the job was not in
+// those states any more.
+func (r *Runner) failJob(ctx context.Context, j *Job, why string, states ...string) (bool, error) {
 	tx, err := r.DB.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("ledger: %w", err)
+		return false, fmt.Errorf("ledger: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
-	tag, err := tx.Exec(ctx, `UPDATE sweeps SET state = 'failed', error = $2, updated_at = now()
-		WHERE id = $1 AND state IN ('signed', 'broadcast')`, j.ID, cause.Error())
+	tag, err := tx.Exec(ctx, "UPDATE sweeps SET state = 'failed', error = $2, updated_at = now() WHERE id = $1 AND state = ANY($3)",
+		j.ID, why, states)
 	if err != nil || tag.RowsAffected() == 0 {
-		return err
+		return false, err
 	}
 	if _, err := tx.Exec(ctx, "UPDATE deposits SET sweep_id = NULL WHERE sweep_id = $1", j.ID); err != nil {
-		return fmt.Errorf("ledger: %w", err)
+		return false, fmt.Errorf("ledger: %w", err)
 	}
 	if err := failWithdrawal(ctx, tx, j); err != nil {
-		return err
+		return false, err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("ledger: %w", err)
+		return false, fmt.Errorf("ledger: %w", err)
 	}
 	r.count(j, StateFailed)
-	r.Log.Warn("sweep failed on chain; its deposits will be swept again", "id", j.ID, "txid", j.TxID, "err", cause)
-	return nil
+	return true, nil
 }
 
 // failWithdrawal fails the withdrawal a job carried, with its event.

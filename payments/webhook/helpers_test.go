@@ -14,25 +14,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/sluicepay/sluice/internal/testenv"
-	"github.com/sluicepay/sluice/schema"
-	"github.com/sluicepay/sluice/stores"
+	"github.com/sluicepay/sluice/internal/testledger"
 )
 
 // newDB migrates a fresh database on the test stack's Postgres.
-func newDB(t *testing.T) *pgxpool.Pool {
-	t.Helper()
-	dsn := testenv.FreshPostgres(t)
-	if err := schema.Migrate(context.Background(), dsn, testenv.FreshClickHouse(t), io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := stores.OpenPostgres(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
+func newDB(t *testing.T) *pgxpool.Pool { return testledger.Fresh(t) }
 
 // fixture writes ledger rows directly: the situations the payments
 // workers would create, kept small.
