@@ -385,14 +385,14 @@ func (m *merchantAPI) wallet(c *gin.Context) {
 	ok(c, gin.H{"wallet": w, "deposits": deps})
 }
 
-// deliveries is the webhook delivery log: ?state=&flavour=&deposit_id=&event_id=&cursor=&limit=
+// deliveries is the webhook delivery log: ?state=&flavour=&deposit_id=&withdrawal_id=&event_id=&cursor=&limit=
 func (m *merchantAPI) deliveries(c *gin.Context) {
 	q := c.Request.URL.Query()
 	f := webhook.ListFilter{State: q.Get("state"), Flavour: q.Get("flavour"), Cursor: q.Get("cursor")}
 	for _, n := range []struct {
 		name string
 		dst  *int64
-	}{{"deposit_id", &f.DepositID}, {"event_id", &f.EventID}} {
+	}{{"deposit_id", &f.DepositID}, {"withdrawal_id", &f.WithdrawalID}, {"event_id", &f.EventID}} {
 		if s := q.Get(n.name); s != "" {
 			v, err := strconv.ParseInt(s, 10, 64)
 			if err != nil || v <= 0 {

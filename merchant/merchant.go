@@ -11,10 +11,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Kinds of deposit events a merchant can point a webhook at (iqpay flavour):
+// Kinds of events a merchant can point a webhook at (iqpay flavour):
 // created = "create invoice", confirmations = "update confirmations" (also
-// a reorg's return to unconfirmed), confirmed = "confirm deposit", failed.
-var Kinds = []string{"created", "confirmations", "confirmed", "failed"}
+// a reorg's return to unconfirmed), confirmed = "confirm deposit", failed,
+// and withdrawal (the withdrawal webhook, every status).
+var Kinds = []string{"created", "confirmations", "confirmed", "failed", "withdrawal"}
 
 // Methods a webhook may be sent with.
 var Methods = []string{"GET", "POST", "PUT", "DELETE"}
@@ -115,6 +116,68 @@ func Create(ctx context.Context, db *pgxpool.Pool, s Spec, check TargetCheck) (C
 		return Created{}, fmt.Errorf("ledger: %w", err)
 	}
 	return out, nil
+}
+
+// SetWebhooks points the merchant's events of each kind in endpoints at
+// its endpoint, or stops sending them where the URL is "". Kinds not in
+// endpoints keep theirs. Pending deliveries keep their target (a redelivery
+// takes the new one).
+func SetWebhooks(ctx context.Context, db *pgxpool.Pool, merchantID int64, endpoints map[string]Endpoint, check TargetCheck) error {
+	for kind, e := range endpoints {
+		if e.URL == "" && contains(Kinds, kind) {
+			continue // stop sending this kind
+		}
+		if err := validEndpoint(ctx, kind, e, check); err != nil {
+			return err
+		}
+	}
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	var exists bool
+	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM merchants WHERE id = $1)", merchantID).Scan(&exists); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if !exists {
+		return fmt.Errorf("no merchant %d", merchantID)
+	}
+	for kind, e := range endpoints {
+		if e.URL == "" {
+			_, err = tx.Exec(ctx, "DELETE FROM merchant_webhooks WHERE merchant_id = $1 AND kind = $2", merchantID, kind)
+		} else {
+			_, err = tx.Exec(ctx, `INSERT INTO merchant_webhooks (merchant_id, kind, method, url) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (merchant_id, kind) DO UPDATE SET method = excluded.method, url = excluded.url`,
+				merchantID, kind, strings.ToUpper(e.Method), e.URL)
+		}
+		if err != nil {
+			return fmt.Errorf("webhook %s: %w", kind, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	return nil
+}
+
+// Webhooks returns the merchant's endpoint per kind.
+func Webhooks(ctx context.Context, db *pgxpool.Pool, merchantID int64) (map[string]Endpoint, error) {
+	rows, err := db.Query(ctx, "SELECT kind, method, url FROM merchant_webhooks WHERE merchant_id = $1", merchantID)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Endpoint{}
+	for rows.Next() {
+		var kind string
+		var e Endpoint
+		if err := rows.Scan(&kind, &e.Method, &e.URL); err != nil {
+			return nil, fmt.Errorf("ledger: %w", err)
+		}
+		out[kind] = e
+	}
+	return out, rows.Err()
 }
 
 // currencies a merchant may set confirmations for.

@@ -103,7 +103,8 @@ another with "sluice merchant key create" if it is lost.
 
 Events: created ("create invoice", status 0), confirmations ("update confirmations",
 status 0, also a reorg's return to unconfirmed), confirmed ("confirm deposit",
-status 1), failed (status 2).`,
+status 1), failed (status 2), withdrawal (the withdrawal webhook: status 0 sent,
+1 confirmed, 2 failed).`,
 		Example: `  sluice merchant create --name shop --webhook-url https://shop.example/hooks/sluice
   sluice merchant create --name shop --webhook-url https://shop.example/hook --webhook-method PUT \
       --webhook confirmed=POST:https://shop.example/paid --confirmations BTC=3 --allow-ip 203.0.113.0/24`,
@@ -141,9 +142,7 @@ status 1), failed (status 2).`,
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "the merchant's name (required)")
-	cmd.Flags().StringVar(&url, "webhook-url", "", "where every deposit event goes (unless --webhook overrides one)")
-	cmd.Flags().StringVar(&method, "webhook-method", "POST", "GET, POST, PUT or DELETE")
-	cmd.Flags().StringArrayVar(&hooks, "webhook", nil, "EVENT=METHOD:URL for one event (created, confirmations, confirmed, failed); repeatable")
+	registerWebhookFlags(cmd, &url, &method, &hooks)
 	cmd.Flags().StringArrayVar(&confs, "confirmations", nil, "CURRENCY=N required confirmations (defaults BTC 2, LTC 6, ETH 12, USDT 12); repeatable")
 	cmd.Flags().StringVar(&convert, "convert", "", "USD or EUR: add converted amounts to webhooks")
 	kf.register(cmd)
@@ -154,35 +153,62 @@ status 1), failed (status 2).`,
 
 func newMerchantUpdateCmd() *cobra.Command {
 	var sf merchant.SettlementFlags
+	var url, method string
+	var hooks []string
 	cmd := &cobra.Command{
 		Use:   "update ID",
-		Short: "Change a merchant's settlement: where its deposits are swept, batching, the service fee",
+		Short: "Change a merchant's webhook endpoints and settlement: where its deposits are swept, batching, the service fee",
+		Long: `Changes what the flags name and keeps the rest; prints the merchant's webhook endpoints
+and its settlement per currency as JSON. --webhook KIND= (no URL) stops sending that kind.`,
 		Example: `  sluice merchant update 1 --settle BTC=bc1q... --fee BTC=1.5 --fee-min BTC=0.00001
-  sluice merchant update 1 --settle LTC= --batch-window LTC=1h --min-sweep LTC=0.1   # LTC back to the hot wallet, batched`,
+  sluice merchant update 1 --settle LTC= --batch-window LTC=1h --min-sweep LTC=0.1   # LTC back to the hot wallet, batched
+  sluice merchant update 1 --webhook withdrawal=POST:https://shop.example/withdrawals`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := strconv.ParseInt(args[0], 10, 64)
 			if err != nil {
 				return fmt.Errorf("merchant id %q is not a number", args[0])
 			}
+			endpoints, err := merchant.ParseWebhooks(url, method, hooks)
+			if err != nil {
+				return err
+			}
 			return withLedger(cmd, func(cfg *config.Config, pg *pgxpool.Pool) error {
+				if len(endpoints) > 0 {
+					if err := merchant.SetWebhooks(cmd.Context(), pg, id, endpoints, targetCheck(cfg)); err != nil {
+						return err
+					}
+				}
 				if err := applySettlements(cmd, cfg, pg, id, sf); err != nil {
 					return err
 				}
-				var out []merchant.Settlement
+				out := struct {
+					Webhooks    map[string]merchant.Endpoint `json:"webhooks"`
+					Settlements []merchant.Settlement        `json:"settlements"`
+				}{}
+				if out.Webhooks, err = merchant.Webhooks(cmd.Context(), pg, id); err != nil {
+					return err
+				}
 				for _, cur := range []string{"BTC", "LTC", "ETH", "USDT"} {
 					s, err := merchant.GetSettlement(cmd.Context(), pg, id, cur)
 					if err != nil {
 						return err
 					}
-					out = append(out, s)
+					out.Settlements = append(out.Settlements, s)
 				}
 				return printJSON(cmd, out)
 			})
 		},
 	}
+	registerWebhookFlags(cmd, &url, &method, &hooks)
 	registerSettleFlags(cmd, &sf)
 	return cmd
+}
+
+func registerWebhookFlags(cmd *cobra.Command, url, method *string, hooks *[]string) {
+	cmd.Flags().StringVar(url, "webhook-url", "", "where every event goes, deposits' and withdrawals' (unless --webhook overrides one)")
+	cmd.Flags().StringVar(method, "webhook-method", "POST", "GET, POST, PUT or DELETE")
+	cmd.Flags().StringArrayVar(hooks, "webhook", nil, "EVENT=METHOD:URL for one event (created, confirmations, confirmed, failed, withdrawal); repeatable")
 }
 
 func newMerchantKeyCmd() *cobra.Command {

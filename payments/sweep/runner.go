@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -233,14 +234,19 @@ func (r *Runner) sign(ctx context.Context, j *Job) error {
 	if j.Nonce != nil {
 		nonce = int64(*j.Nonce)
 	}
-	tag, err := r.DB.Exec(ctx, `UPDATE sweeps SET state = 'signed', raw_tx = $2, txid = $3, amount = $4, fee_network = $5,
-			from_address = $6, nonce = $7, fee_service = $8, error = '', updated_at = now()
-		WHERE id = $1 AND state = 'planned'`, j.ID, j.RawTx, j.TxID, j.Amount.String(), j.FeeNetwork.String(), j.From, nonce,
-		j.FeeService.String())
+	// A withdrawal bears its network fee from now on (on Ethereum the most
+	// it can be, until its receipt tells), so its balance cannot pay it twice.
+	var stored int
+	err = r.DB.QueryRow(ctx, `WITH s AS (UPDATE sweeps SET state = 'signed', raw_tx = $2, txid = $3, amount = $4, fee_network = $5,
+				from_address = $6, nonce = $7, fee_service = $8, error = '', updated_at = now()
+			WHERE id = $1 AND state = 'planned' RETURNING id, kind, fee_network),
+		w AS (UPDATE withdrawals SET gas = s.fee_network FROM s WHERE withdrawals.sweep_id = s.id AND s.kind = 'withdraw')
+		SELECT count(*) FROM s`, j.ID, j.RawTx, j.TxID, j.Amount.String(), j.FeeNetwork.String(), j.From, nonce,
+		j.FeeService.String()).Scan(&stored)
 	if err != nil {
 		return fmt.Errorf("store signed sweep: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
+	if stored == 0 {
 		return errNotPlanned // another runner got there first: its bytes stand, ours are never sent
 	}
 	fault.At("sweep:signed") // stored, not sent
@@ -346,8 +352,12 @@ func (r *Runner) broadcast(ctx context.Context, j *Job) error {
 		return fmt.Errorf("broadcast %s: %w", j.TxID, err)
 	}
 	fault.At("sweep:sent") // sent, not recorded
-	if _, err := r.DB.Exec(ctx, `UPDATE sweeps SET state = 'broadcast', broadcast_at = coalesce(broadcast_at, now()), error = '',
-		updated_at = now() WHERE id = $1 AND state = 'signed'`, j.ID); err != nil {
+	// a withdrawal's status-0 webhook ("added to the blockchain") goes with it
+	if _, err := r.DB.Exec(ctx, `WITH s AS (UPDATE sweeps SET state = 'broadcast', broadcast_at = coalesce(broadcast_at, now()), error = '',
+			updated_at = now() WHERE id = $1 AND state = 'signed' RETURNING id, kind)
+		INSERT INTO withdrawal_events (withdrawal_id, status)
+		SELECT w.id, 0 FROM withdrawals w JOIN s ON s.id = w.sweep_id AND s.kind = 'withdraw' WHERE w.status = 0
+		ON CONFLICT DO NOTHING`, j.ID); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	r.count(j, StateBroadcast)
@@ -382,6 +392,12 @@ func (r *Runner) follow(ctx context.Context, j *Job) error {
 	if confs < r.Confirmations {
 		return nil
 	}
+	paid := j.FeeNetwork
+	if fm, ok := r.Impl.(FeeMeter); ok && j.Kind == KindWithdraw {
+		if paid, err = fm.NetworkFee(ctx, j.TxID); err != nil {
+			return fmt.Errorf("withdrawal %s: %w", j.TxID, err)
+		}
+	}
 	tx, err := r.DB.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
@@ -392,7 +408,7 @@ func (r *Runner) follow(ctx context.Context, j *Job) error {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	if j.Kind == KindWithdraw {
-		if err := confirmWithdrawal(ctx, tx, j); err != nil {
+		if err := confirmWithdrawal(ctx, tx, j, paid); err != nil {
 			return err
 		}
 	}
@@ -433,11 +449,12 @@ func (r *Runner) gauge(ctx context.Context) {
 	}
 }
 
-// confirmWithdrawal marks the withdrawals a confirmed job paid, with their
-// event for the withdrawal webhook, in the job's transaction.
-func confirmWithdrawal(ctx context.Context, tx pgx.Tx, j *Job) error {
+// confirmWithdrawal marks the withdrawals a confirmed job paid, with the
+// network fee paid and their event for the withdrawal webhook, in the job's
+// transaction.
+func confirmWithdrawal(ctx context.Context, tx pgx.Tx, j *Job, paid *big.Int) error {
 	rows, err := tx.Query(ctx, `UPDATE withdrawals SET status = 1, confirmed_at = now(), gas = $2
-		WHERE sweep_id = $1 AND status = 0 RETURNING id`, j.ID, j.FeeNetwork.String())
+		WHERE sweep_id = $1 AND status = 0 RETURNING id`, j.ID, paid.String())
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}

@@ -102,3 +102,10 @@ type Chain interface {
 	// mempool) and whether the node knows it at all.
 	Confirmations(ctx context.Context, txid string) (confs int64, known bool, err error)
 }
+
+// FeeMeter is a Chain whose transactions can pay less network fee than
+// signed for (Ethereum: gasUsed × effectiveGasPrice under the signed
+// maximum); a confirmed withdrawal records what its transaction paid.
+type FeeMeter interface {
+	NetworkFee(ctx context.Context, txid string) (*big.Int, error)
+}

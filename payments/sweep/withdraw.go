@@ -103,9 +103,6 @@ func CreateWithdrawal(ctx context.Context, db *pgxpool.Pool, merchantID int64, c
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, merchantID, currency, extID, address, amount.String(), jobID).Scan(&id); err != nil {
 		return Withdrawal{}, false, fmt.Errorf("record withdrawal: %w", err)
 	}
-	if _, err := tx.Exec(ctx, "INSERT INTO withdrawal_events (withdrawal_id, status) VALUES ($1, 0)", id); err != nil {
-		return Withdrawal{}, false, fmt.Errorf("ledger: %w", err)
-	}
 	w, err := getWithdrawal(ctx, tx, "w.id = $1", id)
 	if err != nil {
 		return Withdrawal{}, false, err

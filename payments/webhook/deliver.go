@@ -29,10 +29,12 @@ const litepayAck = "*ok*"
 
 // job is a claimed delivery.
 type job struct {
-	ID, EventID, DepositID, MerchantID int64
-	Flavour, Method, URL               string
-	Attempts                           int
-	CreatedAt                          time.Time
+	// EventID is the deposit event's id, or the withdrawal event's (one
+	// sequence for both); DepositID or WithdrawalID is 0 for the other kind.
+	ID, EventID, DepositID, WithdrawalID, MerchantID int64
+	Flavour, Method, URL                             string
+	Attempts                                         int
+	CreatedAt                                        time.Time
 	// Lease is next_at as the claim set it: the worker owns the row only
 	// while it is unchanged (a redelivery or a takeover changes it).
 	Lease time.Time
@@ -74,8 +76,9 @@ func (r *runner) claim(ctx context.Context) (*job, error) {
 			ORDER BY wd.next_at, wd.id LIMIT 1
 			FOR UPDATE OF wd SKIP LOCKED)
 		UPDATE webhook_deliveries d SET next_at = now() + $2 * interval '1 millisecond' FROM c WHERE d.id = c.id
-		RETURNING d.id, d.event_id, d.deposit_id, d.merchant_id, d.flavour, d.method, d.url, d.attempts, d.created_at, d.next_at, now()`,
-		busy, r.lease.Milliseconds()).Scan(&j.ID, &j.EventID, &j.DepositID, &j.MerchantID, &j.Flavour, &j.Method, &j.URL,
+		RETURNING d.id, coalesce(d.event_id, d.withdrawal_event_id), coalesce(d.deposit_id, 0), coalesce(d.withdrawal_id, 0),
+			d.merchant_id, d.flavour, d.method, d.url, d.attempts, d.created_at, d.next_at, now()`,
+		busy, r.lease.Milliseconds()).Scan(&j.ID, &j.EventID, &j.DepositID, &j.WithdrawalID, &j.MerchantID, &j.Flavour, &j.Method, &j.URL,
 		&j.Attempts, &j.CreatedAt, &j.Lease, &j.ClaimedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
@@ -124,7 +127,21 @@ func (r *runner) load(ctx context.Context, eventID int64) (event, error) {
 func (r *runner) deliver(ctx context.Context, j *job) {
 	defer r.done(j)
 	log := r.log.With("delivery", j.ID, "event", j.EventID, "flavour", j.Flavour, "merchant", j.MerchantID)
-	ev, err := r.load(ctx, j.EventID)
+	var o outcome
+	var err error
+	if j.Flavour == FlavourWithdrawal {
+		var we withdrawalEvent
+		if we, err = r.loadWithdrawal(ctx, j.EventID); err == nil {
+			o = r.withdrawal(ctx, j, we)
+		}
+	} else {
+		var ev event
+		if ev, err = r.load(ctx, j.EventID); err == nil && j.Flavour == "litepay" {
+			o = r.litepay(ctx, j, ev)
+		} else if err == nil {
+			o = r.iqpay(ctx, j, ev)
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			r.release(j)
@@ -132,12 +149,6 @@ func (r *runner) deliver(ctx context.Context, j *job) {
 		}
 		log.Warn("webhook delivery postponed: reading its event failed", "err", err)
 		return // the lease runs out and the delivery falls due again
-	}
-	var o outcome
-	if j.Flavour == "litepay" {
-		o = r.litepay(ctx, j, ev)
-	} else {
-		o = r.iqpay(ctx, j, ev)
 	}
 	if ctx.Err() != nil && !o.acked {
 		// Shutting down mid-request: not an attempt of the receiver's. Hand
@@ -194,11 +205,16 @@ func (r *runner) iqpay(ctx context.Context, j *job, ev event) outcome {
 	if err != nil {
 		return outcome{err: err.Error()}
 	}
-	req, err := iqpayRequest(j.Method, j.URL, p)
+	req, err := iqpayRequest(j.Method, j.URL, p, p.params())
 	if err != nil {
 		return outcome{err: err.Error()}
 	}
-	o, body := r.send(ctx, j, ev, req)
+	return r.sendIqpay(ctx, j, ev.Secret, req)
+}
+
+// sendIqpay sends an iqpay-flavour request: only HTTP 200 acknowledges.
+func (r *runner) sendIqpay(ctx context.Context, j *job, secret string, req request) outcome {
+	o, body := r.send(ctx, j, secret, req)
 	if o.status != nil {
 		if *o.status == http.StatusOK {
 			o.acked = true
@@ -232,7 +248,7 @@ func (r *runner) litepay(ctx context.Context, j *job, ev event) outcome {
 	if err != nil {
 		return outcome{err: err.Error(), wait: true}
 	}
-	o, body := r.send(ctx, j, ev, req)
+	o, body := r.send(ctx, j, ev.Secret, req)
 	switch {
 	case o.status == nil:
 	case *o.status >= 200 && *o.status < 300 && bytes.Contains(body, []byte(litepayAck)):
@@ -252,7 +268,7 @@ const maxBody = 64 << 10
 
 // send makes one signed request. The outcome has the status when a
 // response came, or the transport error.
-func (r *runner) send(ctx context.Context, j *job, ev event, req request) (outcome, []byte) {
+func (r *runner) send(ctx context.Context, j *job, secret string, req request) (outcome, []byte) {
 	var body io.Reader
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
@@ -265,7 +281,7 @@ func (r *runner) send(ctx context.Context, j *job, ev event, req request) (outco
 	hr.Header.Set(HeaderEventID, strconv.FormatInt(j.EventID, 10))
 	hr.Header.Set(HeaderDeliveryID, strconv.FormatInt(j.ID, 10))
 	hr.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	hr.Header.Set(HeaderSignature, Sign(ev.Secret, ts, req.Signed))
+	hr.Header.Set(HeaderSignature, Sign(secret, ts, req.Signed))
 	hr.Header.Set("User-Agent", "sluice-webhooks/1")
 	if req.Body != nil {
 		hr.Header.Set("Content-Type", "application/json")

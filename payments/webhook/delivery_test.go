@@ -478,8 +478,8 @@ func TestLeaseExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := payload(evData, "", "")
-	req, _ := iqpayRequest(j.Method, j.URL, p)
-	if o, _ := dead.send(context.Background(), j, evData, req); o.status == nil || *o.status != 200 {
+	req, _ := iqpayRequest(j.Method, j.URL, p, p.params())
+	if o, _ := dead.send(context.Background(), j, evData.Secret, req); o.status == nil || *o.status != 200 {
 		t.Fatalf("send %+v", o)
 	}
 	if j2 := step(t, mustRunner(t, testDeps(db))); j2 != nil {

@@ -104,8 +104,7 @@ func (f fixture) count(sql string, args ...any) int {
 // delivery reads one delivery's state.
 func (f fixture) delivery(id int64) Delivery {
 	f.t.Helper()
-	d, err := scanDelivery(f.db.QueryRow(context.Background(), `SELECT `+deliveryColumns+`
-		FROM webhook_deliveries wd JOIN deposit_events e ON e.id = wd.event_id WHERE wd.id = $1`, id))
+	d, err := scanDelivery(f.db.QueryRow(context.Background(), `SELECT `+deliveryColumns+` FROM `+deliveryFrom+` WHERE wd.id = $1`, id))
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -27,16 +27,21 @@ var (
 
 // Delivery is one event's delivery to one target, with its log.
 type Delivery struct {
-	ID            int64  `json:"id"`
-	EventID       int64  `json:"event_id"`
-	DepositID     int64  `json:"deposit_id"`
-	Flavour       string `json:"flavour"` // iqpay or litepay
-	Kind          string `json:"kind"`    // the event: created, confirmations, confirmed, unconfirmed, failed
+	ID           int64  `json:"id"`
+	EventID      int64  `json:"event_id"`      // a deposit's or a withdrawal's event (one sequence)
+	DepositID    int64  `json:"deposit_id"`    // 0 for a withdrawal's
+	WithdrawalID int64  `json:"withdrawal_id"` // 0 for a deposit's
+	Flavour      string `json:"flavour"`       // iqpay, litepay or withdrawal
+	// Kind is the event: created, confirmations, confirmed, unconfirmed,
+	// failed (deposits), withdrawal
+	Kind          string `json:"kind"`
 	Confirmations int    `json:"confirmations"`
-	Method        string `json:"method"`
-	URL           string `json:"url"`
-	State         string `json:"state"`    // pending, delivered, failed
-	Attempts      int    `json:"attempts"` // since it was created or last redelivered
+	// Status is the status the event announces (iqpay's 0, 1 or 2)
+	Status   int    `json:"status"`
+	Method   string `json:"method"`
+	URL      string `json:"url"`
+	State    string `json:"state"`    // pending, delivered, failed
+	Attempts int    `json:"attempts"` // since it was created or last redelivered
 	// NextAt is when it is tried next; nil once delivered or failed, and
 	// while a litepay callback waits for the next block.
 	NextAt      *time.Time `json:"next_at"`
@@ -57,22 +62,28 @@ type Attempt struct {
 
 // ListFilter narrows ListDeliveries; zero values match everything.
 type ListFilter struct {
-	State     string // pending, delivered or failed
-	Flavour   string // iqpay or litepay
-	DepositID int64
-	EventID   int64
-	Cursor    string // the cursor a previous page returned; "" for the newest
-	Limit     int    // 1 to 200; default 50
+	State        string // pending, delivered or failed
+	Flavour      string // iqpay, litepay or withdrawal
+	DepositID    int64
+	WithdrawalID int64
+	EventID      int64
+	Cursor       string // the cursor a previous page returned; "" for the newest
+	Limit        int    // 1 to 200; default 50
 }
 
-const deliveryColumns = `wd.id, wd.event_id, wd.deposit_id, wd.flavour, e.kind, e.confirmations, wd.method, wd.url, wd.state,
+// deliveryFrom is the deliveries with their event, of either kind.
+const deliveryFrom = `webhook_deliveries wd LEFT JOIN deposit_events e ON e.id = wd.event_id
+	LEFT JOIN withdrawal_events we ON we.id = wd.withdrawal_event_id`
+
+const deliveryColumns = `wd.id, coalesce(wd.event_id, wd.withdrawal_event_id), coalesce(wd.deposit_id, 0), coalesce(wd.withdrawal_id, 0),
+	wd.flavour, coalesce(e.kind, 'withdrawal'), coalesce(e.confirmations, 0), coalesce(e.status, we.status), wd.method, wd.url, wd.state,
 	wd.attempts, CASE WHEN wd.state = 'pending' AND wd.next_at <> 'infinity' THEN wd.next_at END,
 	wd.last_status, wd.last_error, wd.created_at, wd.delivered_at`
 
 func scanDelivery(row pgx.Row) (Delivery, error) {
 	var d Delivery
-	err := row.Scan(&d.ID, &d.EventID, &d.DepositID, &d.Flavour, &d.Kind, &d.Confirmations, &d.Method, &d.URL, &d.State,
-		&d.Attempts, &d.NextAt, &d.LastStatus, &d.LastError, &d.CreatedAt, &d.DeliveredAt)
+	err := row.Scan(&d.ID, &d.EventID, &d.DepositID, &d.WithdrawalID, &d.Flavour, &d.Kind, &d.Confirmations, &d.Status,
+		&d.Method, &d.URL, &d.State, &d.Attempts, &d.NextAt, &d.LastStatus, &d.LastError, &d.CreatedAt, &d.DeliveredAt)
 	return d, err
 }
 
@@ -85,9 +96,9 @@ func ListDeliveries(ctx context.Context, db Querier, merchantID int64, f ListFil
 		return nil, "", fmt.Errorf("%w: state %q is not pending, delivered or failed", ErrBadFilter, f.State)
 	}
 	switch f.Flavour {
-	case "", "iqpay", "litepay":
+	case "", "iqpay", "litepay", FlavourWithdrawal:
 	default:
-		return nil, "", fmt.Errorf("%w: flavour %q is not iqpay or litepay", ErrBadFilter, f.Flavour)
+		return nil, "", fmt.Errorf("%w: flavour %q is not iqpay, litepay or withdrawal", ErrBadFilter, f.Flavour)
 	}
 	if f.Limit == 0 {
 		f.Limit = 50
@@ -102,12 +113,11 @@ func ListDeliveries(ctx context.Context, db Querier, merchantID int64, f ListFil
 			return nil, "", fmt.Errorf("%w: cursor %q is not one this API returned", ErrBadFilter, f.Cursor)
 		}
 	}
-	rows, err := db.Query(ctx, `SELECT `+deliveryColumns+`
-		FROM webhook_deliveries wd JOIN deposit_events e ON e.id = wd.event_id
+	rows, err := db.Query(ctx, `SELECT `+deliveryColumns+` FROM `+deliveryFrom+`
 		WHERE wd.merchant_id = $1 AND ($2 = '' OR wd.state = $2) AND ($3 = '' OR wd.flavour = $3)
-			AND ($4::bigint = 0 OR wd.deposit_id = $4) AND ($5::bigint = 0 OR wd.event_id = $5)
-			AND ($6::bigint = 0 OR wd.id < $6)
-		ORDER BY wd.id DESC LIMIT $7`, merchantID, f.State, f.Flavour, f.DepositID, f.EventID, before, f.Limit+1)
+			AND ($4::bigint = 0 OR wd.deposit_id = $4) AND ($5::bigint = 0 OR coalesce(wd.event_id, wd.withdrawal_event_id) = $5)
+			AND ($6::bigint = 0 OR wd.id < $6) AND ($8::bigint = 0 OR wd.withdrawal_id = $8)
+		ORDER BY wd.id DESC LIMIT $7`, merchantID, f.State, f.Flavour, f.DepositID, f.EventID, before, f.Limit+1, f.WithdrawalID)
 	if err != nil {
 		return nil, "", fmt.Errorf("webhook deliveries: %w", err)
 	}
@@ -167,6 +177,12 @@ func attachLogs(ctx context.Context, db Querier, ds []Delivery) error {
 	return nil
 }
 
+// endpointKind is the merchant_webhooks kind a delivery wd goes to: its
+// deposit event's kind (a reorg's unconfirmed goes with confirmations), or
+// withdrawal.
+const endpointKind = `coalesce((SELECT CASE e.kind WHEN 'unconfirmed' THEN 'confirmations' ELSE e.kind END
+	FROM deposit_events e WHERE e.id = wd.event_id), 'withdrawal')`
+
 // Redeliver sends a delivery of the merchant's again, now, whatever its
 // state (delivered, failed or pending), with a fresh retry window. It goes
 // to the endpoint configured now (the merchant may have fixed it), still
@@ -174,13 +190,11 @@ func attachLogs(ctx context.Context, db Querier, ds []Delivery) error {
 // merchant is ErrNotFound, as is one that does not exist.
 func Redeliver(ctx context.Context, db Querier, merchantID, deliveryID int64) (Delivery, error) {
 	tag, err := db.Exec(ctx, `UPDATE webhook_deliveries wd SET state = 'pending', next_at = now(), attempts = 0,
-			method = coalesce(CASE WHEN wd.flavour = 'iqpay' THEN (
-				SELECT mw.method FROM merchant_webhooks mw JOIN deposit_events e ON e.id = wd.event_id
-				WHERE mw.merchant_id = wd.merchant_id AND mw.kind = CASE e.kind WHEN 'unconfirmed' THEN 'confirmations' ELSE e.kind END) END,
+			method = coalesce(CASE WHEN wd.flavour <> 'litepay' THEN (
+				SELECT mw.method FROM merchant_webhooks mw WHERE mw.merchant_id = wd.merchant_id AND mw.kind = `+endpointKind+`) END,
 				wd.method),
-			url = coalesce(CASE WHEN wd.flavour = 'iqpay' THEN (
-				SELECT mw.url FROM merchant_webhooks mw JOIN deposit_events e ON e.id = wd.event_id
-				WHERE mw.merchant_id = wd.merchant_id AND mw.kind = CASE e.kind WHEN 'unconfirmed' THEN 'confirmations' ELSE e.kind END)
+			url = coalesce(CASE WHEN wd.flavour <> 'litepay' THEN (
+				SELECT mw.url FROM merchant_webhooks mw WHERE mw.merchant_id = wd.merchant_id AND mw.kind = `+endpointKind+`)
 			ELSE (SELECT nullif(ra.callback_url, '') FROM receive_addresses ra JOIN deposits d ON d.wallet_id = ra.wallet_id
 				WHERE d.id = wd.deposit_id) END,
 				wd.url)
@@ -191,8 +205,7 @@ func Redeliver(ctx context.Context, db Querier, merchantID, deliveryID int64) (D
 	if tag.RowsAffected() == 0 {
 		return Delivery{}, fmt.Errorf("%w: %d", ErrNotFound, deliveryID)
 	}
-	d, err := scanDelivery(db.QueryRow(ctx, `SELECT `+deliveryColumns+`
-		FROM webhook_deliveries wd JOIN deposit_events e ON e.id = wd.event_id WHERE wd.id = $1`, deliveryID))
+	d, err := scanDelivery(db.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM `+deliveryFrom+` WHERE wd.id = $1`, deliveryID))
 	if err != nil {
 		return Delivery{}, fmt.Errorf("webhook redeliver %d: %w", deliveryID, err)
 	}

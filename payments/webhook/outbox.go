@@ -17,7 +17,7 @@ const fanOutBatch = 500
 // find its callback again.
 const errDepositFailed = "not sent: the deposit failed (its transaction was double-spent, replaced or dropped)"
 
-// fanOut turns undispatched deposit events into deliveries and marks them
+// fanOut turns undispatched deposit and withdrawal events into deliveries and marks them
 // dispatched, in one transaction; SKIP LOCKED lets several processes share
 // the work. It returns how many events it took.
 //
@@ -25,6 +25,8 @@ const errDepositFailed = "not sent: the deposit failed (its transaction was doub
 // event's kind (a reorg's unconfirmed goes to the confirmations endpoint).
 // litepay: one delivery per deposit, made on its created event, for a
 // receive address with callback_req; it is resent per block (see deliver).
+// withdrawal: one delivery per withdrawal event whose merchant has a
+// 'withdrawal' endpoint.
 func fanOut(ctx context.Context, db *pgxpool.Pool) (int, error) {
 	tx, err := db.Begin(ctx)
 	if err != nil {
@@ -39,8 +41,36 @@ func fanOut(ctx context.Context, db *pgxpool.Pool) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("webhook fan-out: %w", err)
 	}
-	if len(ids) == 0 {
+	var wids []int64
+	if len(ids) < fanOutBatch {
+		rows, err := tx.Query(ctx, `SELECT id FROM withdrawal_events WHERE NOT dispatched ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+			fanOutBatch-len(ids))
+		if err != nil {
+			return 0, fmt.Errorf("webhook fan-out: %w", err)
+		}
+		if wids, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+			return 0, fmt.Errorf("webhook fan-out: %w", err)
+		}
+	}
+	if len(ids)+len(wids) == 0 {
 		return 0, nil
+	}
+	if len(wids) > 0 {
+		// iqpay's withdrawal webhook, to the merchant's 'withdrawal' endpoint
+		if _, err := tx.Exec(ctx, `INSERT INTO webhook_deliveries (withdrawal_event_id, withdrawal_id, merchant_id, flavour, method, url)
+			SELECT e.id, e.withdrawal_id, w.merchant_id, 'withdrawal', mw.method, mw.url
+			FROM withdrawal_events e JOIN withdrawals w ON w.id = e.withdrawal_id
+			JOIN merchant_webhooks mw ON mw.merchant_id = w.merchant_id AND mw.kind = 'withdrawal'
+			WHERE e.id = ANY($1) ORDER BY e.id
+			ON CONFLICT (withdrawal_event_id) DO NOTHING`, wids); err != nil {
+			return 0, fmt.Errorf("webhook fan-out of withdrawal events %d..%d: %w", wids[0], wids[len(wids)-1], err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE withdrawal_events SET dispatched = true WHERE id = ANY($1)`, wids); err != nil {
+			return 0, fmt.Errorf("webhook fan-out: %w", err)
+		}
+	}
+	if len(ids) == 0 {
+		return len(wids), tx.Commit(ctx)
 	}
 	stmts := []string{
 		// iqpay, in event order so delivery ids follow it too
@@ -79,7 +109,7 @@ func fanOut(ctx context.Context, db *pgxpool.Pool) (int, error) {
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("webhook fan-out: %w", err)
 	}
-	return len(ids), nil
+	return len(ids) + len(wids), nil
 }
 
 // rearmLitepay makes due again the litepay callbacks that wait for a new
@@ -109,12 +139,18 @@ func tipsChanged(ctx context.Context, db Querier) (time.Time, error) {
 }
 
 // eligible is the claim condition shared by the workers and the age
-// metric: due, and no earlier event of the same deposit still on its way
-// (pending in the same flavour, or not yet fanned out).
+// metric: due, and no earlier event of the same deposit (or withdrawal)
+// still on its way (pending in the same flavour, or not yet fanned out).
+// Each pair of conditions is vacuous for the other kind of delivery, whose
+// columns are NULL.
 const eligible = `wd.state = 'pending' AND wd.next_at <= now()
 	AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.deposit_id = wd.deposit_id AND p.flavour = wd.flavour
 		AND p.state = 'pending' AND p.event_id < wd.event_id)
-	AND NOT EXISTS (SELECT 1 FROM deposit_events e WHERE e.deposit_id = wd.deposit_id AND NOT e.dispatched AND e.id < wd.event_id)`
+	AND NOT EXISTS (SELECT 1 FROM deposit_events e WHERE e.deposit_id = wd.deposit_id AND NOT e.dispatched AND e.id < wd.event_id)
+	AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.withdrawal_id = wd.withdrawal_id
+		AND p.state = 'pending' AND p.withdrawal_event_id < wd.withdrawal_event_id)
+	AND NOT EXISTS (SELECT 1 FROM withdrawal_events e WHERE e.withdrawal_id = wd.withdrawal_id AND NOT e.dispatched
+		AND e.id < wd.withdrawal_event_id)`
 
 // backlog reads the outbox gauges: pending deliveries plus undispatched
 // events, and the age of the oldest of them that waits on sluice (not on a
@@ -122,9 +158,11 @@ const eligible = `wd.state = 'pending' AND wd.next_at <= now()
 func backlog(ctx context.Context, db Querier) (n int64, oldest time.Duration, err error) {
 	var secs float64
 	err = db.QueryRow(ctx, `SELECT
-			(SELECT count(*) FROM webhook_deliveries WHERE state = 'pending') + (SELECT count(*) FROM deposit_events WHERE NOT dispatched),
+			(SELECT count(*) FROM webhook_deliveries WHERE state = 'pending') + (SELECT count(*) FROM deposit_events WHERE NOT dispatched)
+				+ (SELECT count(*) FROM withdrawal_events WHERE NOT dispatched),
 			greatest(
 				coalesce(extract(epoch FROM now() - (SELECT min(created_at) FROM deposit_events WHERE NOT dispatched)), 0),
+				coalesce(extract(epoch FROM now() - (SELECT min(created_at) FROM withdrawal_events WHERE NOT dispatched)), 0),
 				coalesce(extract(epoch FROM now() - (SELECT min(wd.next_at) FROM webhook_deliveries wd WHERE `+eligible+`)), 0))::float8`).
 		Scan(&n, &secs)
 	if err != nil {

@@ -100,9 +100,23 @@ type request struct {
 	Signed      []byte
 }
 
-// iqpayRequest sends p with method: a JSON body for POST and PUT, query
-// parameters added to the URL's own for GET and DELETE.
-func iqpayRequest(method, rawURL string, p Payload) (request, error) {
+// params is p as query parameters, in the body's order.
+func (p Payload) params() [][2]string {
+	return [][2]string{
+		{"address", p.Address}, {"wallet_ext_id", p.WalletExtID}, {"fromAddress", p.FromAddress}, {"txid", p.TxID},
+		{"amount", p.Amount.String()}, {"currency", p.Currency}, {"status", strconv.Itoa(p.Status)},
+		{"convert_currency", p.ConvertCurrency}, {"convert_price", p.ConvertPrice.String()},
+		{"converted_amount", p.ConvertedAmount.String()},
+		{"event_id", strconv.FormatInt(p.EventID, 10)}, {"deposit_id", strconv.FormatInt(p.DepositID, 10)},
+		{"kind", p.Kind}, {"confirmations", strconv.Itoa(p.Confirmations)},
+		{"confirmations_required", strconv.Itoa(p.ConfirmationsRequired)}, {"position", p.Position},
+		{"amount_base_units", p.AmountBaseUnits}, {"created_at", strconv.FormatInt(p.CreatedAt, 10)},
+	}
+}
+
+// iqpayRequest sends an iqpay-flavour event with method: body as JSON for
+// POST and PUT, params added to the URL's own query for GET and DELETE.
+func iqpayRequest(method, rawURL string, body any, params [][2]string) (request, error) {
 	u, err := parseTarget(rawURL)
 	if err != nil {
 		return request{}, err
@@ -112,23 +126,14 @@ func iqpayRequest(method, rawURL string, p Payload) (request, error) {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false) // receivers get "&", not "\u0026", in an extId
-		if err := enc.Encode(p); err != nil {
-			return request{}, fmt.Errorf("webhook: encode event %d: %w", p.EventID, err)
+		if err := enc.Encode(body); err != nil {
+			return request{}, fmt.Errorf("webhook: encode event: %w", err)
 		}
-		body := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
+		b := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
 		u.Fragment = ""
-		return request{Method: method, URL: u.String(), Body: body, Signed: body}, nil
+		return request{Method: method, URL: u.String(), Body: b, Signed: b}, nil
 	case "GET", "DELETE":
-		q := withQuery(u, [][2]string{
-			{"address", p.Address}, {"wallet_ext_id", p.WalletExtID}, {"fromAddress", p.FromAddress}, {"txid", p.TxID},
-			{"amount", p.Amount.String()}, {"currency", p.Currency}, {"status", strconv.Itoa(p.Status)},
-			{"convert_currency", p.ConvertCurrency}, {"convert_price", p.ConvertPrice.String()},
-			{"converted_amount", p.ConvertedAmount.String()},
-			{"event_id", strconv.FormatInt(p.EventID, 10)}, {"deposit_id", strconv.FormatInt(p.DepositID, 10)},
-			{"kind", p.Kind}, {"confirmations", strconv.Itoa(p.Confirmations)},
-			{"confirmations_required", strconv.Itoa(p.ConfirmationsRequired)}, {"position", p.Position},
-			{"amount_base_units", p.AmountBaseUnits}, {"created_at", strconv.FormatInt(p.CreatedAt, 10)},
-		})
+		q := withQuery(u, params)
 		return request{Method: method, URL: u.String(), Signed: []byte(q)}, nil
 	}
 	return request{}, fmt.Errorf("webhook: method %q is not GET, POST, PUT or DELETE", method)
