@@ -44,6 +44,10 @@ type Sweeps struct {
 	FeeRateCeiling int64 `yaml:"fee_rate_ceiling"`
 	// MaxFeePerGasGwei caps Ethereum's maxFeePerGas (default 500 gwei).
 	MaxFeePerGasGwei int64 `yaml:"max_fee_per_gas_gwei"`
+	// BumpAfter: a Bitcoin-family sweep or withdrawal still unconfirmed this
+	// long after it was sent is replaced (RBF) by one paying a higher fee,
+	// within fee_rate_ceiling (default 1h; a negative value never bumps).
+	BumpAfter time.Duration `yaml:"bump_after"`
 	// GasTankLow is the gas tank balance (ETH, exact decimal) under which
 	// sluice_gas_tank_low is 1 (default "0.05").
 	GasTankLow string `yaml:"gas_tank_low"`
@@ -254,7 +258,7 @@ func Defaults() Config {
 		API:      API{Listen: DefaultAPIListen, ShutdownTimeout: 15 * time.Second, RateLimit: 50, ReceiveFeePercent: "0.01"},
 		Indexer:  Indexer{Workers: 8, BatchRows: 50_000, MaxReorg: 100, PollInterval: time.Second},
 		Webhooks: Webhooks{Workers: 4, Timeout: 10 * time.Second, MaxAge: 72 * time.Hour},
-		Sweeps:   Sweeps{Interval: 5 * time.Second, Confirmations: 1, FeeRateFloor: 1, FeeRateCeiling: 500, MaxFeePerGasGwei: 500, GasTankLow: "0.05"},
+		Sweeps:   Sweeps{Interval: 5 * time.Second, Confirmations: 1, BumpAfter: time.Hour, FeeRateFloor: 1, FeeRateCeiling: 500, MaxFeePerGasGwei: 500, GasTankLow: "0.05"},
 		Rates:    Rates{Sources: DefaultRateSources(), MaxAge: 10 * time.Minute, Refresh: time.Minute},
 		Log:      Log{Level: "info", Format: "text"},
 	}
@@ -293,6 +297,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Sweeps.Confirmations == 0 {
 		c.Sweeps.Confirmations = sd.Confirmations
+	}
+	if c.Sweeps.BumpAfter == 0 {
+		c.Sweeps.BumpAfter = sd.BumpAfter
 	}
 	if c.Sweeps.FeeRateFloor == 0 {
 		c.Sweeps.FeeRateFloor = sd.FeeRateFloor

@@ -36,7 +36,9 @@ currency: the settlement address or the operator's hot wallet; litepay receive a
 their destination, payments under 1 USD kept as donations), signs them with keys derived
 from payments.seed_file, stores the signed transaction, broadcasts it, and follows it to
 sweeps.confirmations. A crash anywhere repeats the step with the same bytes: nothing is
-sent twice, nothing is lost. Service fees go to sweeps.fee_addresses.`,
+sent twice, nothing is lost. Service fees go to sweeps.fee_addresses. A Bitcoin-family
+transaction still unconfirmed after sweeps.bump_after (default 1h) is replaced (RBF) by
+one paying a higher fee, up to sweeps.fee_rate_ceiling; whichever the chain mines counts.`,
 		Example: `  eval "$(sluice stack env)" && sluice sweep --chain btc,ltc,eth`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -87,7 +89,7 @@ func runSweepers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 			return err
 		}
 		r := &sweep.Runner{DB: st.PG, Chain: c, Impl: impl, Log: log.With("chain", c, "worker", "sweep"), Metrics: metrics,
-			Interval: cfg.Sweeps.Interval, Confirmations: int64(cfg.Sweeps.Confirmations),
+			Interval: cfg.Sweeps.Interval, Confirmations: int64(cfg.Sweeps.Confirmations), BumpAfter: max(cfg.Sweeps.BumpAfter, 0),
 			Operator: sweep.Operator{FeeAddress: cfg.Sweeps.FeeAddresses, HotWallet: hot, Minimum: minimum}}
 		wg.Add(1)
 		go func() {

@@ -49,6 +49,10 @@ type Runner struct {
 	// RebroadcastAfter: a broadcast job the node does not know is sent again
 	// after this long (default 1 min).
 	RebroadcastAfter time.Duration
+	// BumpAfter: a broadcast job still in the mempool this long after it was
+	// sent is replaced by one paying a higher fee, where Impl is a Bumper;
+	// 0 never bumps. A bump that cannot be made waits as long again.
+	BumpAfter time.Duration
 }
 
 // Metrics of the sweep runners.
@@ -345,6 +349,11 @@ func (r *Runner) broadcast(ctx context.Context, j *Job) error {
 		if errors.Is(err, ErrNonceTaken) {
 			return r.failSent(ctx, j, err)
 		}
+		if errors.Is(err, ErrConflict) && j.Replaces != 0 {
+			if done, perr := r.predecessorMined(ctx, j); perr != nil || done {
+				return perr
+			}
+		}
 		if _, dbErr := r.DB.Exec(ctx, "UPDATE sweeps SET attempts = attempts + 1, error = $2, updated_at = now() WHERE id = $1",
 			j.ID, err.Error()); dbErr != nil {
 			return dbErr
@@ -382,12 +391,20 @@ func (r *Runner) follow(ctx context.Context, j *Job) error {
 		if time.Since(j.sentAt) > r.RebroadcastAfter {
 			r.Log.Warn("the node lost a broadcast sweep; sending the same transaction again", "id", j.ID, "txid", j.TxID)
 			if err := r.Impl.Broadcast(ctx, j.RawTx); err != nil {
+				if errors.Is(err, ErrConflict) && j.Replaces != 0 {
+					if done, perr := r.predecessorMined(ctx, j); perr != nil || done {
+						return perr
+					}
+				}
 				return fmt.Errorf("rebroadcast %s: %w", j.TxID, err)
 			}
 			_, err := r.DB.Exec(ctx, "UPDATE sweeps SET broadcast_at = now(), attempts = attempts + 1 WHERE id = $1", j.ID)
 			return err
 		}
 		return nil
+	}
+	if b, ok := r.Impl.(Bumper); ok && confs == 0 && r.BumpAfter > 0 && time.Since(j.sentAt) > r.BumpAfter {
+		return r.bump(ctx, b, j)
 	}
 	if confs < r.Confirmations {
 		return nil
@@ -474,4 +491,118 @@ func confirmWithdrawal(ctx context.Context, tx pgx.Tx, j *Job, paid *big.Int) er
 		}
 	}
 	return rows.Err()
+}
+
+// bump replaces a job stuck in the mempool with one paying a higher fee:
+// the replacement is stored signed, and takes over the job's deposits (or
+// withdrawal), in one transaction, before it is sent; the job becomes
+// replaced. Whichever of the two the chain mines counts (predecessorMined).
+func (r *Runner) bump(ctx context.Context, b Bumper, j *Job) error {
+	if err := r.inputs(ctx, j); err != nil {
+		return err
+	}
+	nj, err := b.Bump(ctx, j)
+	if err != nil {
+		// at the fee ceiling, dust, or the node failed: wait as long again
+		if _, dbErr := r.DB.Exec(ctx, `UPDATE sweeps SET broadcast_at = now(), error = $2, updated_at = now()
+			WHERE id = $1 AND state = 'broadcast'`, j.ID, "not bumped: "+err.Error()); dbErr != nil {
+			return dbErr
+		}
+		r.Log.Warn("a stuck sweep could not be bumped; waiting", "id", j.ID, "txid", j.TxID, "err", err)
+		return nil
+	}
+	tx, err := r.DB.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	tag, err := tx.Exec(ctx, "UPDATE sweeps SET state = 'replaced', updated_at = now() WHERE id = $1 AND state = 'broadcast'", j.ID)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil // another runner moved it on
+	}
+	var nonce any
+	if nj.Nonce != nil {
+		nonce = int64(*nj.Nonce)
+	}
+	if err := tx.QueryRow(ctx, `INSERT INTO sweeps (chain, currency, merchant_id, kind, state, destination, amount, fee_service,
+			fee_address, fee_network, from_address, nonce, raw_tx, txid, replaces, after_sweep)
+		VALUES ($1, $2, nullif($3, 0), $4, 'signed', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, nullif($15, 0)) RETURNING id`,
+		r.Chain, j.Currency, j.MerchantID, j.Kind, nj.Destination, nj.Amount.String(), nj.FeeService.String(), nj.FeeAddress,
+		nj.FeeNetwork.String(), nj.From, nonce, nj.RawTx, nj.TxID, j.ID, j.AfterSweep).Scan(&nj.ID); err != nil {
+		return fmt.Errorf("store the replacement of sweep %d: %w", j.ID, err)
+	}
+	if err := moveJob(ctx, tx, j.ID, nj.ID); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	fault.At("sweep:bumped") // stored, not sent
+	r.count(j, StateReplaced)
+	r.Log.Info("stuck sweep bumped", "id", j.ID, "txid", j.TxID, "replacement", nj.ID, "new_txid", nj.TxID,
+		"network_fee", j.FeeNetwork.String(), "new_network_fee", nj.FeeNetwork.String())
+	nj.Chain, nj.Currency, nj.MerchantID, nj.Kind, nj.State, nj.Replaces = r.Chain, j.Currency, j.MerchantID, j.Kind, StateSigned, j.ID
+	return r.broadcast(ctx, nj)
+}
+
+// moveJob hands a job's deposits and withdrawal to another job (its
+// replacement, or back to the job it replaced), the withdrawal bearing the
+// other's network fee.
+func moveJob(ctx context.Context, tx pgx.Tx, from, to int64) error {
+	if _, err := tx.Exec(ctx, "UPDATE deposits SET sweep_id = $2 WHERE sweep_id = $1", from, to); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE withdrawals w SET sweep_id = $2, gas = s.fee_network FROM sweeps s
+		WHERE s.id = $2 AND w.sweep_id = $1`, from, to); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	return nil
+}
+
+// predecessorMined settles a replacement whose inputs are taken: when a
+// transaction it replaced was mined after all, that job is followed again
+// (to its confirmation, as if never replaced) and takes its deposits or
+// withdrawal back; the replacement becomes replaced. False when none was.
+func (r *Runner) predecessorMined(ctx context.Context, j *Job) (bool, error) {
+	for id := j.Replaces; id != 0; {
+		var txid string
+		var next int64
+		if err := r.DB.QueryRow(ctx, "SELECT txid, coalesce(replaces, 0) FROM sweeps WHERE id = $1", id).Scan(&txid, &next); err != nil {
+			return false, fmt.Errorf("ledger: %w", err)
+		}
+		confs, known, err := r.Impl.Confirmations(ctx, txid)
+		if err != nil {
+			return false, err
+		}
+		if !known || confs == 0 {
+			id = next
+			continue
+		}
+		tx, err := r.DB.Begin(ctx)
+		if err != nil {
+			return false, fmt.Errorf("ledger: %w", err)
+		}
+		defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+		tag, err := tx.Exec(ctx, `UPDATE sweeps SET state = 'replaced', error = $2, updated_at = now()
+			WHERE id = $1 AND state IN ('signed', 'broadcast')`, j.ID, fmt.Sprintf("sweep %d (%s), which this one replaced, was mined", id, txid))
+		if err != nil || tag.RowsAffected() == 0 {
+			return false, err
+		}
+		if _, err := tx.Exec(ctx, "UPDATE sweeps SET state = 'broadcast', error = '', updated_at = now() WHERE id = $1", id); err != nil {
+			return false, fmt.Errorf("ledger: %w", err)
+		}
+		if err := moveJob(ctx, tx, j.ID, id); err != nil {
+			return false, err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return false, fmt.Errorf("ledger: %w", err)
+		}
+		r.count(j, StateReplaced)
+		r.Log.Info("the chain mined a sweep's earlier transaction, not its replacement", "id", id, "txid", txid, "replacement", j.ID)
+		return true, nil
+	}
+	return false, nil
 }

@@ -88,6 +88,18 @@ var ErrReverted = errors.New("the transaction failed on chain")
 // the same address was mined with the job's nonce: this one can never be.
 var ErrNonceTaken = errors.New("the nonce was used by another transaction")
 
+// ErrConflict is returned by Chain.Broadcast when the transaction's inputs
+// are spent by another transaction (or unknown): it cannot confirm as it is.
+// For a replacement (RBF) it means the transaction it replaces holds them.
+var ErrConflict = errors.New("the transaction's inputs are spent by another transaction or unknown to the node")
+
+// Bumper is a Chain that replaces a transaction stuck in the mempool with
+// one paying a higher fee (Bitcoin family, BIP 125). Bump returns the new
+// job, signed, with Replaces set; it must not broadcast nor change job.
+type Bumper interface {
+	Bump(ctx context.Context, job *Job) (*Job, error)
+}
+
 // Chain is one chain's part of sweeping.
 type Chain interface {
 	// Sign builds and signs job's transaction: it sets RawTx, TxID,

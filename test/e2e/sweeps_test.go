@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/big"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -298,4 +299,100 @@ func devnetAddress(t *testing.T, chain string) string {
 		t.Fatalf("devnet address: %s", r.stderr)
 	}
 	return strings.TrimSpace(r.stdout)
+}
+
+// TestStuckSweepBumped: a sweep left unconfirmed past sweeps.bump_after is
+// replaced by one paying more (RBF). btcd takes the replacement, and the
+// chain mines it; litecoind (without -mempoolreplacement) refuses it, the
+// chain mines the original, and the original counts. Either way exactly one
+// transaction pays the settlement address, its job alone is confirmed, and
+// the books check clean.
+func TestStuckSweepBumped(t *testing.T) {
+	for _, c := range []struct{ chain, currency, pay, mine string }{{"btc", "BTC", "0.4", "2"}, {"ltc", "LTC", "0.4", "6"}} {
+		t.Run(c.chain, func(t *testing.T) {
+			n := nodeFor(t, c.chain)
+			dest := devnetAddress(t, c.chain)
+			a := newAPIEnv(t, "SLUICE_SWEEPS_BUMP_AFTER=2s")
+			if r := run(t, a.env, "merchant", "update", "1", "--settle", c.currency+"="+dest); r.code != 0 {
+				t.Fatalf("merchant update: %s", r.stderr)
+			}
+			a.start(t, nil, "--chain", c.chain)
+			top := n.height(t)
+			waitFor(t, "catch-up", 60*time.Second, func() bool { return a.checkpoint(t, c.chain) >= top })
+			a.srv = startServeArgs(t, a.env, "--index=false")
+			a.startSub(t, nil, "consume", "--chain", c.chain)
+			a.startSub(t, nil, "sweep", "--chain", c.chain)
+			addr := a.walletWhenSynced(t, c.currency, "stuck-"+c.chain)
+			devnetPay(t, c.currency, addr, c.pay)
+			mine, _ := strconv.Atoi(c.mine)
+			devnetMine(t, c.chain, mine)
+			waitFor(t, "a bump", 90*time.Second, func() bool {
+				s := a.sweeps(t)
+				return len(s) >= 2 && s[0].state == "replaced"
+			})
+			first := a.sweeps(t)[0]
+			if c.chain == "btc" {
+				// the node dropped the original for its replacement
+				waitFor(t, "the replacement in the mempool", 30*time.Second, func() bool {
+					s := a.sweeps(t)
+					last := s[len(s)-1]
+					_, err := n.rawTx(last.txid)
+					return last.state == "broadcast" && err == nil
+				})
+				if _, err := n.rawTx(first.txid); err == nil {
+					t.Errorf("btcd still has the replaced %s", first.txid)
+				}
+			}
+			devnetMine(t, c.chain, 1)
+			waitFor(t, "one sweep confirmed", 60*time.Second, func() bool {
+				for _, s := range a.sweeps(t) {
+					if s.state == "confirmed" {
+						return true
+					}
+				}
+				return false
+			})
+			time.Sleep(3 * time.Second) // a few more rounds: nothing else may confirm or be sent
+			var confirmed []sweepRow
+			for _, s := range a.sweeps(t) {
+				switch s.state {
+				case "confirmed":
+					confirmed = append(confirmed, s)
+				case "replaced":
+				default:
+					t.Errorf("job %d left %s", s.id, s.state)
+				}
+			}
+			if len(confirmed) != 1 {
+				t.Fatalf("confirmed jobs: %+v", confirmed)
+			}
+			s := confirmed[0]
+			if c.chain == "ltc" && s.id != first.id {
+				t.Errorf("litecoind mined the original %s, but job %d counts", first.txid, s.id)
+			}
+			if c.chain == "btc" && s.id == first.id {
+				t.Errorf("btcd mined a replacement, but the original job counts")
+			}
+			want := mustBig(t, strings.ReplaceAll(c.pay, "0.", "")+"0000000")
+			want.Sub(want, mustBig(t, s.feeNet))
+			if got := paidTo(t, n, s.txid); got[dest] != want.String() || s.amount != want.String() {
+				t.Errorf("paid %v, ledger %s; want %s to %s", got, s.amount, want, dest)
+			}
+			if mustBig(t, s.feeNet).Cmp(mustBig(t, first.feeNet)) < 0 {
+				t.Errorf("the confirmed fee %s is under the first %s", s.feeNet, first.feeNet)
+			}
+			tip := n.height(t)
+			waitFor(t, "the sweep indexed", 30*time.Second, func() bool { return a.checkpoint(t, c.chain) >= tip })
+			if r := run(t, a.env, "ledger", "check"); r.code != 0 || !strings.Contains(r.stdout, "clean") {
+				t.Fatalf("ledger check: %d %s %s", r.code, r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
+// rawTx asks the node for a transaction it has, in its mempool or chain.
+func (n *node) rawTx(txid string) (json.RawMessage, error) {
+	var raw json.RawMessage
+	err := n.rpc.Call(context.Background(), "getrawtransaction", &raw, txid, 0)
+	return raw, err
 }

@@ -24,7 +24,7 @@ import (
 // transaction, in the mempool or in the chain, or do not exist: this
 // transaction cannot confirm as it is. The transaction itself being known to
 // the node is not a conflict: Broadcast then succeeds.
-var ErrConflict = errors.New("the transaction's inputs are spent by another transaction or unknown to the node")
+var ErrConflict = sweep.ErrConflict
 
 // ErrAtCeiling is returned by Bump when the replacement would have to pay
 // more than the configured ceiling rate.
