@@ -133,7 +133,9 @@ func checkSweeps(ctx context.Context, db *pgxpool.Pool, ch *stores.ClickHouse) (
 	var problems []string
 	for _, s := range ss {
 		pays := map[string]string{strings.ToLower(s.dest): s.amount}
-		if s.fee != "0" && s.feeA != "" {
+		// Ethereum pays a sweep's service fee in a fee job of its own
+		// (checked as its own row), not in the sweep's transaction.
+		if s.fee != "0" && s.feeA != "" && s.chain != "eth" {
 			pays[strings.ToLower(s.feeA)] = s.fee
 		}
 		got, err := paid(ctx, ch, s.chain, s.currency, s.txid)

@@ -15,6 +15,9 @@ import (
 
 	"github.com/sluicepay/sluice/amount"
 	"github.com/sluicepay/sluice/internal/testenv"
+	"github.com/sluicepay/sluice/jsonrpc"
+	"github.com/sluicepay/sluice/payments/keys"
+	ethsweep "github.com/sluicepay/sluice/payments/sweep/ethereum"
 	"github.com/sluicepay/sluice/stores"
 )
 
@@ -395,4 +398,145 @@ func (n *node) rawTx(txid string) (json.RawMessage, error) {
 	var raw json.RawMessage
 	err := n.rpc.Call(context.Background(), "getrawtransaction", &raw, txid, 0)
 	return raw, err
+}
+
+// TestETHAndUSDTSweepToSettlement: ETH and USDT deposits made through the
+// API and paid on the stack's geth are swept by `sluice serve` (sweeps
+// enabled) to the merchant's settlement address once confirmed: ETH for
+// exactly amount − service fee − the network fee the ledger recorded, USDT
+// for exactly amount − service fee after the gas tank topped the deposit
+// address up; the service fees reach the operator's fee address; the books
+// check clean against the chain.
+func TestETHAndUSDTSweepToSettlement(t *testing.T) {
+	eth, err := jsonrpc.New(testenv.Get(t, "SLUICE_ETH_RPC"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	usdt := testenv.Get(t, "SLUICE_USDT_CONTRACT")
+	dest, feeAddr := devnetAddress(t, "eth"), devnetAddress(t, "eth")
+	a := newAPIEnv(t, "SLUICE_SWEEPS_ENABLED=true", "SLUICE_FEE_ADDRESS_ETH="+feeAddr, "SLUICE_FEE_ADDRESS_USDT="+feeAddr)
+	if r := run(t, a.env, "merchant", "update", "1", "--settle", "ETH="+dest, "--settle", "USDT="+dest,
+		"--fee", "ETH=2", "--fee", "USDT=2"); r.code != 0 {
+		t.Fatalf("merchant update: %s", r.stderr)
+	}
+	// this test's seed has a gas tank of its own
+	seed, err := keys.LoadSeed(envOf(a.env, "SLUICE_SEED_FILE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tank, err := ethsweep.GasTankAddress(seed, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	devnetPay(t, "ETH", tank, "1")
+	a.srv = startServeArgs(t, a.env)
+	ethAddr := a.walletWhenSynced(t, "ETH", "sweep-eth")
+	usdtAddr := a.walletWhenSynced(t, "USDT", "sweep-usdt")
+	devnetPay(t, "ETH", ethAddr, "0.5")
+	devnetPay(t, "USDT", usdtAddr, "25.5")
+
+	type job struct{ kind, currency, state, amount, fee, net, dest string }
+	jobs := func() []job {
+		rows, err := a.pool(t).Query(context.Background(), `SELECT kind, currency, state, amount::text, fee_service::text,
+			fee_network::text, destination FROM sweeps WHERE chain = 'eth' ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []job
+		for rows.Next() {
+			var j job
+			if err := rows.Scan(&j.kind, &j.currency, &j.state, &j.amount, &j.fee, &j.net, &j.dest); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, j)
+		}
+		return out
+	}
+	// the two sweeps, the USDT address's gas top-up, and the two fee collections
+	waitFor(t, "every eth job confirmed", 180*time.Second, func() bool {
+		js := jobs()
+		for _, j := range js {
+			if j.state != "confirmed" {
+				return false
+			}
+		}
+		return len(js) == 5
+	})
+	byKind := map[string]job{}
+	for _, j := range jobs() {
+		byKind[j.kind+" "+j.currency] = j
+	}
+	se, su, fe, fu := byKind["settle ETH"], byKind["settle USDT"], byKind["fee ETH"], byKind["fee USDT"]
+	if g := byKind["gas ETH"]; g.dest != usdtAddr && !strings.EqualFold(g.dest, usdtAddr) {
+		t.Errorf("gas top-up %+v, want to %s", g, usdtAddr)
+	}
+	wantETH := mustBig(t, "500000000000000000")
+	wantETH.Sub(wantETH, mustBig(t, "10000000000000000")) // 2%
+	wantETH.Sub(wantETH, mustBig(t, se.net))
+	if se.amount != wantETH.String() || se.fee != "10000000000000000" {
+		t.Errorf("ETH sweep %+v, want %s and a fee of 10000000000000000", se, wantETH)
+	}
+	if got := ethBalance(t, eth, dest); got != wantETH.String() {
+		t.Errorf("the settlement address has %s wei, want %s", got, wantETH)
+	}
+	if su.amount != "24990000" || su.fee != "510000" {
+		t.Errorf("USDT sweep %+v, want 24990000 and a fee of 510000", su)
+	}
+	if got := tokenBalance(t, eth, usdt, dest); got != "24990000" {
+		t.Errorf("the settlement address has %s USDT units, want 24990000", got)
+	}
+	if got := tokenBalance(t, eth, usdt, feeAddr); got != fu.amount || fu.amount != "510000" {
+		t.Errorf("the fee address has %s USDT units; fee job %+v", got, fu)
+	}
+	if got := ethBalance(t, eth, feeAddr); got != fe.amount || fe.amount == "0" {
+		t.Errorf("the fee address has %s wei; fee job %+v", got, fe)
+	}
+	var head string
+	if err := eth.Call(context.Background(), "eth_blockNumber", &head); err != nil {
+		t.Fatal(err)
+	}
+	tip, _ := strconv.ParseInt(strings.TrimPrefix(head, "0x"), 16, 64)
+	waitFor(t, "the sweeps indexed", 60*time.Second, func() bool { return a.checkpoint(t, "eth") >= tip })
+	if r := run(t, a.env, "ledger", "check"); r.code != 0 || !strings.Contains(r.stdout, "clean") {
+		t.Fatalf("ledger check: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// envOf is the value of key in env (KEY=VALUE entries), the last one winning.
+func envOf(env []string, key string) string {
+	v := ""
+	for _, e := range env {
+		if k, val, ok := strings.Cut(e, "="); ok && k == key {
+			v = val
+		}
+	}
+	return v
+}
+
+func ethBalance(t *testing.T, c *jsonrpc.Client, addr string) string {
+	t.Helper()
+	var hex string
+	if err := c.Call(context.Background(), "eth_getBalance", &hex, addr, "latest"); err != nil {
+		t.Fatal(err)
+	}
+	v, ok := new(big.Int).SetString(strings.TrimPrefix(hex, "0x"), 16)
+	if !ok {
+		t.Fatalf("balance %q", hex)
+	}
+	return v.String()
+}
+
+func tokenBalance(t *testing.T, c *jsonrpc.Client, token, holder string) string {
+	t.Helper()
+	data := "0x70a08231" + strings.Repeat("0", 24) + strings.ToLower(strings.TrimPrefix(holder, "0x")) // balanceOf(address)
+	var hex string
+	if err := c.Call(context.Background(), "eth_call", &hex, map[string]string{"to": token, "data": data}, "latest"); err != nil {
+		t.Fatal(err)
+	}
+	v, ok := new(big.Int).SetString(strings.TrimPrefix(hex, "0x"), 16)
+	if !ok {
+		t.Fatalf("balanceOf %q", hex)
+	}
+	return v.String()
 }
