@@ -16,13 +16,23 @@ import (
 )
 
 // promtool finds promtool, which `sluice stack up` installs (Debian's
-// prometheus package). Without it the test skips, except under CI=true,
-// where it fails: the stack must have installed it.
+// prometheus package).
 func promtool(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("promtool")
+	return requireTool(t, "promtool", "Debian package prometheus")
+}
+
+// requireTool finds the program name on PATH, or else in /usr/bin (where
+// `sluice stack up` installs its Debian packages). Without it the test skips,
+// except under CI=true, where it fails: the stack must have installed it.
+func requireTool(t *testing.T, name, pkg string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
 	if err != nil {
-		msg := "promtool is not installed; `sluice stack up` installs it (Debian package prometheus)"
+		if _, serr := os.Stat(filepath.Join("/usr/bin", name)); serr == nil {
+			return filepath.Join("/usr/bin", name)
+		}
+		msg := name + " is not installed; `sluice stack up` installs it (" + pkg + ")"
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg + "; under CI it is required")
 		}
