@@ -77,7 +77,7 @@ func ginPath(p string) string {
 func TestOpenAPICoversEveryRoute(t *testing.T) {
 	doc := loadSpec(t)
 	h := New(Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: fixed{}, Registry: prometheus.NewRegistry(),
-		Merchant: &Merchant{}})
+		Merchant: &Merchant{}, Explorer: &Explorer{}})
 	served := map[string]bool{}
 	for _, r := range h.(*gin.Engine).Routes() {
 		served[r.Method+" "+ginPath(r.Path)] = true

@@ -26,6 +26,8 @@ type Deps struct {
 	Registry *prometheus.Registry // metrics are registered here and served at /metrics
 	// Merchant, when set, serves the merchant API (iqpay and litepay routes).
 	Merchant *Merchant
+	// Explorer, when set, serves the explorer API (/v1/:chain/...).
+	Explorer *Explorer
 	// TrustedProxies may set X-Forwarded-For (CIDRs or IPs); none by
 	// default, so a client cannot pick the IP its key is checked against.
 	TrustedProxies []string
@@ -63,6 +65,9 @@ func New(d Deps) http.Handler {
 	r.GET("/openapi.yaml", serveOpenAPI)
 	if d.Merchant != nil {
 		(&merchantAPI{*d.Merchant}).routes(r)
+	}
+	if d.Explorer != nil {
+		(&explorerAPI{*d.Explorer}).routes(r)
 	}
 	return r
 }

@@ -193,6 +193,6 @@ rows/s over the smaller limit's.`,
 	ingest.Flags().IntVar(&batchRows, "batch-rows", 0, "rows per ClickHouse batch (default indexer.batch_rows)")
 	ingest.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.AddCommand(ingest)
-	cmd.AddCommand(newBenchWatchCmd(), newBenchWebhooksCmd())
+	cmd.AddCommand(newBenchWatchCmd(), newBenchWebhooksCmd(), newBenchExplorerCmd())
 	return cmd
 }
