@@ -134,7 +134,16 @@ type Indexer struct {
 	// max_reorg: only for regtest and dev chains, which start anew (btcd
 	// deletes its regtest database on every start). The local stack sets it.
 	UnboundedReorgs bool `yaml:"unbounded_reorgs"`
+	// Lease lets one process at a time index a chain (a Postgres advisory
+	// lock per chain): the others stand by and take over within seconds
+	// when it dies. Default on; see LeaseEnabled.
+	Lease *bool `yaml:"lease"`
+	// LeasePoll is how often a standby tries to take a chain's lease.
+	LeasePoll time.Duration `yaml:"lease_poll"`
 }
+
+// LeaseEnabled reports whether indexers take a lease per chain (the default).
+func (i Indexer) LeaseEnabled() bool { return i.Lease == nil || *i.Lease }
 
 // API is the HTTP server.
 type API struct {
@@ -256,7 +265,7 @@ const (
 func Defaults() Config {
 	return Config{
 		API:      API{Listen: DefaultAPIListen, ShutdownTimeout: 15 * time.Second, RateLimit: 50, ReceiveFeePercent: "0.01"},
-		Indexer:  Indexer{Workers: 8, BatchRows: 50_000, MaxReorg: 100, PollInterval: time.Second},
+		Indexer:  Indexer{Workers: 8, BatchRows: 50_000, MaxReorg: 100, PollInterval: time.Second, LeasePoll: time.Second},
 		Webhooks: Webhooks{Workers: 4, Timeout: 10 * time.Second, MaxAge: 72 * time.Hour},
 		Sweeps:   Sweeps{Interval: 5 * time.Second, Confirmations: 1, BumpAfter: time.Hour, FeeRateFloor: 1, FeeRateCeiling: 500, MaxFeePerGasGwei: 500, GasTankLow: "0.05"},
 		Rates:    Rates{Sources: DefaultRateSources(), MaxAge: 10 * time.Minute, Refresh: time.Minute},
@@ -290,6 +299,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Indexer.PollInterval == 0 {
 		c.Indexer.PollInterval = d.Indexer.PollInterval
+	}
+	if c.Indexer.LeasePoll == 0 {
+		c.Indexer.LeasePoll = d.Indexer.LeasePoll
 	}
 	sd := d.Sweeps
 	if c.Sweeps.Interval == 0 {

@@ -111,6 +111,10 @@ var EnvVars = []struct {
 	}},
 	{"SLUICE_RATES_MAX_AGE", "rates.max_age", func(c *Config, v string) { c.Rates.MaxAge = envDuration(v) }},
 	{"SLUICE_RATES_REFRESH", "rates.refresh", func(c *Config, v string) { c.Rates.Refresh = envDuration(v) }},
+	{"SLUICE_INDEXER_LEASE", "indexer.lease", func(c *Config, v string) {
+		on := !(v == "false" || v == "0" || v == "off" || v == "no")
+		c.Indexer.Lease = &on
+	}},
 	{"SLUICE_INDEXER_UNBOUNDED_REORGS", "indexer.unbounded_reorgs", func(c *Config, v string) { c.Indexer.UnboundedReorgs = v == "true" || v == "1" }},
 	{"SLUICE_SWEEPS_BUMP_AFTER", "sweeps.bump_after", func(c *Config, v string) { c.Sweeps.BumpAfter = envDuration(v) }},
 	{"SLUICE_SWEEPS_ENABLED", "sweeps.enabled", func(c *Config, v string) { c.Sweeps.Enabled = v == "true" || v == "1" }},

@@ -161,6 +161,7 @@ func NewFollower[B Block](opts Options[B], src Source[B], sink Sink[B], cps Chec
 		opts.Log = slog.Default()
 	}
 	opts.Log = opts.Log.With("chain", opts.Chain)
+	m.Init(opts.Chain, opts.Push)
 	return &Follower[B]{opts: opts, src: src, sink: sink, cps: cps, pub: pub, metrics: m, wake: make(chan string, 1)}
 }
 
@@ -266,6 +267,7 @@ func (f *Follower[B]) checkPush(ctx context.Context, before Ref) {
 // resume loads the checkpoint, removes what a crash left above it, and
 // rebuilds the window of recent blocks.
 func (f *Follower[B]) resume(ctx context.Context) error {
+	f.window = nil // another process may have moved the index since this one last ran
 	cp, ok, err := f.cps.Load(ctx, f.opts.Chain)
 	if err != nil {
 		return fmt.Errorf("load checkpoint: %w", err)

@@ -35,6 +35,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// Init makes a chain's counters exist at 0 before their first event, so
+// alerts and rate() see them from the start; currencies are the chain's
+// (its coin and, on Ethereum, the configured tokens).
+func (m *Metrics) Init(chain string, currencies []string) {
+	m.Reconciled.WithLabelValues(chain)
+	for _, c := range currencies {
+		m.Deposits.WithLabelValues(c)
+		m.Failed.WithLabelValues(c)
+	}
+}
+
 // DepositStates is a collector of deposits by status and currency, read
 // from the ledger at scrape time (a cheap grouped count).
 type DepositStates struct {

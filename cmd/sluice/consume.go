@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 
 func newConsumeCmd() *cobra.Command {
 	var chains []string
+	var metricsListen string
 	cmd := &cobra.Command{
 		Use:   "consume",
 		Short: "Turn block events into deposits in the ledger (the payments workers)",
@@ -33,17 +35,24 @@ fails once the conflicting transaction is as deep as the deposit needed to be
 (or after 100 blocks without coming back). Each change and its outbox event commit together; the stream
 entry is acknowledged after the commit, so kill -9 at any point replays it and the
 replay changes nothing. "sluice serve" runs these workers too.`,
-		Example: `  eval "$(sluice stack env)" && sluice consume --chain btc,ltc,eth`,
-		Args:    cobra.NoArgs,
+		Example: `  eval "$(sluice stack env)" && sluice consume --chain btc,ltc,eth
+  sluice consume --metrics-listen 127.0.0.1:9102`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, err := loadConfigAndLogger(cmd)
 			if err != nil {
 				return err
 			}
-			return runConsumers(cmd.Context(), cfg, prometheus.NewRegistry(), log, chains)
+			reg, stop, err := workerMetrics(metricsListen, log)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			return runConsumers(cmd.Context(), cfg, reg, log, chains)
 		},
 	}
 	cmd.Flags().StringSliceVar(&chains, "chain", nil, "chains to consume (btc, ltc, eth); default every configured chain")
+	addMetricsFlag(cmd, &metricsListen, "127.0.0.1:9102")
 	return cmd
 }
 
@@ -75,6 +84,13 @@ func runConsumers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 		if c != "btc" && c != "ltc" && c != "eth" {
 			return fmt.Errorf("--chain %s: one of btc, ltc, eth", c)
 		}
+		currencies := []string{strings.ToUpper(c)}
+		if c == "eth" {
+			for _, sym := range tokens {
+				currencies = append(currencies, sym)
+			}
+		}
+		metrics.Init(c, currencies)
 		conflicts, closeNode, err := conflictFinder(ctx, cfg, st, c)
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"github.com/sluicepay/sluice/api"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/explorer"
+	"github.com/sluicepay/sluice/indexer"
 	"github.com/sluicepay/sluice/stores"
 )
 
@@ -33,13 +34,15 @@ func explorerDeps(cfg *config.Config, st *stores.Set, log *slog.Logger) *api.Exp
 	return &api.Explorer{Reader: &explorer.Reader{CH: st.CH}, Chains: all, Log: log.With("worker", "explorer")}
 }
 
-// runSpendResolver fills address_spends for the configured Bitcoin-family
-// chains until ctx ends (it runs where the indexers run).
-func runSpendResolver(ctx context.Context, cfg *config.Config, ch *stores.ClickHouse, reg prometheus.Registerer, log *slog.Logger) {
-	chains, _ := indexedChains(cfg)
-	if len(chains) == 0 {
-		return
+// withSpendResolver adds to a Bitcoin-family chain's indexer jobs the
+// explorer's spend resolver of that chain: it runs while the indexer does
+// (in the process holding the chain's lease), following its index.
+func withSpendResolver(build termJobs, chain string, ch *stores.ClickHouse, gauge *prometheus.GaugeVec, log *slog.Logger) termJobs {
+	return func(cps indexer.Checkpoints) []func(context.Context) error {
+		r := &explorer.Resolver{CH: ch, Chains: []string{chain}, Log: log.With("worker", "spends", "chain", chain), Height: gauge}
+		return append(build(cps), func(ctx context.Context) error {
+			r.Run(ctx)
+			return nil
+		})
 	}
-	r := &explorer.Resolver{CH: ch, Chains: chains, Log: log.With("worker", "spends"), Height: explorer.NewResolvedGauge(reg)}
-	r.Run(ctx)
 }

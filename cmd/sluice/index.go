@@ -5,20 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/sluicepay/sluice/config"
+	"github.com/sluicepay/sluice/explorer"
 	"github.com/sluicepay/sluice/indexer"
 	"github.com/sluicepay/sluice/indexer/bitcoin"
 	"github.com/sluicepay/sluice/indexer/ethereum"
+	"github.com/sluicepay/sluice/indexer/lease"
 	"github.com/sluicepay/sluice/indexer/store"
 	"github.com/sluicepay/sluice/payments"
 	"github.com/sluicepay/sluice/stores"
@@ -42,6 +40,14 @@ the orphaned blocks are hidden from readers, and connected/disconnected events g
 the Redis Stream blocks:<chain>. Stop it any way you like, kill -9 included: it
 resumes from its checkpoint in Postgres and removes anything half-written.
 
+Run two or more (or several "sluice serve") for failover: with indexer.lease (default
+on; SLUICE_INDEXER_LEASE=false turns it off) one process at a time indexes a chain,
+holding a Postgres advisory lock on a connection of its own; the others log
+"standby: chain X is indexed by another process" with the holder's host and pid,
+try again every indexer.lease_poll (1s), and take over from the checkpoint within
+seconds once the holder dies. A holder that loses its connection stops writing
+and stands by. sluice_index_leader{chain} is 1 in the active process, 0 in standbys.
+
 Run "sluice migrate" first.`,
 		Example: `  eval "$(sluice stack env)" && sluice index --chain btc,ltc,eth
   sluice index --chain ltc --metrics-listen 127.0.0.1:9101`,
@@ -51,24 +57,17 @@ Run "sluice migrate" first.`,
 			if err != nil {
 				return err
 			}
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			if metricsListen != "" {
-				ln, err := net.Listen("tcp", metricsListen)
-				if err != nil {
-					return fmt.Errorf("--metrics-listen %s: %w", metricsListen, err)
-				}
-				srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}
-				go func() { _ = srv.Serve(ln) }()
-				defer srv.Close()
-				log.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+			reg, stop, err := workerMetrics(metricsListen, log)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			return runIndexers(cmd.Context(), cfg, reg, log, chains, from)
 		},
 	}
 	cmd.Flags().StringSliceVar(&chains, "chain", nil, "chains to index (btc, ltc, eth); default every configured chain")
 	cmd.Flags().Int64Var(&from, "from", 0, "first height to index when the index of a chain is empty")
-	cmd.Flags().StringVar(&metricsListen, "metrics-listen", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9101)")
+	addMetricsFlag(cmd, &metricsListen, "127.0.0.1:9101")
 	return cmd
 }
 
@@ -90,12 +89,16 @@ func openWatch(ctx context.Context, st *stores.Set, reg prometheus.Registerer, l
 	return ws, nil
 }
 
+// termJobs builds, for one term of leadership, a fresh follower whose
+// checkpoints are cps, and returns it and its triggers as jobs to run.
+type termJobs func(cps indexer.Checkpoints) []func(context.Context) error
+
 // ethFollower wires the Ethereum follower and, with a WebSocket, its newHeads trigger.
 func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, from int64, writer *store.Writer, st *stores.Set,
-	metrics *indexer.Metrics, latency *prometheus.HistogramVec, badBlocks *prometheus.CounterVec) (*indexer.Follower[ethereum.Indexed], *ethereum.NewHeads, error) {
+	metrics *indexer.Metrics, latency *prometheus.HistogramVec, badBlocks *prometheus.CounterVec) (termJobs, error) {
 	e := cfg.Chains.ETH
 	if !e.IsEnabled() {
-		return nil, nil, errors.New("--chain eth: chains.eth is not configured")
+		return nil, errors.New("--chain eth: chains.eth is not configured")
 	}
 	url := e.WS
 	if url == "" {
@@ -103,40 +106,103 @@ func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	}
 	node, err := ethereum.Dial(ctx, "eth", url, latency)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := ethereum.CheckNetwork(ctx, node, e.Network); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	push := ""
 	if e.WS != "" {
 		push = "websocket"
 	}
+	metrics.Init("eth", push)
 	unparsed := prometheus.NewCounter(prometheus.CounterOpts{Name: "sluice_eth_unparsed_transfer_logs_total",
 		Help:        "Logs with the ERC-20 Transfer topic but another shape (ERC-721, odd tokens), kept in transfer_logs_unparsed.",
 		ConstLabels: prometheus.Labels{"chain": "eth"}})
 	if err := reg.Register(unparsed); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	src := &ethereum.Source{Node: node, Traces: e.Traces, BadBlocks: badBlocks.WithLabelValues("eth"),
 		UnparsedTransfers: unparsed, Log: log.With("chain", "eth")}
 	ws, err := openWatch(ctx, st, reg, log, "eth")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	f := indexer.NewFollower(indexer.Options[ethereum.Indexed]{
-		Chain: "eth", Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg, UnboundedReorgs: cfg.Indexer.UnboundedReorgs,
-		PollInterval: e.PollInterval, StartHeight: from, Push: push, Log: log,
-		Credits: ethereum.Credits(e.TokenSymbols()), Watch: ws,
-	}, src, store.NewEthereumSink(writer, "eth"), indexer.PGCheckpoints{DB: st.PG}, indexer.RedisPublisher{Client: st.Redis}, metrics)
 	log.Info("indexing", "chain", "eth", "network", e.Network, "node", url, "traces", e.Traces)
-	if e.WS == "" {
-		return f, nil, nil
-	}
-	return f, &ethereum.NewHeads{Node: node, Log: log.With("chain", "eth")}, nil
+	return func(cps indexer.Checkpoints) []func(context.Context) error {
+		f := indexer.NewFollower(indexer.Options[ethereum.Indexed]{
+			Chain: "eth", Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg, UnboundedReorgs: cfg.Indexer.UnboundedReorgs,
+			PollInterval: e.PollInterval, StartHeight: from, Push: push, Log: log,
+			Credits: ethereum.Credits(e.TokenSymbols()), Watch: ws,
+		}, src, store.NewEthereumSink(writer, "eth"), cps, indexer.RedisPublisher{Client: st.Redis}, metrics)
+		jobs := []func(context.Context) error{f.Run}
+		if e.WS != "" {
+			trig := &ethereum.NewHeads{Node: node, Log: log.With("chain", "eth")}
+			jobs = append(jobs, func(ctx context.Context) error { return trig.Run(ctx, f.Wake) })
+		}
+		return jobs
+	}, nil
 }
 
-// runIndexers runs one follower per chain until ctx ends or one stops for good.
+// bitcoinFollower wires a Bitcoin-family follower and its push triggers.
+func bitcoinFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, c string, bc *config.Bitcoin, from int64,
+	writer *store.Writer, st *stores.Set, metrics *indexer.Metrics, latency *prometheus.HistogramVec, badBlocks, zmqGaps *prometheus.CounterVec) (termJobs, error) {
+	if !bc.IsEnabled() {
+		return nil, fmt.Errorf("--chain %s: chains.%s is not configured", c, c)
+	}
+	params, err := bitcoin.ParamsFor(c, bc.Network)
+	if err != nil {
+		return nil, err
+	}
+	node, err := bitcoin.NewNode(c, bc.RPC, latency)
+	if err != nil {
+		return nil, err
+	}
+	if err := node.CheckNetwork(ctx, bc.Network); err != nil {
+		return nil, err
+	}
+	src := &bitcoin.Source{Node: node, Params: params, BadBlocks: badBlocks.WithLabelValues(c)}
+	push := ""
+	switch {
+	case bc.ZMQ != "":
+		push = "zmq"
+		zmqGaps.WithLabelValues(c) // at 0 from the start
+	case bc.BtcdWebsocket:
+		push = "websocket"
+	}
+	metrics.Init(c, push)
+	ws, err := openWatch(ctx, st, reg, log, c)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("indexing", "chain", c, "network", bc.Network, "node", node.URL())
+	return func(cps indexer.Checkpoints) []func(context.Context) error {
+		f := indexer.NewFollower(indexer.Options[bitcoin.Indexed]{
+			Chain: c, Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg, UnboundedReorgs: cfg.Indexer.UnboundedReorgs,
+			PollInterval: cfg.Indexer.PollInterval, StartHeight: from, Push: push, Log: log,
+			Credits: bitcoin.Credits(strings.ToUpper(c)), Watch: ws,
+			Payers: bitcoin.Payers(node, func(ctx context.Context, txid string, n uint32) (string, error) {
+				return store.OutputAddress(ctx, st.CH, c, txid, n)
+			}),
+		}, src, store.NewBitcoinSink(writer, c), cps, indexer.RedisPublisher{Client: st.Redis}, metrics)
+		jobs := []func(context.Context) error{f.Run}
+		if bc.BtcdWebsocket {
+			jobs = append(jobs, func(ctx context.Context) error {
+				return bitcoin.BtcdWebsocket{RPC: bc.RPC, Log: log.With("chain", c)}.Run(ctx, f.Wake)
+			})
+		}
+		if bc.ZMQ != "" {
+			jobs = append(jobs, func(ctx context.Context) error {
+				return bitcoin.ZMQ{Endpoint: bc.ZMQ, Chain: c, Gaps: zmqGaps, Log: log.With("chain", c)}.Run(ctx, f.Wake)
+			})
+		}
+		return jobs
+	}, nil
+}
+
+// runIndexers runs one follower per chain until ctx ends or one stops for
+// good. With indexer.lease (the default) each chain's follower runs only
+// while this process holds the chain's lease; otherwise it stands by.
 func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, chains []string, from int64) error {
 	all := map[string]*config.Bitcoin{"btc": cfg.Chains.BTC, "ltc": cfg.Chains.LTC}
 	if len(chains) == 0 {
@@ -160,12 +226,14 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 
 	writer := store.NewWriter(st.CH, reg)
 	metrics := indexer.NewMetrics(reg)
+	leaders := lease.NewMetrics(reg)
 	latency := indexer.NewRPCLatency(reg)
 	badBlocks := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_node_bad_blocks_total",
 		Help: "Blocks a node sent that did not decode or were not the block asked for."}, []string{"chain"})
 	zmqGaps := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_zmq_sequence_gaps_total",
 		Help: "Gaps in a node's ZMQ hashblock sequence: notifications lost (the poll covers them)."}, []string{"chain"})
 	reg.MustRegister(badBlocks, zmqGaps)
+	resolved := explorer.NewResolvedGauge(reg)
 
 	type job struct {
 		chain string
@@ -173,67 +241,37 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	}
 	var jobs []job
 	for _, c := range chains {
+		var build termJobs
 		if c == "eth" {
-			f, trig, err := ethFollower(ctx, cfg, reg, log, from, writer, st, metrics, latency, badBlocks)
-			if err != nil {
-				return err
+			build, err = ethFollower(ctx, cfg, reg, log, from, writer, st, metrics, latency, badBlocks)
+		} else if bc, ok := all[c]; ok {
+			build, err = bitcoinFollower(ctx, cfg, reg, log, c, bc, from, writer, st, metrics, latency, badBlocks, zmqGaps)
+			if err == nil {
+				build = withSpendResolver(build, c, st.CH, resolved, log)
 			}
-			jobs = append(jobs, job{c, f.Run})
-			if trig != nil {
-				jobs = append(jobs, job{c, func(ctx context.Context) error { return trig.Run(ctx, f.Wake) }})
-			}
+		} else {
+			err = fmt.Errorf("--chain %s: this command indexes btc, ltc and eth", c)
+		}
+		if err != nil {
+			return err
+		}
+		if !cfg.Indexer.LeaseEnabled() {
+			leaders.Set(c, true)
+			jobs = append(jobs, job{c, func(ctx context.Context) error {
+				return runAll(ctx, build(indexer.PGCheckpoints{DB: st.PG}))
+			}})
 			continue
 		}
-		bc, ok := all[c]
-		if !ok {
-			return fmt.Errorf("--chain %s: this command indexes btc, ltc and eth", c)
-		}
-		if !bc.IsEnabled() {
-			return fmt.Errorf("--chain %s: chains.%s is not configured", c, c)
-		}
-		params, err := bitcoin.ParamsFor(c, bc.Network)
+		l, err := lease.New(lease.Options{DSN: cfg.Postgres.DSN, Chain: c, Poll: cfg.Indexer.LeasePoll, Log: log, Metrics: leaders})
 		if err != nil {
 			return err
 		}
-		node, err := bitcoin.NewNode(c, bc.RPC, latency)
-		if err != nil {
-			return err
-		}
-		if err := node.CheckNetwork(ctx, bc.Network); err != nil {
-			return err
-		}
-		src := &bitcoin.Source{Node: node, Params: params, BadBlocks: badBlocks.WithLabelValues(c)}
-		push := ""
-		switch {
-		case bc.ZMQ != "":
-			push = "zmq"
-		case bc.BtcdWebsocket:
-			push = "websocket"
-		}
-		ws, err := openWatch(ctx, st, reg, log, c)
-		if err != nil {
-			return err
-		}
-		f := indexer.NewFollower(indexer.Options[bitcoin.Indexed]{
-			Chain: c, Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg, UnboundedReorgs: cfg.Indexer.UnboundedReorgs,
-			PollInterval: cfg.Indexer.PollInterval, StartHeight: from, Push: push, Log: log,
-			Credits: bitcoin.Credits(strings.ToUpper(c)), Watch: ws,
-			Payers: bitcoin.Payers(node, func(ctx context.Context, txid string, n uint32) (string, error) {
-				return store.OutputAddress(ctx, st.CH, c, txid, n)
-			}),
-		}, src, store.NewBitcoinSink(writer, c), indexer.PGCheckpoints{DB: st.PG}, indexer.RedisPublisher{Client: st.Redis}, metrics)
-		log.Info("indexing", "chain", c, "network", bc.Network, "node", node.URL())
-		jobs = append(jobs, job{c, f.Run})
-		if bc.BtcdWebsocket {
-			jobs = append(jobs, job{c, func(ctx context.Context) error {
-				return bitcoin.BtcdWebsocket{RPC: bc.RPC, Log: log.With("chain", c)}.Run(ctx, f.Wake)
-			}})
-		}
-		if bc.ZMQ != "" {
-			jobs = append(jobs, job{c, func(ctx context.Context) error {
-				return bitcoin.ZMQ{Endpoint: bc.ZMQ, Chain: c, Gaps: zmqGaps, Log: log.With("chain", c)}.Run(ctx, f.Wake)
-			}})
-		}
+		jobs = append(jobs, job{c, func(ctx context.Context) error {
+			return l.Run(ctx, func(ctx context.Context, t lease.Term) error {
+				fence := &indexer.AdvisoryFence{Key: t.Key, PID: t.PID}
+				return runAll(ctx, build(indexer.PGCheckpoints{DB: st.PG, Fence: fence}))
+			})
+		}})
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -247,6 +285,26 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 			if err := j.run(ctx); err != nil {
 				errs[i] = fmt.Errorf("%s indexer: %w", j.chain, err)
 				cancel() // one chain stopping for good stops the process, so a supervisor sees it
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// runAll runs jobs together until ctx ends or one of them fails, which
+// stops the others; it returns when all have returned.
+func runAll(ctx context.Context, jobs []func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, run := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = run(ctx); errs[i] != nil {
+				cancel()
 			}
 		}()
 	}

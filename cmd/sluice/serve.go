@@ -45,6 +45,12 @@ The merchant API (API key in the Authorization header; docs/api.md):
   GET  /settlement/:currency, PUT /settlement/:currency   where and when deposits are swept
   POST /withdrawal/create/:currency {"address","amount","extId"}, GET /withdrawal/:id
   GET  /api/receive?method=btc|ltc&address=DEST&callback=URL&callback_req=0|1   (litepay)
+
+The explorer API (no key; canonical chain only; docs/explorer.md), chain btc, ltc or eth:
+
+  GET /v1/:chain/block/:height-or-hash      GET /v1/:chain/tx/:txid
+  GET /v1/:chain/address/:addr/txs?cursor=&limit=   GET /v1/:chain/address/:addr/balance
+  GET /v1/:chain/address/:addr/transfers    GET /v1/:chain/token/:contract/transfers   (eth)
   GET  /openapi.yaml                        the OpenAPI 3.1 description of all of it
 
 Dependencies may be down at start; /readyz says so until they answer.
@@ -100,7 +106,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, log *slo
 	}
 	srv := &http.Server{
 		Handler: api.New(api.Deps{Log: log, Ready: checker, Registry: reg, Merchant: merchants,
-			TrustedProxies: cfg.API.TrustedProxies}),
+			Explorer: explorerDeps(cfg, st, log), TrustedProxies: cfg.API.TrustedProxies}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}

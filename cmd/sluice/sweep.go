@@ -27,6 +27,7 @@ import (
 
 func newSweepCmd() *cobra.Command {
 	var chains []string
+	var metricsListen string
 	cmd := &cobra.Command{
 		Use:   "sweep",
 		Short: "Move confirmed deposits to settlement addresses, the hot wallet or litepay destinations, and pay withdrawals",
@@ -39,17 +40,24 @@ sweeps.confirmations. A crash anywhere repeats the step with the same bytes: not
 sent twice, nothing is lost. Service fees go to sweeps.fee_addresses. A Bitcoin-family
 transaction still unconfirmed after sweeps.bump_after (default 1h) is replaced (RBF) by
 one paying a higher fee, up to sweeps.fee_rate_ceiling; whichever the chain mines counts.`,
-		Example: `  eval "$(sluice stack env)" && sluice sweep --chain btc,ltc,eth`,
-		Args:    cobra.NoArgs,
+		Example: `  eval "$(sluice stack env)" && sluice sweep --chain btc,ltc,eth
+  sluice sweep --metrics-listen 127.0.0.1:9104`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, err := loadConfigAndLogger(cmd)
 			if err != nil {
 				return err
 			}
-			return runSweepers(cmd.Context(), cfg, prometheus.NewRegistry(), log, chains)
+			reg, stop, err := workerMetrics(metricsListen, log)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			return runSweepers(cmd.Context(), cfg, reg, log, chains)
 		},
 	}
 	cmd.Flags().StringSliceVar(&chains, "chain", nil, "chains to sweep (btc, ltc, eth); default every configured chain")
+	addMetricsFlag(cmd, &metricsListen, "127.0.0.1:9104")
 	return cmd
 }
 

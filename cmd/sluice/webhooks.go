@@ -13,7 +13,8 @@ import (
 )
 
 func newWebhooksCmd() *cobra.Command {
-	return &cobra.Command{
+	var metricsListen string
+	cmd := &cobra.Command{
 		Use:   "webhooks",
 		Short: "Deliver deposit webhooks to merchants from the outbox (iqpay JSON, litepay callbacks)",
 		Long: `Delivers the ledger's deposit events to merchants until stopped ("sluice serve" runs
@@ -36,16 +37,24 @@ link-local, CGNAT or ULA addresses are refused unless webhooks.allow_private_tar
 allows them. Settings: webhooks.workers (concurrent requests), webhooks.timeout (per
 request), webhooks.max_age. Any number of these processes may share one ledger.`,
 		Example: `  eval "$(sluice stack env)" && sluice webhooks
-  SLUICE_WEBHOOKS_WORKERS=16 sluice webhooks --config /etc/sluice/sluice.yaml`,
+  SLUICE_WEBHOOKS_WORKERS=16 sluice webhooks --config /etc/sluice/sluice.yaml
+  sluice webhooks --metrics-listen 127.0.0.1:9103`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, err := loadConfigAndLogger(cmd)
 			if err != nil {
 				return err
 			}
-			return runWebhooks(cmd.Context(), cfg, prometheus.NewRegistry(), log)
+			reg, stop, err := workerMetrics(metricsListen, log)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			return runWebhooks(cmd.Context(), cfg, reg, log)
 		},
 	}
+	addMetricsFlag(cmd, &metricsListen, "127.0.0.1:9103")
+	return cmd
 }
 
 // runWebhooks runs webhook delivery until ctx ends.

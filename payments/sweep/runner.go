@@ -85,6 +85,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	if r.RebroadcastAfter == 0 {
 		r.RebroadcastAfter = time.Minute
 	}
+	r.initMetrics()
 	r.Log.Info("sweeping", "chain", r.Chain, "every", r.Interval)
 	for ctx.Err() == nil {
 		if err := r.Round(ctx); err != nil && ctx.Err() == nil {
@@ -446,6 +447,30 @@ func (r *Runner) follow(ctx context.Context, j *Job) error {
 	r.count(j, StateConfirmed)
 	r.Log.Info("sweep confirmed", "id", j.ID, "kind", j.Kind, "txid", j.TxID, "amount", j.Amount.String(), "to", j.Destination)
 	return nil
+}
+
+// initMetrics makes the chain's job counters exist at 0 for every kind and
+// state its Impl can produce, so alerts and rate() see them from the start.
+func (r *Runner) initMetrics() {
+	if r.Metrics == nil {
+		return
+	}
+	kinds := []string{KindSettle, KindHot, KindForward, KindWithdraw}
+	if _, ok := r.Impl.(GasTopper); ok {
+		kinds = append(kinds, KindGas)
+	}
+	if _, ok := r.Impl.(FeeCollector); ok {
+		kinds = append(kinds, KindFee)
+	}
+	states := []string{StateSigned, StateBroadcast, StateConfirmed, StateFailed}
+	if _, ok := r.Impl.(Bumper); ok {
+		states = append(states, StateReplaced)
+	}
+	for _, k := range kinds {
+		for _, s := range states {
+			r.Metrics.Jobs.WithLabelValues(r.Chain, k, s)
+		}
+	}
 }
 
 func (r *Runner) count(j *Job, state string) {

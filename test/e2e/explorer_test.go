@@ -202,6 +202,9 @@ func TestExplorer(t *testing.T) {
 			if err := n.rpc.Call(context.Background(), "getblock", &nb, n.hashAt(t, h), 1); err != nil {
 				t.Fatal(err)
 			}
+			if h == 0 && nb.Prev == "" {
+				nb.Prev = strings.Repeat("0", 64) // litecoind omits the genesis block's parent; btcd gives zeros, as the index
+			}
 			if b.Hash != nb.Hash || b.PrevHash != nb.Prev || b.Time != nb.Time || b.Size != nb.Size || b.Height != nb.Height ||
 				int(b.TxCount) != len(nb.Tx) || strings.Join(b.TxIDs, ",") != strings.Join(nb.Tx, ",") {
 				t.Fatalf("%s block %d: explorer %+v, node %+v", n.chain, h, b, nb)
