@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicepay/sluice/api"
@@ -26,7 +27,9 @@ type ExplorerLatency struct {
 	Outputs  int // default 10,000,000
 	HotTxs   int // default 10,000
 	Requests int // per measurement (default 300)
-	Out      io.Writer
+	// Reuse measures a database an earlier run filled (and kept).
+	Reuse bool
+	Out   io.Writer
 }
 
 // HotAddress is the busy address the benchmark reads.
@@ -84,6 +87,10 @@ func (b ExplorerLatency) Run(ctx context.Context) (ExplorerResult, error) {
 		{"spend_progress", `INSERT INTO spend_progress (chain, height, hash, version)
 			SELECT 'btc', toInt64(` + fmt.Sprint(blocks-1) + `), ` + hash("b", fmt.Sprint(blocks-1)) + `, 1`},
 	}
+	if b.Reuse {
+		steps = nil
+		logf("reusing the filled database")
+	}
 	for _, s := range steps {
 		t := time.Now()
 		if err := b.CH.Exec(ctx, s.sql); err != nil {
@@ -93,6 +100,7 @@ func (b ExplorerLatency) Run(ctx context.Context) (ExplorerResult, error) {
 	}
 	res.FillTime = time.Since(start)
 
+	gin.SetMode(gin.ReleaseMode)
 	srv := httptest.NewServer(api.New(api.Deps{Log: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
 		Ready: noReadiness{}, Explorer: &api.Explorer{Reader: &explorer.Reader{CH: b.CH}, Chains: []string{"btc"}, Log: slog.New(slog.DiscardHandler)}}))
 	defer srv.Close()

@@ -300,19 +300,20 @@ func (r *Reader) BitcoinAddressTxs(ctx context.Context, chain, address, cur stri
 		return nil, "", err
 	}
 	cond, cargs := c.before("block_height", "txid")
-	args := []any{chain, address}
-	args = append(args, cargs...)
-	args = append(args, chain, chain, chain)
-	all := append(append([]any{}, args...), args...)
+	branch := append([]any{chain, address}, cargs...)
+	args := append(append(append([]any{}, branch...), branch...), chain, chain, limit+1)
+	// both sides of the address read as ranges, de-duplicated per output;
+	// the canonical filter runs once, over what they found
 	rows, err := r.CH.Query(ctx, `SELECT block_height, txid, max(t), toString(sum(recv)), toString(sum(sent)) FROM (
-			SELECT block_height, txid, any(block_time) AS t, any(value) AS recv, toUInt64(0) AS sent FROM address_outputs
-			WHERE chain = ? AND address = ? AND `+cond+` AND `+canonical+`
-			GROUP BY block_height, txid, n
+			SELECT block_height, block_hash, txid, n, any(block_time) AS t, any(value) AS recv, toUInt64(0) AS sent FROM address_outputs
+			WHERE chain = ? AND address = ? AND `+cond+`
+			GROUP BY block_height, block_hash, txid, n
 			UNION ALL
-			SELECT block_height, txid, any(block_time) AS t, toUInt64(0) AS recv, any(value) AS sent FROM address_spends
-			WHERE chain = ? AND address = ? AND `+cond+` AND `+canonical+`
-			GROUP BY block_height, txid, n)
-		GROUP BY block_height, txid ORDER BY block_height DESC, txid DESC LIMIT ?`, append(all, limit+1)...)
+			SELECT block_height, block_hash, txid, n, any(block_time) AS t, toUInt64(0) AS recv, any(value) AS sent FROM address_spends
+			WHERE chain = ? AND address = ? AND `+cond+`
+			GROUP BY block_height, block_hash, txid, n)
+		WHERE block_hash NOT IN (`+orphaned+`) AND block_height <= (SELECT max(height) FROM blocks WHERE chain = ?)
+		GROUP BY block_height, txid ORDER BY block_height DESC, txid DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("chain index: %w", err)
 	}
@@ -357,13 +358,14 @@ type Balance struct {
 func (r *Reader) BitcoinBalance(ctx context.Context, chain, address string) (Balance, error) {
 	b := Balance{Chain: chain, Address: address}
 	var recv, sent uint64
-	args := []any{chain, address, chain, chain, chain}
 	err := r.CH.QueryRow(ctx, `SELECT sum(recv), sum(sent), uniqExact(txid) FROM (
-			SELECT txid, any(value) AS recv, toUInt64(0) AS sent FROM address_outputs
-			WHERE chain = ? AND address = ? AND `+canonical+` GROUP BY txid, n
+			SELECT block_height, block_hash, txid, any(value) AS recv, toUInt64(0) AS sent FROM address_outputs
+			WHERE chain = ? AND address = ? GROUP BY block_height, block_hash, txid, n
 			UNION ALL
-			SELECT txid, toUInt64(0) AS recv, any(value) AS sent FROM address_spends
-			WHERE chain = ? AND address = ? AND `+canonical+` GROUP BY txid, n)`, append(args, args...)...).Scan(&recv, &sent, &b.TxCount)
+			SELECT block_height, block_hash, txid, toUInt64(0) AS recv, any(value) AS sent FROM address_spends
+			WHERE chain = ? AND address = ? GROUP BY block_height, block_hash, txid, n)
+		WHERE block_hash NOT IN (`+orphaned+`) AND block_height <= (SELECT max(height) FROM blocks WHERE chain = ?)`,
+		chain, address, chain, address, chain, chain).Scan(&recv, &sent, &b.TxCount)
 	if err != nil {
 		return Balance{}, fmt.Errorf("chain index: %w", err)
 	}

@@ -33,7 +33,7 @@ const (
 const canonical = store.CanonicalFilter
 
 // orphaned lists the hashes of a chain's blocks a reorg took away; bind chain.
-const orphaned = `SELECT hash FROM block_status WHERE chain = ? GROUP BY hash HAVING argMax(canonical, version) = 0`
+const orphaned = store.OrphanedBlocks
 
 var (
 	hexHash    = regexp.MustCompile(`^[0-9a-f]{64}$`)

@@ -38,7 +38,7 @@ func newBenchExplorerCmd() *cobra.Command {
 	var (
 		outputs, hot, requests int
 		database               string
-		keep, asJSON           bool
+		keep, reuse, asJSON    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "explorer",
@@ -82,12 +82,14 @@ ClickHouse's own SELECT 1 round trip. ratio_to_limit is the first page's p99 ove
 				defer cancel()
 				_ = admin.Exec(dctx, "DROP DATABASE IF EXISTS "+database)
 			}
-			drop() // a run killed before left it
+			if !reuse {
+				drop() // a run killed before left it
+				if err := schema.Migrate(ctx, cfg.Postgres.DSN, dsn, io.Discard); err != nil {
+					return err
+				}
+			}
 			if !keep {
 				defer drop()
-			}
-			if err := schema.Migrate(ctx, cfg.Postgres.DSN, dsn, io.Discard); err != nil {
-				return err
 			}
 			ch, err := stores.OpenClickHouse(dsn)
 			if err != nil {
@@ -95,7 +97,7 @@ ClickHouse's own SELECT 1 round trip. ratio_to_limit is the first page's p99 ove
 			}
 			defer ch.Close()
 			fmt.Fprintf(progress, "filling %s with %d outputs (%d to the busy address)...\n", database, outputs, hot)
-			r, err := bench.ExplorerLatency{CH: ch, Outputs: outputs, HotTxs: hot, Requests: requests, Out: progress}.Run(ctx)
+			r, err := bench.ExplorerLatency{CH: ch, Outputs: outputs, HotTxs: hot, Requests: requests, Reuse: reuse, Out: progress}.Run(ctx)
 			if err != nil {
 				return err
 			}
@@ -127,6 +129,7 @@ ClickHouse's own SELECT 1 round trip. ratio_to_limit is the first page's p99 ove
 	cmd.Flags().IntVar(&requests, "requests", 300, "requests per measurement")
 	cmd.Flags().StringVar(&database, "database", "sluice_bench_explorer", "the scratch ClickHouse database (dropped and re-created)")
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the scratch database afterwards")
+	cmd.Flags().BoolVar(&reuse, "reuse", false, "measure a database an earlier --keep run filled, without filling it again")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }

@@ -47,10 +47,17 @@ func Recent(ctx context.Context, ch *stores.ClickHouse, chain string, from int64
 
 // CanonicalFilter is the WHERE clause that limits a table with chain,
 // block_height and block_hash columns to the committed canonical chain.
-// Bind chain twice, then chain once more.
-const CanonicalFilter = `chain = ? AND block_hash NOT IN (
-	SELECT hash FROM block_status WHERE chain = ? GROUP BY hash HAVING argMax(canonical, version) = 0)
+// Bind chain twice, then chain once more. Only blocks ever marked orphaned
+// are grouped (a reorg writes canonical = 0), not the whole block_status of
+// the chain: that keeps the filter's cost at a few milliseconds however
+// long the chain.
+const CanonicalFilter = `chain = ? AND block_hash NOT IN (` + OrphanedBlocks + `)
 	AND block_height <= (SELECT max(height) FROM blocks WHERE chain = ?)`
+
+// OrphanedBlocks lists the hashes of a chain's blocks a reorg took away
+// (the latest status row decides); bind chain.
+const OrphanedBlocks = `SELECT hash FROM block_status WHERE chain = ? AND hash IN (SELECT hash FROM block_status WHERE canonical = 0)
+	GROUP BY hash HAVING argMax(canonical, version) = 0`
 
 // OutputAddress returns the address of output n of txid as the index holds
 // it ("" when the index does not have it).
