@@ -72,21 +72,28 @@ func (r *Reader) BitcoinBlock(ctx context.Context, chain string, height *uint64,
 	if err != nil {
 		return Block{}, err
 	}
-	rows, err := r.CH.Query(ctx, `SELECT txid FROM transactions WHERE chain = ? AND block_height = ? AND block_hash = ?
-		GROUP BY txid, tx_index ORDER BY tx_index`, chain, b.Height, b.Hash)
+	b.TxIDs, err = r.blockTxs(ctx, "transactions", "txid", chain, b.Height, b.Hash)
+	return b, err
+}
+
+// blockTxs lists a block's transaction ids in block order from table,
+// whose id column is col.
+func (r *Reader) blockTxs(ctx context.Context, table, col, chain string, height uint64, hash string) ([]string, error) {
+	rows, err := r.CH.Query(ctx, `SELECT `+col+` FROM `+table+` WHERE chain = ? AND block_height = ? AND block_hash = ?
+		GROUP BY `+col+`, tx_index ORDER BY tx_index`, chain, height, hash)
 	if err != nil {
-		return Block{}, fmt.Errorf("chain index: %w", err)
+		return nil, fmt.Errorf("chain index: %w", err)
 	}
 	defer rows.Close()
-	b.TxIDs = []string{}
+	ids := []string{}
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return Block{}, err
+			return nil, err
 		}
-		b.TxIDs = append(b.TxIDs, id)
+		ids = append(ids, id)
 	}
-	return b, rows.Err()
+	return ids, rows.Err()
 }
 
 // Input is a transaction input with the output it spends (its address and

@@ -42,21 +42,8 @@ func (r *Reader) EthereumBlock(ctx context.Context, chain string, height *uint64
 		return EthBlock{}, fmt.Errorf("chain index: block %s: %w", ref.Hash, err)
 	}
 	b.Time = t.Unix()
-	rows, err := r.CH.Query(ctx, `SELECT hash FROM eth_transactions WHERE chain = ? AND block_height = ? AND block_hash = ?
-		GROUP BY hash, tx_index ORDER BY tx_index`, chain, b.Height, b.Hash)
-	if err != nil {
-		return EthBlock{}, fmt.Errorf("chain index: %w", err)
-	}
-	defer rows.Close()
-	b.Transactions = []string{}
-	for rows.Next() {
-		var h string
-		if err := rows.Scan(&h); err != nil {
-			return EthBlock{}, err
-		}
-		b.Transactions = append(b.Transactions, h)
-	}
-	return b, rows.Err()
+	b.Transactions, err = r.blockTxs(ctx, "eth_transactions", "hash", chain, b.Height, b.Hash)
+	return b, err
 }
 
 // Transfer is one movement of value: ETH (token "") or an ERC-20 token;

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -72,23 +71,8 @@ type indexerProc struct {
 	done   chan error
 }
 
-// syncBuffer is a bytes.Buffer safe to read while the process still writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects a process's output while it runs.
+type syncBuffer = testenv.SyncBuffer
 
 func (ie *indexEnv) start(t *testing.T, extra []string, args ...string) *indexerProc {
 	t.Helper()

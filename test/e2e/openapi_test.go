@@ -510,6 +510,36 @@ func TestOpenAPI(t *testing.T) {
 		do(c)
 	}
 
+	// the explorer, over the ltc index this test built (eth answers from an empty one)
+	_, dep := a.call(t, "GET", "/deposits?limit=1", key, nil)
+	deps, _ := dep["data"].([]any)
+	if len(deps) == 0 {
+		t.Fatalf("no deposit: %v", dep)
+	}
+	txid, _ := deps[0].(map[string]any)["txid"].(string)
+	ethAddr := "0x" + strings.Repeat("ab", 20)
+	for _, c := range []specCase{
+		{method: "GET", path: "/v1/ltc/block/0", code: 200},
+		{method: "GET", path: "/v1/ltc/block/" + strings.Repeat("0", 64), code: 404},
+		{method: "GET", path: "/v1/ltc/block/nothex", code: 400},
+		{method: "GET", path: "/v1/ltc/tx/" + txid, code: 200},
+		{method: "GET", path: "/v1/ltc/tx/nothex", code: 400},
+		{method: "GET", path: "/v1/ltc/address/" + addr + "/txs?limit=1", code: 200},
+		{method: "GET", path: "/v1/ltc/address/" + addr + "/txs?cursor=x", code: 400},
+		{method: "GET", path: "/v1/ltc/address/" + addr + "/txs?limit=0", code: 400, req: reqInvalid},
+		{method: "GET", path: "/v1/ltc/address/" + addr + "/balance", code: 200},
+		{method: "GET", path: "/v1/eth/address/" + ethAddr + "/balance", code: 200},
+		{method: "GET", path: "/v1/ltc/address/no!/balance", code: 400},
+		{method: "GET", path: "/v1/eth/address/" + ethAddr + "/txs", code: 200},
+		{method: "GET", path: "/v1/eth/address/" + ethAddr + "/transfers", code: 200},
+		{method: "GET", path: "/v1/ltc/address/" + addr + "/transfers", code: 404},
+		{method: "GET", path: "/v1/eth/token/" + ethAddr + "/transfers", code: 200},
+		{method: "GET", path: "/v1/btc/token/" + ethAddr + "/transfers", code: 404},
+		{method: "GET", path: "/v1/doge/block/1", code: 404, req: reqInvalid},
+	} {
+		do(c)
+	}
+
 	// withdrawals: 1 LTC reached the hot wallet for this merchant (a confirmed hot sweep)
 	if _, err := a.pgExec(t, `INSERT INTO sweeps (chain, currency, merchant_id, kind, state, destination, amount)
 		VALUES ('ltc', 'LTC', $1, 'hot', 'confirmed', 'rltc1qhot', 100000000)`, a.id); err != nil {
