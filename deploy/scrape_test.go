@@ -83,7 +83,7 @@ func TestRealScrape(t *testing.T) {
 		t.Fatal(err)
 	}
 	apiAddr := freeAddr(t)
-	env := sluiceEnv(
+	env := testenv.SluiceEnv(
 		"SLUICE_POSTGRES_DSN="+pgDSN,
 		"SLUICE_CLICKHOUSE_DSN="+chDSN,
 		"SLUICE_REDIS_URL=redis://"+redisAddr+"/0",
@@ -439,26 +439,6 @@ func sluiceBin(t *testing.T) string {
 	}
 	t.Skip(msg)
 	return ""
-}
-
-// sluiceEnv is this process' environment without SLUICE_CONFIG (the test
-// says what it means through variables), with overrides KEY=VALUE.
-func sluiceEnv(overrides ...string) []string {
-	m := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		m[k] = v
-	}
-	delete(m, "SLUICE_CONFIG")
-	for _, kv := range overrides {
-		k, v, _ := strings.Cut(kv, "=")
-		m[k] = v
-	}
-	out := make([]string, 0, len(m))
-	for k, v := range m {
-		out = append(out, k+"="+v)
-	}
-	return out
 }
 
 // freeAddr is a loopback address where nothing listens right now.

@@ -180,27 +180,6 @@ func TestAnalyticsPageParses(t *testing.T) {
 	}
 }
 
-// env is the environment of the sluice commands the test runs: the test
-// stack's variables, less the stack's config file (the variables say it
-// all, as in test/e2e), plus overrides.
-func env(overrides ...string) []string {
-	m := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		m[k] = v
-	}
-	delete(m, "SLUICE_CONFIG")
-	for _, kv := range overrides {
-		k, v, _ := strings.Cut(kv, "=")
-		m[k] = v
-	}
-	out := make([]string, 0, len(m))
-	for k, v := range m {
-		out = append(out, k+"="+v)
-	}
-	return out
-}
-
 // sluice runs the binary to completion and returns its trimmed stdout.
 func sluice(t *testing.T, bin string, extra []string, args ...string) string {
 	t.Helper()
@@ -208,7 +187,7 @@ func sluice(t *testing.T, bin string, extra []string, args ...string) string {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = t.TempDir()
-	cmd.Env = env(extra...)
+	cmd.Env = testenv.SluiceEnv(extra...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
@@ -459,7 +438,7 @@ func indexChains(t *testing.T, bin string, storeEnv []string, pgDSN string, tips
 	t.Helper()
 	cmd := exec.Command(bin, "index", "--chain", "btc,ltc,eth")
 	cmd.Dir = t.TempDir()
-	cmd.Env = env(storeEnv...)
+	cmd.Env = testenv.SluiceEnv(storeEnv...)
 	var logs syncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

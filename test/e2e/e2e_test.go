@@ -71,27 +71,7 @@ func run(t *testing.T, env []string, args ...string) result {
 	return r
 }
 
-func mergeEnv(env []string) []string {
-	m := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		m[k] = v
-	}
-	delete(m, "SLUICE_CONFIG") // tests say what they mean through variables
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		if v == "" {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-	}
-	out := make([]string, 0, len(m))
-	for k, v := range m {
-		out = append(out, k+"="+v)
-	}
-	return out
-}
+func mergeEnv(env []string) []string { return testenv.SluiceEnv(env...) }
 
 // noCrash fails if output looks like a panic or stack trace.
 func noCrash(t *testing.T, r result) {
