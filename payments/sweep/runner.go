@@ -495,27 +495,12 @@ func (r *Runner) gauge(ctx context.Context) {
 // network fee paid and their event for the withdrawal webhook, in the job's
 // transaction.
 func confirmWithdrawal(ctx context.Context, tx pgx.Tx, j *Job, paid *big.Int) error {
-	rows, err := tx.Query(ctx, `UPDATE withdrawals SET status = 1, confirmed_at = now(), gas = $2
-		WHERE sweep_id = $1 AND status = 0 RETURNING id`, j.ID, paid.String())
-	if err != nil {
+	if _, err := tx.Exec(ctx, `WITH c AS (UPDATE withdrawals SET status = 1, confirmed_at = now(), gas = $2
+			WHERE sweep_id = $1 AND status = 0 RETURNING id)
+		INSERT INTO withdrawal_events (withdrawal_id, status) SELECT id, 1 FROM c ON CONFLICT DO NOTHING`, j.ID, paid.String()); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	for _, id := range ids {
-		if _, err := tx.Exec(ctx, "INSERT INTO withdrawal_events (withdrawal_id, status) VALUES ($1, 1) ON CONFLICT DO NOTHING", id); err != nil {
-			return fmt.Errorf("ledger: %w", err)
-		}
-	}
-	return rows.Err()
+	return nil
 }
 
 // bump replaces a job stuck in the mempool with one paying a higher fee:
