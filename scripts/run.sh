@@ -2,11 +2,15 @@
 # make run: the local stack (var/stack, ports 27xxx), migrated; a demo
 # merchant whose webhooks go to a receiver that logs them; then sluice serve
 # in the foreground (API, indexers, payments workers, webhook delivery).
+# Ctrl-C (or TERM, HUP) stops the server, the receiver and the price server,
+# and waits for them; the stack stays up ('make stack-down' stops it).
+# SLUICE_RUN_BIN and SLUICE_RUN_DIR replace the binary and the stack directory
+# (scripts/run_test.go runs this with a stand-in binary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SLUICE=var/bin/sluice
-DIR=var/stack
+SLUICE=${SLUICE_RUN_BIN:-var/bin/sluice}
+DIR=${SLUICE_RUN_DIR:-var/stack}
 RECEIVER=127.0.0.1:27090
 PRICES=127.0.0.1:27095 # rates.sources in $DIR/sluice.yaml (port base + 95)
 
@@ -22,12 +26,37 @@ if [ ! -s "$DIR/demo-merchant.json" ]; then
 	echo "demo merchant created: $DIR/demo-merchant.json"
 fi
 
-# One receiver: replace a leftover of an earlier run.
+# Every child started below stops with this script. A script's background
+# children ignore SIGINT (bash does that without job control), so Ctrl-C
+# reaches only the server: each child is sent TERM by its pid, then waited
+# for (KILL after 20 s).
+children=()
+stop() {
+	trap - EXIT INT TERM HUP
+	local p left
+	for p in "${children[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for _ in $(seq 100); do
+		left=0
+		for p in "${children[@]}"; do kill -0 "$p" 2>/dev/null && left=1; done
+		[ "$left" = 0 ] && break
+		sleep 0.2
+	done
+	for p in "${children[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	wait || true
+	rm -f "$DIR/receiver.pid" "$DIR/prices.pid"
+}
+trap stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# One receiver: replace a leftover of an earlier run (killed with -9).
 if [ -s "$DIR/receiver.pid" ] && kill -0 "$(cat "$DIR/receiver.pid")" 2>/dev/null; then
 	kill "$(cat "$DIR/receiver.pid")" || true
 	sleep 0.2
 fi
-nohup "$SLUICE" devnet receiver --listen "$RECEIVER" >>"$DIR/receiver.log" 2>>"$DIR/receiver.err" &
+"$SLUICE" devnet receiver --listen "$RECEIVER" >>"$DIR/receiver.log" 2>>"$DIR/receiver.err" &
+children+=($!)
 echo $! >"$DIR/receiver.pid"
 
 # The fiat price server (fixed prices in CoinGecko's format: no internet here),
@@ -36,7 +65,8 @@ if [ -s "$DIR/prices.pid" ] && kill -0 "$(cat "$DIR/prices.pid")" 2>/dev/null; t
 	kill "$(cat "$DIR/prices.pid")" || true
 	sleep 0.2
 fi
-nohup "$SLUICE" devnet prices --listen "$PRICES" >>"$DIR/prices.log" 2>&1 &
+"$SLUICE" devnet prices --listen "$PRICES" >>"$DIR/prices.log" 2>&1 &
+children+=($!)
 echo $! >"$DIR/prices.pid"
 
 cat <<EOT
@@ -48,4 +78,8 @@ try it, in another shell, once the server says the chains are indexed:
   tail $DIR/receiver.log    # the status 0 webhook, the confirmation updates, then status 1 at 6 confirmations
 
 EOT
-exec "$SLUICE" serve
+# In the background so that the traps run while it serves; its exit status
+# is the script's.
+"$SLUICE" serve &
+children+=($!)
+wait "$!"
