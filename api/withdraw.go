@@ -25,8 +25,8 @@ func withdrawalJSON(w sweep.Withdrawal) gin.H {
 		confirmed = w.TimeConfirmed.Unix()
 	}
 	gasDec := dec
-	if w.Currency == "USDT" {
-		gasDec = 18 // gas is paid in ETH
+	if d, found := amount.Decimals[w.FeeCurrency]; found {
+		gasDec = d // a token's gas is paid in the chain's coin
 	}
 	return gin.H{"id": w.ID, "extId": w.ExtID, "address": w.Address, "currency": w.Currency,
 		"amount": json.Number(amount.Format(w.Amount, dec)), "txid": w.TxID, "gas": json.Number(amount.Format(w.Gas, gasDec)),
@@ -49,8 +49,7 @@ func (m *merchantAPI) createWithdrawal(c *gin.Context) {
 		Amount  json.RawMessage `json:"amount"`
 		ExtID   json.RawMessage `json:"extId"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 64<<10)).Decode(&body); err != nil {
-		fail(c, http.StatusBadRequest, "the body must be JSON like {\"address\": \"...\", \"amount\": \"0.5\", \"extId\": \"payout-1\"}: %s", err)
+	if !decodeBody(c, &body, `{"address": "...", "amount": "0.5", "extId": "payout-1"}`) {
 		return
 	}
 	ext, err := parseExtID(body.ExtID)
@@ -72,9 +71,13 @@ func (m *merchantAPI) createWithdrawal(c *gin.Context) {
 		fail(c, http.StatusBadRequest, "address: %s", err)
 		return
 	}
-	w, _, err := sweep.CreateWithdrawal(c.Request.Context(), m.DB, p.MerchantID, cur.Currency, ext, body.Address, units)
+	w, _, err := sweep.CreateWithdrawal(c.Request.Context(), m.DB, p.MerchantID, cur.Currency, ext, body.Address, units, cur.Policy)
 	switch {
-	case errors.Is(err, sweep.ErrInsufficient), errors.Is(err, sweep.ErrExtIDReused):
+	case errors.Is(err, sweep.ErrPaused):
+		c.Header("Retry-After", "600")
+		fail(c, http.StatusServiceUnavailable, "%s; GET /currencies shows when they resume", err)
+		return
+	case errors.Is(err, sweep.ErrInsufficient), errors.Is(err, sweep.ErrExtIDReused), errors.Is(err, sweep.ErrBelowMinimum):
 		fail(c, http.StatusBadRequest, "%s", err)
 		return
 	case err != nil:
@@ -139,8 +142,7 @@ func (m *merchantAPI) setSettlement(c *gin.Context) {
 		BatchWindow *string `json:"batchWindow"`
 		MinAmount   *string `json:"minAmount"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 64<<10)).Decode(&body); err != nil {
-		fail(c, http.StatusBadRequest, "the body must be JSON like {\"address\": \"...\", \"batchWindow\": \"1h\", \"minAmount\": \"0.01\"}: %s", err)
+	if !decodeBody(c, &body, `{"address": "...", "batchWindow": "1h", "minAmount": "0.01"}`) {
 		return
 	}
 	ch := merchant.SettlementChange{Address: body.Address}

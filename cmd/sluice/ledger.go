@@ -1,22 +1,29 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"text/tabwriter"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/sluicepay/sluice/config"
+	"github.com/sluicepay/sluice/payments"
 	"github.com/sluicepay/sluice/payments/ledger"
+	"github.com/sluicepay/sluice/payments/sweep"
 	"github.com/sluicepay/sluice/stores"
 )
 
 func newLedgerCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "ledger", Short: "The books: per merchant and currency, and their check against the chain"}
 	var merchantID int64
-	var asJSON bool
+	var asJSON, noSolvency bool
 	show := &cobra.Command{
 		Use:   "show",
 		Short: "Per merchant and currency: deposited, fees, settled, to the hot wallet, forwarded, withdrawn, balance, unswept",
@@ -57,8 +64,13 @@ swept yet. Amounts are exact decimals of each currency.`,
 		Short: "Verify the ledger against the chain index to the base unit; exit 1 on any disagreement",
 		Long: `Every confirmed deposit must be the output or transfer the chain index holds (same address,
 same amount); every confirmed sweep's transaction must pay its destination and the fee address
-exactly what the ledger says and (BTC/LTC) spend exactly its deposits. Prints each disagreement;
-"ledger check: clean" when there is none.`,
+exactly what the ledger says and (BTC/LTC) spend exactly its deposits. Then solvency: per
+currency, what the operator's hot wallet holds on chain (read from the nodes; needs
+payments.seed_file) must cover the sum of merchant balances, and no balance may be negative.
+Paused withdrawals are listed. Prints each disagreement; "ledger check: clean" when there is
+none. --no-solvency skips the node reads.`,
+		Example: `  sluice ledger check
+  sluice ledger check --no-solvency   # the chain index only`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
@@ -74,6 +86,20 @@ exactly what the ledger says and (BTC/LTC) spend exactly its deposits. Prints ea
 			if err != nil {
 				return err
 			}
+			if !noSolvency {
+				sol, err := solvencyProblems(cmd.Context(), cfg, st.PG)
+				if err != nil {
+					return err
+				}
+				problems = append(problems, sol...)
+			}
+			pauses, err := sweep.Pauses(cmd.Context(), st.PG)
+			if err != nil {
+				return err
+			}
+			for _, p := range pauses {
+				fmt.Fprintf(cmd.OutOrStdout(), "withdrawals of %s paused since %s: %s\n", p.Currency, p.PausedAt.Format(time.RFC3339), p.Reason)
+			}
 			for _, p := range problems {
 				fmt.Fprintln(cmd.OutOrStdout(), p)
 			}
@@ -84,6 +110,48 @@ exactly what the ledger says and (BTC/LTC) spend exactly its deposits. Prints ea
 			return nil
 		},
 	}
+	check.Flags().BoolVar(&noSolvency, "no-solvency", false, "skip comparing the hot wallets on chain with the balances")
 	cmd.AddCommand(show, check)
 	return cmd
+}
+
+// solvencyProblems reads each configured chain's hot wallet from its node
+// and compares it with the merchant balances (sweep.CheckSolvency).
+func solvencyProblems(ctx context.Context, cfg *config.Config, db *pgxpool.Pool) ([]string, error) {
+	keys, err := payments.KeysFromConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sk, ok := keys.(payments.SeedKeys)
+	if !ok {
+		return nil, errors.New("the solvency check needs payments.seed_file (the hot wallets' keys); --no-solvency skips it")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the gas tank watcher sweepChain starts
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var problems []string
+	for _, c := range enabledChains(cfg) {
+		impl, _, err := sweepChain(ctx, cfg, db, sk, c, prometheus.NewRegistry(), log)
+		if err != nil {
+			return nil, err
+		}
+		hh, ok := impl.(sweep.HotHolder)
+		if !ok {
+			continue
+		}
+		held, err := hh.HotBalances(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s hot wallet: %w", c, err)
+		}
+		res, err := sweep.CheckSolvency(ctx, db, held)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range res {
+			if !s.OK() {
+				problems = append(problems, "solvency "+s.String())
+			}
+		}
+	}
+	return problems, nil
 }

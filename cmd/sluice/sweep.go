@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -72,11 +73,7 @@ func runSweepers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 		return errors.New("sweeping needs payments.seed_file (SLUICE_SEED_FILE): the deposit keys come from it")
 	}
 	if len(chains) == 0 {
-		for c, on := range map[string]bool{"btc": cfg.Chains.BTC.IsEnabled(), "ltc": cfg.Chains.LTC.IsEnabled(), "eth": cfg.Chains.ETH.IsEnabled()} {
-			if on {
-				chains = append(chains, c)
-			}
-		}
+		chains = enabledChains(cfg)
 	}
 	st, err := stores.Open(ctx, cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
 	if err != nil {
@@ -98,6 +95,7 @@ func runSweepers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 		}
 		r := &sweep.Runner{DB: st.PG, Chain: c, Impl: impl, Log: log.With("chain", c, "worker", "sweep"), Metrics: metrics,
 			Interval: cfg.Sweeps.Interval, Confirmations: int64(cfg.Sweeps.Confirmations), BumpAfter: max(cfg.Sweeps.BumpAfter, 0),
+			SolvencyInterval: cfg.Sweeps.SolvencyInterval, Currencies: sortedKeys(hot),
 			Operator: sweep.Operator{FeeAddress: cfg.Sweeps.FeeAddresses, HotWallet: hot, Minimum: minimum}}
 		wg.Add(1)
 		go func() {
@@ -206,4 +204,74 @@ func sweepMinimum(ctx context.Context, cfg *config.Config, st *stores.Set, reg p
 		ok, _, err := svc.MeetsMinimum(ctx, currency, units, rates.MinimumUSD)
 		return ok, err
 	}, cancel
+}
+
+// withdrawalPolicies is each enabled currency's withdrawal minimum and
+// network fee reserve, from sweeps.fee_rate_ceiling, max_fee_per_gas_gwei
+// and withdrawal_minimum.
+func withdrawalPolicies(cfg *config.Config) (map[string]sweep.Policy, error) {
+	out := map[string]sweep.Policy{}
+	minimum := func(cur string, decimals int, def string) (*big.Int, error) {
+		v := def
+		if s, ok := cfg.Sweeps.WithdrawalMinimum[cur]; ok {
+			v = s
+		}
+		m, err := amount.Parse(v, decimals)
+		if err != nil {
+			return nil, fmt.Errorf("sweeps.withdrawal_minimum.%s: %w", cur, err)
+		}
+		return m, nil
+	}
+	for _, b := range []struct {
+		cur string
+		on  bool
+	}{{"BTC", cfg.Chains.BTC.IsEnabled()}, {"LTC", cfg.Chains.LTC.IsEnabled()}} {
+		if !b.on {
+			continue
+		}
+		m, err := minimum(b.cur, amount.Decimals[b.cur], "0.00001")
+		if err != nil {
+			return nil, err
+		}
+		out[b.cur] = sweep.Policy{FeeCurrency: b.cur, FeeReserve: btcsweep.WithdrawalFeeReserve(cfg.Sweeps.FeeRateCeiling), Minimum: m}
+	}
+	if e := cfg.Chains.ETH; e.IsEnabled() {
+		maxFee := new(big.Int).Mul(big.NewInt(cfg.Sweeps.MaxFeePerGasGwei), big.NewInt(1_000_000_000))
+		m, err := minimum("ETH", 18, "0.0001")
+		if err != nil {
+			return nil, err
+		}
+		out["ETH"] = sweep.Policy{FeeCurrency: "ETH", FeeReserve: ethsweep.WithdrawalFeeReserve(maxFee, false), Minimum: m}
+		for _, t := range e.Tokens {
+			m, err := minimum(t.Symbol, t.Decimals, "1")
+			if err != nil {
+				return nil, err
+			}
+			out[t.Symbol] = sweep.Policy{FeeCurrency: "ETH", FeeReserve: ethsweep.WithdrawalFeeReserve(maxFee, true), Minimum: m}
+		}
+	}
+	return out, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// enabledChains lists the configured chains in a fixed order.
+func enabledChains(cfg *config.Config) []string {
+	var out []string
+	for _, c := range []struct {
+		name string
+		on   bool
+	}{{"btc", cfg.Chains.BTC.IsEnabled()}, {"ltc", cfg.Chains.LTC.IsEnabled()}, {"eth", cfg.Chains.ETH.IsEnabled()}} {
+		if c.on {
+			out = append(out, c.name)
+		}
+	}
+	return out
 }

@@ -20,7 +20,8 @@ type Row struct {
 	Deposited string `json:"deposited"`
 	Donations string `json:"donations"`
 	// Fees is the service fees taken by confirmed sweeps; NetworkFees what
-	// those sweeps paid the network.
+	// those sweeps paid the network in this currency (a token sweep's gas
+	// comes from the operator's gas tank, not the merchant).
 	Fees        string `json:"service_fees"`
 	NetworkFees string `json:"network_fees"`
 	// Settled reached the merchant's settlement address; ToHot the hot
@@ -28,7 +29,9 @@ type Row struct {
 	Settled   string `json:"settled"`
 	ToHot     string `json:"to_hot_wallet"`
 	Forwarded string `json:"forwarded"`
-	// Withdrawn is sent or confirmed withdrawals with their network fees.
+	// Withdrawn is sent or confirmed withdrawals of the currency, and the
+	// network fees paid in it (a token withdrawal's gas is in the chain's
+	// coin's row); an open withdrawal counts its reserved fee.
 	Withdrawn string `json:"withdrawn"`
 	// Balance is what the merchant may withdraw: ToHot - Withdrawn.
 	Balance string `json:"balance"`
@@ -42,6 +45,7 @@ func View(ctx context.Context, db *pgxpool.Pool, merchantID int64) ([]Row, error
 	rows, err := db.Query(ctx, `WITH mc AS (
 			SELECT DISTINCT w.merchant_id, w.currency FROM wallets w WHERE $1 = 0 OR w.merchant_id = $1
 			UNION SELECT merchant_id, currency FROM sweeps WHERE merchant_id IS NOT NULL AND ($1 = 0 OR merchant_id = $1)
+			UNION SELECT merchant_id, fee_currency FROM withdrawals WHERE $1 = 0 OR merchant_id = $1
 		), dep AS (
 			SELECT w.merchant_id, d.currency, sum(d.amount) AS deposited,
 				sum(d.amount) FILTER (WHERE d.donation) AS donations,
@@ -49,17 +53,20 @@ func View(ctx context.Context, db *pgxpool.Pool, merchantID int64) ([]Row, error
 			FROM deposits d JOIN wallets w ON w.id = d.wallet_id LEFT JOIN sweeps s ON s.id = d.sweep_id
 			WHERE d.status = 1 GROUP BY 1, 2
 		), sw AS (
-			SELECT merchant_id, currency, sum(fee_service) AS fees, sum(fee_network) FILTER (WHERE kind <> 'withdraw') AS network,
+			SELECT merchant_id, currency, sum(fee_service) AS fees, sum(fee_network) FILTER (WHERE kind <> 'withdraw' AND currency = upper(chain)) AS network,
 				sum(amount) FILTER (WHERE kind = 'settle') AS settled, sum(amount) FILTER (WHERE kind = 'hot') AS hot,
 				sum(amount) FILTER (WHERE kind = 'forward') AS forwarded
 			FROM sweeps WHERE state = 'confirmed' AND merchant_id IS NOT NULL GROUP BY 1, 2
 		), wd AS (
-			SELECT merchant_id, currency, sum(amount + CASE WHEN currency = 'USDT' THEN 0 ELSE gas END) AS withdrawn FROM withdrawals WHERE status IN (0, 1) GROUP BY 1, 2
+			SELECT merchant_id, currency, sum(v) AS withdrawn FROM (
+				SELECT merchant_id, currency, amount AS v FROM withdrawals WHERE status IN (0, 1)
+				UNION ALL SELECT merchant_id, fee_currency, CASE WHEN status = 0 THEN greatest(gas, fee_reserved) ELSE gas END
+				FROM withdrawals WHERE status IN (0, 1)) x GROUP BY 1, 2
 		)
 		SELECT mc.merchant_id, mc.currency, coalesce(dep.deposited, 0)::text, coalesce(dep.donations, 0)::text,
 			coalesce(sw.fees, 0)::text, coalesce(sw.network, 0)::text, coalesce(sw.settled, 0)::text, coalesce(sw.hot, 0)::text,
 			coalesce(sw.forwarded, 0)::text, coalesce(wd.withdrawn, 0)::text,
-			(coalesce(sw.hot, 0) - coalesce(wd.withdrawn, 0))::text, coalesce(dep.unswept, 0)::text
+			merchant_balance(mc.merchant_id, mc.currency)::text, coalesce(dep.unswept, 0)::text
 		FROM mc LEFT JOIN dep USING (merchant_id, currency) LEFT JOIN sw USING (merchant_id, currency)
 			LEFT JOIN wd USING (merchant_id, currency)
 		ORDER BY 1, 2`, merchantID)

@@ -53,12 +53,22 @@ type Runner struct {
 	// sent is replaced by one paying a higher fee, where Impl is a Bumper;
 	// 0 never bumps. A bump that cannot be made waits as long again.
 	BumpAfter time.Duration
+	// SolvencyInterval: how often the hot wallet on chain is compared with
+	// what the ledger owes (default 1 min; negative never). Currencies are
+	// the chain's, for the metrics.
+	SolvencyInterval time.Duration
+	Currencies       []string
+
+	lastSolvency time.Time
 }
 
 // Metrics of the sweep runners.
 type Metrics struct {
 	Jobs *prometheus.CounterVec // state changes, per chain, kind and state
 	Open *prometheus.GaugeVec   // jobs not yet confirmed or failed, per chain and state
+	// The solvency check, per currency: the hot wallet on chain, the sum of
+	// merchant balances, the shortfall, and whether withdrawals are paused.
+	HotWallet, Owed, Shortfall, Paused *prometheus.GaugeVec
 }
 
 // NewMetrics registers the sweep metrics with reg.
@@ -69,7 +79,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_sweep_jobs_open",
 			Help: "Sweep jobs not yet confirmed or failed, by chain and state."}, []string{"chain", "state"}),
 	}
-	reg.MustRegister(m.Jobs, m.Open)
+	m.HotWallet = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_hot_wallet_balance_base_units",
+		Help: "What the operator's hot wallet holds on chain, by currency, at the last solvency check."}, []string{"currency"})
+	m.Owed = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_ledger_owed_base_units",
+		Help: "The sum of merchant balances in the hot wallet according to the ledger, by currency."}, []string{"currency"})
+	m.Shortfall = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_solvency_shortfall_base_units",
+		Help: "How much the hot wallet on chain is short of what the ledger owes merchants (0 when solvent), by currency."}, []string{"currency"})
+	m.Paused = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_withdrawals_paused",
+		Help: "1 while withdrawals of the currency are paused (solvency shortfall, reorg of a swept deposit), else 0."}, []string{"currency"})
+	reg.MustRegister(m.Jobs, m.Open, m.HotWallet, m.Owed, m.Shortfall, m.Paused)
 	return m
 }
 
@@ -84,6 +102,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	if r.RebroadcastAfter == 0 {
 		r.RebroadcastAfter = time.Minute
+	}
+	if r.SolvencyInterval == 0 {
+		r.SolvencyInterval = time.Minute
 	}
 	r.initMetrics()
 	r.Log.Info("sweeping", "chain", r.Chain, "every", r.Interval)
@@ -115,15 +136,20 @@ func (r *Runner) Round(ctx context.Context) error {
 		}
 	}
 	r.gauge(ctx)
+	if err := r.solvency(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
 // open lists the chain's jobs that are planned, signed or broadcast.
 func (r *Runner) open(ctx context.Context) ([]*Job, error) {
-	rows, err := r.DB.Query(ctx, `SELECT id, currency, coalesce(merchant_id, 0), kind, state, destination, amount::text,
-			fee_service::text, fee_address, fee_network::text, from_address, nonce, raw_tx, txid,
-			coalesce(replaces, 0), coalesce(after_sweep, 0), coalesce(broadcast_at, now())
-		FROM sweeps WHERE chain = $1 AND state IN ('planned', 'signed', 'broadcast') ORDER BY id`, r.Chain)
+	rows, err := r.DB.Query(ctx, `SELECT s.id, s.currency, coalesce(s.merchant_id, 0), s.kind, s.state, s.destination, s.amount::text,
+			s.fee_service::text, s.fee_address, s.fee_network::text, s.from_address, s.nonce, s.raw_tx, s.txid,
+			coalesce(s.replaces, 0), coalesce(s.after_sweep, 0), coalesce(s.broadcast_at, now()),
+			w.fee_reserved::text, coalesce(w.fee_currency, '')
+		FROM sweeps s LEFT JOIN withdrawals w ON w.sweep_id = s.id AND s.kind = 'withdraw'
+		WHERE s.chain = $1 AND s.state IN ('planned', 'signed', 'broadcast') ORDER BY s.id`, r.Chain)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
@@ -134,9 +160,13 @@ func (r *Runner) open(ctx context.Context) ([]*Job, error) {
 		var amount, fee, net string
 		var nonce *int64
 		var sent time.Time
+		var feeMax *string
 		if err := rows.Scan(&j.ID, &j.Currency, &j.MerchantID, &j.Kind, &j.State, &j.Destination, &amount, &fee, &j.FeeAddress,
-			&net, &j.From, &nonce, &j.RawTx, &j.TxID, &j.Replaces, &j.AfterSweep, &sent); err != nil {
+			&net, &j.From, &nonce, &j.RawTx, &j.TxID, &j.Replaces, &j.AfterSweep, &sent, &feeMax, &j.FeeCurrency); err != nil {
 			return nil, err
+		}
+		if feeMax != nil {
+			j.FeeMax = mustInt(*feeMax)
 		}
 		j.Gross, j.Amount, j.FeeService, j.FeeNetwork = mustInt(amount), mustInt(amount), mustInt(fee), mustInt(net)
 		if nonce != nil {
@@ -202,6 +232,21 @@ func (r *Runner) sign(ctx context.Context, j *Job) error {
 			return nil // its gas top-up first
 		}
 	}
+	if j.Kind == KindWithdraw {
+		// a paused currency's withdrawals wait unsigned: nothing leaves the
+		// hot wallet until an operator has looked (sluice withdrawals resume)
+		for _, cur := range []string{j.Currency, j.FeeCurrency} {
+			why, err := Paused(ctx, r.DB, cur)
+			if err != nil {
+				return err
+			}
+			if why != "" {
+				_, err := r.DB.Exec(ctx, "UPDATE sweeps SET error = $2, updated_at = now() WHERE id = $1 AND error <> $2",
+					j.ID, "waiting: withdrawals of "+cur+" are paused: "+why)
+				return err
+			}
+		}
+	}
 	if err := r.inputs(ctx, j); err != nil {
 		return err
 	}
@@ -235,6 +280,11 @@ func (r *Runner) sign(ctx context.Context, j *Job) error {
 		}
 		return err
 	}
+	if over := overReserve(j, j.FeeNetwork); over != "" {
+		// never more than the merchant's balance holds for it: wait for fees to fall
+		_, err := r.DB.Exec(ctx, "UPDATE sweeps SET error = $2, updated_at = now() WHERE id = $1", j.ID, "waiting: "+over)
+		return err
+	}
 	var nonce any
 	if j.Nonce != nil {
 		nonce = int64(*j.Nonce)
@@ -259,6 +309,15 @@ func (r *Runner) sign(ctx context.Context, j *Job) error {
 	r.Log.Info("sweep signed", "id", j.ID, "txid", j.TxID, "amount", j.Amount.String(), "network_fee", j.FeeNetwork.String())
 	j.State = StateSigned
 	return r.broadcast(ctx, j)
+}
+
+// overReserve says why a withdrawal's network fee fee is more than its
+// reserve ("" when it is not, or j is no withdrawal).
+func overReserve(j *Job, fee *big.Int) string {
+	if j.Kind != KindWithdraw || j.FeeMax == nil || fee == nil || fee.Cmp(j.FeeMax) <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("the network fee %s is more than the %s reserved for this withdrawal", fee, j.FeeMax)
 }
 
 // topUp plans the gas tank's top-up of a token sweep's deposit address.
@@ -471,6 +530,10 @@ func (r *Runner) initMetrics() {
 			r.Metrics.Jobs.WithLabelValues(r.Chain, k, s)
 		}
 	}
+	for _, cur := range r.Currencies {
+		r.Metrics.Paused.WithLabelValues(cur)
+		r.Metrics.Shortfall.WithLabelValues(cur)
+	}
 }
 
 func (r *Runner) count(j *Job, state string) {
@@ -512,6 +575,11 @@ func (r *Runner) bump(ctx context.Context, b Bumper, j *Job) error {
 		return err
 	}
 	nj, err := b.Bump(ctx, j)
+	if err == nil {
+		if over := overReserve(j, nj.FeeNetwork); over != "" {
+			err = errors.New(over)
+		}
+	}
 	if err != nil {
 		// at the fee ceiling, dust, or the node failed: wait as long again
 		if _, dbErr := r.DB.Exec(ctx, `UPDATE sweeps SET broadcast_at = now(), error = $2, updated_at = now()

@@ -64,6 +64,11 @@ type Job struct {
 	TxID       string
 	Replaces   int64 // the job this one bumps (RBF), 0 if none
 	AfterSweep int64 // a job that must confirm first (a USDT sweep's gas top-up), 0 if none
+	// FeeMax is the most a withdrawal's network fee may be (what its
+	// merchant's balance holds for it); nil for sweeps.
+	FeeMax *big.Int
+	// FeeCurrency is the coin a withdrawal's network fee is paid in.
+	FeeCurrency string
 	Inputs     []Input
 
 	sentAt time.Time // when it was (last) broadcast

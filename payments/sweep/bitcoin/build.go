@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/big"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcutil"
@@ -311,4 +312,14 @@ func rateText(rate int64) string {
 		return fmt.Sprintf("%d/vB", rate/1000)
 	}
 	return fmt.Sprintf("%d.%03d/vB", rate/1000, rate%1000)
+}
+
+// WithdrawalFeeReserve is the most a withdrawal's network fee may be at the
+// fee-rate ceiling (sat/vB): two inputs (the hot wallet's coins, largest
+// first), the destination (up to a 34-byte script) and change. A
+// withdrawal is never signed for more (it waits), and this much is held
+// from the merchant's balance until it confirms.
+func WithdrawalFeeReserve(ceilingSatPerVB int64) *big.Int {
+	size := estimateVSize(2, [][]byte{make([]byte, 34), make([]byte, 22)})
+	return big.NewInt(feeFor(ceilingSatPerVB*1000, size))
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/big"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
@@ -106,9 +108,34 @@ type utxo struct {
 	value int64
 }
 
+// HotBalances is what the hot wallet holds in the chain (its confirmed
+// unspent outputs, whatever the mempool spends: a withdrawal in the mempool
+// is already off the merchant's balance), for the solvency check.
+func (c *Chain) HotBalances(ctx context.Context) (map[string]*big.Int, error) {
+	_, hot, err := c.key(HotWalletAccount, 0)
+	if err != nil {
+		return nil, fmt.Errorf("hot wallet: %w", err)
+	}
+	outs, err := c.hotUTXOs(ctx, hot, false)
+	if err != nil {
+		return nil, fmt.Errorf("hot wallet outputs: %w", err)
+	}
+	sum := new(big.Int)
+	for _, o := range outs {
+		sum.Add(sum, big.NewInt(o.value))
+	}
+	return map[string]*big.Int{strings.ToUpper(c.params.Chain): sum}, nil
+}
+
 // hotOutputs lists the hot wallet's confirmed outputs that nothing spends,
 // in the chain or the mempool.
 func (c *Chain) hotOutputs(ctx context.Context, hot []byte) ([]utxo, error) {
+	return c.hotUTXOs(ctx, hot, true)
+}
+
+// hotUTXOs lists the hot wallet's confirmed unspent outputs; with mempool,
+// those a mempool transaction spends are left out.
+func (c *Chain) hotUTXOs(ctx context.Context, hot []byte, mempool bool) ([]utxo, error) {
 	btcd, err := c.isBtcd(ctx)
 	if err != nil {
 		return nil, err
@@ -149,7 +176,7 @@ func (c *Chain) hotOutputs(ctx context.Context, hot []byte) ([]utxo, error) {
 	var out []utxo
 	for _, op := range cands {
 		var o *txOut
-		if err := c.rpc.Call(ctx, "gettxout", &o, op.Hash.String(), op.Index, true); err != nil {
+		if err := c.rpc.Call(ctx, "gettxout", &o, op.Hash.String(), op.Index, mempool); err != nil {
 			return nil, err
 		}
 		if o == nil || o.Confirmations < 1 || o.ScriptPubKey.Hex != want {
@@ -161,7 +188,7 @@ func (c *Chain) hotOutputs(ctx context.Context, hot []byte) ([]utxo, error) {
 		}
 		out = append(out, utxo{op: op, value: v})
 	}
-	if btcd && len(out) > 0 {
+	if mempool && btcd && len(out) > 0 {
 		// btcd's gettxout does not see the mempool's spends
 		return c.unspentInMempool(ctx, out)
 	}

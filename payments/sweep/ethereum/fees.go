@@ -78,3 +78,22 @@ func (f fees) cost(gas uint64) *big.Int {
 func withMargin(estimate uint64) uint64 {
 	return estimate + estimate/5
 }
+
+// Gas limits a withdrawal may use: an ETH transfer (a contract wallet's
+// receive function included) and a token transfer (the estimate plus its
+// margin). A withdrawal needing more waits; WithdrawalFeeReserve is held
+// from the merchant's ETH balance until it confirms.
+const (
+	WithdrawalGasETH   = 50_000
+	WithdrawalGasToken = 120_000
+)
+
+// WithdrawalFeeReserve is the most a withdrawal's gas may cost at the
+// maxFeePerGas ceiling (wei).
+func WithdrawalFeeReserve(maxFeePerGas *big.Int, token bool) *big.Int {
+	gas := int64(WithdrawalGasETH)
+	if token {
+		gas = WithdrawalGasToken
+	}
+	return new(big.Int).Mul(big.NewInt(gas), maxFeePerGas)
+}

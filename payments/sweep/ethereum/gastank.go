@@ -209,3 +209,23 @@ func (c *Chain) WatchGasTank(ctx context.Context, every time.Duration) {
 		}
 	}
 }
+
+// HotBalances is what the hot wallet holds at the head: its ETH and each
+// configured token, for the solvency check (the gas tank is the operator's
+// own and owes no merchant anything).
+func (c *Chain) HotBalances(ctx context.Context) (map[string]*big.Int, error) {
+	h, err := c.eth.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("head: %w", err)
+	}
+	out := map[string]*big.Int{}
+	if out["ETH"], err = c.eth.BalanceAt(ctx, c.hot, h.Number); err != nil {
+		return nil, fmt.Errorf("balance of the hot wallet %s: %w", c.hot.Hex(), err)
+	}
+	for sym, t := range c.tokens {
+		if out[sym], err = c.tokenBalance(ctx, common.HexToAddress(t.Contract), c.hot, h.Number); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
