@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/big"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -248,12 +250,49 @@ type EthBalance struct {
 	IndexedHeight uint64  `json:"indexed_height"`
 }
 
-// EthereumBalance sums an address's movements per asset.
+// Amounts are summed from their exact decimal text (value), not value_dec:
+// Decimal(38, 0) drops amounts of 10^38 and more (value_dec is 0 there; an
+// ERC-20 amount is a uint256), a sum of it can overflow, and ClickHouse 18.16
+// prints a Decimal128 past 10^22 with NUL bytes in it. Each amount is cut
+// into sumChunks pieces of chunkDigits digits, from the right; every piece
+// is summed as UInt64 (below 10^9 each, so 10^10 of them cannot overflow)
+// and the pieces are put together exactly in Go.
+const (
+	chunkDigits = 9
+	sumChunks   = 9 // 81 digits: a uint256 has at most 78
+)
+
+// chunkSums is the SQL for the per-piece sums of v where cond holds.
+func chunkSums(cond string) string {
+	var b strings.Builder
+	for i := range sumChunks {
+		fmt.Fprintf(&b, ", sumIf(toUInt64OrZero(reverse(substring(reverse(v), %d, %d))), %s)", i*chunkDigits+1, chunkDigits, cond)
+	}
+	return b.String()
+}
+
+// fromChunks puts the piece sums back together.
+func fromChunks(sums []uint64) *big.Int {
+	total, base, scale := new(big.Int), big.NewInt(1), new(big.Int).Exp(big.NewInt(10), big.NewInt(chunkDigits), nil)
+	for _, s := range sums {
+		total.Add(total, new(big.Int).Mul(new(big.Int).SetUint64(s), base))
+		base.Mul(base, scale)
+	}
+	return total
+}
+
+// ErrNotRepresentable is an amount the index cannot sum exactly: its text is
+// not a decimal integer below 10^81, which the indexer never writes (a
+// uint256 has 78 digits). A corrupt row fails the read; it never turns into
+// a wrong number.
+var ErrNotRepresentable = errors.New("amount not representable")
+
+// EthereumBalance sums an address's movements per asset, exactly.
 func (r *Reader) EthereumBalance(ctx context.Context, chain, address string) (EthBalance, error) {
 	b := EthBalance{Chain: chain, Address: address, Assets: []Asset{}}
-	rows, err := r.CH.Query(ctx, `SELECT token, toString(sumIf(v, direction = 1)), toString(sumIf(v, direction = -1)),
-			toString(sumIf(v, direction = 1) - sumIf(v, direction = -1))
-		FROM (SELECT token, direction, any(value_dec) AS v FROM eth_address_transfers
+	rows, err := r.CH.Query(ctx, `SELECT token, countIf(NOT match(v, '^[0-9]{1,`+strconv.Itoa(chunkDigits*sumChunks)+`}$'))`+
+		chunkSums("direction = 1")+chunkSums("direction = -1")+`
+		FROM (SELECT token, direction, any(value) AS v FROM eth_address_transfers
 			WHERE chain = ? AND address = ? AND `+canonical+`
 			GROUP BY block_height, tx_hash, position, direction, token)
 		GROUP BY token ORDER BY token`, chain, address, chain, chain, chain)
@@ -263,13 +302,25 @@ func (r *Reader) EthereumBalance(ctx context.Context, chain, address string) (Et
 	defer rows.Close()
 	for rows.Next() {
 		var a Asset
-		if err := rows.Scan(&a.Token, &a.Received, &a.Sent, &a.Net); err != nil {
-			return EthBalance{}, err
+		var bad uint64
+		sums := make([]uint64, 2*sumChunks)
+		dest := []any{&a.Token, &bad}
+		for i := range sums {
+			dest = append(dest, &sums[i])
 		}
+		if err := rows.Scan(dest...); err != nil {
+			return EthBalance{}, fmt.Errorf("chain index: %w", err)
+		}
+		if bad > 0 {
+			return EthBalance{}, fmt.Errorf("%w: %d transfers of %s token %q to or from %s have a value that is not a decimal integer below 10^%d",
+				ErrNotRepresentable, bad, chain, a.Token, address, chunkDigits*sumChunks)
+		}
+		in, out := fromChunks(sums[:sumChunks]), fromChunks(sums[sumChunks:])
+		a.Received, a.Sent, a.Net = in.String(), out.String(), new(big.Int).Sub(in, out).String()
 		b.Assets = append(b.Assets, a)
 	}
 	if err := rows.Err(); err != nil {
-		return EthBalance{}, err
+		return EthBalance{}, fmt.Errorf("chain index: %w", err)
 	}
 	b.IndexedHeight, err = r.tip(ctx, chain)
 	return b, err
