@@ -73,3 +73,18 @@ func (p PGCheckpoints) Save(ctx context.Context, chain string, r Ref) error {
 	}
 	return nil
 }
+
+// MatchedHeight is the chain's checkpoint height, -1 when there is none,
+// read without a lock: every block up to it was written, matched against the
+// watch set and announced (Save comes last in a commit).
+func MatchedHeight(ctx context.Context, db *pgxpool.Pool, chain string) (int64, error) {
+	var h int64
+	err := db.QueryRow(ctx, "SELECT height FROM chain_checkpoints WHERE chain = $1", chain).Scan(&h)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return -1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("postgres: read the %s checkpoint: %w", chain, err)
+	}
+	return h, nil
+}

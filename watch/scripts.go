@@ -112,11 +112,12 @@ redis.call('PEXPIRE', tb, ARGV[4])
 redis.call('HSET', KEYS[1], 'rebuild', ARGV[1], 'rebuild_layout', ARGV[2])
 return 0`)
 
-// commitScript: KEYS params, bloom, addrs; ARGV token, layout, then field/value
-// pairs for params. Atomically (a script is a transaction, and unlike
-// MULTI/EXEC it can check first that the rebuild is still ours) renames the
-// temporary keys over the live ones, clears their TTL, sets the layout.
-// Returns SCARD.
+// commitScript: KEYS params, bloom, addrs, sentinel; ARGV token, layout, unix
+// time, then field/value pairs for params. Atomically (a script is a
+// transaction, and unlike MULTI/EXEC it can check first that the rebuild is
+// still ours) renames the temporary keys over the live ones, clears their
+// TTL, sets the layout, and writes the sentinel (build = token), so the
+// sentinel exists exactly when a complete set does. Returns SCARD.
 var commitScript = newScript(`
 if redis.call('HGET', KEYS[1], 'rebuild') ~= ARGV[1] then
   return redis.error_reply('LOST the rebuild marker is gone (Redis flushed, or another rebuild took over)')
@@ -134,8 +135,27 @@ else
   redis.call('DEL', KEYS[3])
 end
 redis.call('HDEL', KEYS[1], 'rebuild', 'rebuild_layout')
-redis.call('HSET', KEYS[1], 'layout', ARGV[2], unpack(ARGV, 3))
-return redis.call('SCARD', KEYS[3])`)
+redis.call('HSET', KEYS[1], 'layout', ARGV[2], unpack(ARGV, 4))
+local n = redis.call('SCARD', KEYS[3])
+redis.call('HSET', KEYS[4], 'build', ARGV[1], 'addresses', n, 'at', ARGV[3])
+return n`)
+
+// repairScript: KEYS sentinel; ARGV height. Asks the set's guard to repair
+// it from height on, keeping the lowest height asked for.
+var repairScript = newScript(`
+local cur = redis.call('HGET', KEYS[1], 'repair_from')
+if not cur or tonumber(ARGV[1]) < tonumber(cur) then
+  redis.call('HSET', KEYS[1], 'repair_from', ARGV[1])
+end
+return 0`)
+
+// repairedScript: KEYS sentinel; ARGV height. Clears the repair request the
+// guard served, unless a lower one came in meanwhile.
+var repairedScript = newScript(`
+if redis.call('HGET', KEYS[1], 'repair_from') == ARGV[1] then
+  redis.call('HDEL', KEYS[1], 'repair_from')
+end
+return 0`)
 
 // abortScript: KEYS params, bloom, addrs; ARGV token. Drops a failed rebuild.
 var abortScript = newScript(`
@@ -145,4 +165,4 @@ end
 redis.call('DEL', KEYS[2] .. ':tmp:' .. ARGV[1], KEYS[3] .. ':tmp:' .. ARGV[1])
 return 0`)
 
-var allScripts = []script{matchScript, addScript, fillScript, beginScript, commitScript, abortScript}
+var allScripts = []script{matchScript, addScript, fillScript, beginScript, commitScript, abortScript, repairScript, repairedScript}

@@ -43,6 +43,7 @@ type Set struct {
 	layout               Layout
 	id                   string // layout.String()
 	params, bloom, addrs string
+	sentinel             string
 	m                    *metrics
 	win                  *window
 }
@@ -64,7 +65,7 @@ func Open(ctx context.Context, rdb redis.UniversalClient, chain string, cfg Conf
 	}
 	tag := "watch:{" + chain + "}:"
 	s := &Set{rdb: rdb, chain: chain, cfg: cfg, layout: l, id: l.String(),
-		params: tag + "params", bloom: tag + "bloom", addrs: tag + "addrs",
+		params: tag + "params", bloom: tag + "bloom", addrs: tag + "addrs", sentinel: tag + "sentinel",
 		m: newMetrics(chain, l, cfg.FPRate), win: newWindow(cfg.FPWindow, cfg.FPRate)}
 	if err := s.loadScripts(ctx); err != nil {
 		return nil, s.errf("open", err)
@@ -405,7 +406,7 @@ func (s *Set) Rebuild(ctx context.Context, addrs iter.Seq[string]) (err error) {
 	}
 	var cmd *redis.Cmd
 	if err := s.exec(ctx, func(p redis.Pipeliner) {
-		cmd = commitScript.evalSha(ctx, p, keys, append([]any{token, s.id}, s.info()...)...)
+		cmd = commitScript.evalSha(ctx, p, append(keys, s.sentinel), append([]any{token, s.id, time.Now().Unix()}, s.info()...)...)
 	}); err != nil {
 		return s.errf("rebuild", fmt.Errorf("commit: %w", err))
 	}

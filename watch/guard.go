@@ -1,0 +1,235 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults of Guard.
+const (
+	DefaultGuardInterval = 2 * time.Second
+	DefaultGuardDepth    = 10_000
+)
+
+// Reasons a Guard repairs the set, the reason label of sluice_watch_rebuilds_total.
+const (
+	ReasonMissing   = "missing"   // no sentinel: Redis flushed, or restarted without its data
+	ReasonChanged   = "changed"   // another build's sentinel: a restored snapshot, or another process rebuilt
+	ReasonReconnect = "reconnect" // Redis answered again after errors
+	ReasonRepair    = "repair"    // a process asked (RequestRepair) after an Add failed
+)
+
+// Guard keeps one chain's watch set equal to the ledger while the process
+// matches blocks against it. Every Interval it reads the sentinel; when the
+// sentinel is gone or another build's, when Redis answers after errors, or
+// when a process asked for a repair, it rebuilds the set from the ledger in
+// the background (Match goes on against the old keys until one atomic rename)
+// and then reconciles the blocks from the last height matched while the
+// sentinel was intact, so payments matched against the lost set are found
+// within seconds instead of at the next periodic reconcile.
+type Guard struct {
+	Set *Set
+	// Ledger lists the addresses the set must hold (the ledger's wallets of the chain).
+	Ledger func(ctx context.Context) ([]string, error)
+	// Height is the highest block already matched against the set (the
+	// indexer's checkpoint, saved after matching): blocks up to it were
+	// matched before the sentinel check that follows the read.
+	Height func(ctx context.Context) (int64, error)
+	// Reconcile creates the deposits the chain index shows from height
+	// from on that the ledger lacks, and returns how many.
+	Reconcile func(ctx context.Context, from int64) (int, error)
+	// Interval between sentinel checks (default 2 s).
+	Interval time.Duration
+	// MaxDepth bounds how far below the tip a repair reconciles (default 10,000 blocks).
+	MaxDepth int64
+	Log      *slog.Logger
+
+	m                 *guardMetrics
+	known             string // the build last seen intact
+	good              int64  // Height read just before the sentinel was last seen intact
+	down, warnedError bool
+}
+
+type guardMetrics struct {
+	rebuilds *prometheus.CounterVec
+	intact   prometheus.Gauge
+	good     prometheus.Gauge
+}
+
+// NewGuard returns a guard of set with its metrics registered on reg (nil
+// registers nothing); the caller fills in the functions.
+func NewGuard(set *Set, reg prometheus.Registerer) (*Guard, error) {
+	cl := prometheus.Labels{"chain": set.chain}
+	m := &guardMetrics{
+		rebuilds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_watch_rebuilds_total", ConstLabels: cl,
+			Help: "Rebuilds of the watch set from the ledger while running, by why the guard looked (missing, changed, reconnect, repair)."},
+			[]string{"reason"}),
+		intact: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sluice_watch_intact", ConstLabels: cl,
+			Help: "1 while the watch set's sentinel is the one the guard knows; 0 while Redis is unreachable or the set is being repaired."}),
+		good: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sluice_watch_intact_height", ConstLabels: cl,
+			Help: "The block height matched at the last check that found the watch set intact (a repair reconciles from here)."}),
+	}
+	for _, r := range []string{ReasonMissing, ReasonChanged, ReasonReconnect, ReasonRepair} {
+		m.rebuilds.WithLabelValues(r) // at 0 from the start
+	}
+	if reg != nil {
+		for i, c := range []prometheus.Collector{m.rebuilds, m.intact, m.good} {
+			if err := reg.Register(c); err != nil {
+				for _, d := range []prometheus.Collector{m.rebuilds, m.intact, m.good}[:i] {
+					reg.Unregister(d)
+				}
+				return nil, fmt.Errorf("watch %s: guard metrics: %w", set.chain, err)
+			}
+		}
+	}
+	return &Guard{Set: set, Interval: DefaultGuardInterval, MaxDepth: DefaultGuardDepth, m: m, good: -1}, nil
+}
+
+// Run checks the set until ctx ends; it returns nil then. Failures are
+// logged and retried at the next check: it never stops the caller.
+func (g *Guard) Run(ctx context.Context) error {
+	if g.Interval <= 0 {
+		g.Interval = DefaultGuardInterval
+	}
+	// A new term (or process) trusts the sentinel it finds: the set was
+	// checked against the ledger at start, and whoever rebuilt it since did too.
+	g.known, g.down = "", false
+	t := time.NewTicker(g.Interval)
+	defer t.Stop()
+	for {
+		g.Check(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Check runs one check, repairing the set when it must (Run calls it every Interval).
+func (g *Guard) Check(ctx context.Context) {
+	h, herr := g.Height(ctx)
+	sen, err := g.Set.Sentinel(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		if !g.down {
+			g.logger().Warn("watch set unreachable; it is checked against the ledger and the blocks since height last_good are reconciled when Redis answers",
+				"last_good", g.good, "err", err)
+		}
+		g.down = true
+		g.m.intact.Set(0)
+		return
+	}
+	reason := ""
+	switch {
+	case sen.Build == "":
+		reason = ReasonMissing
+	case g.down:
+		reason = ReasonReconnect
+	case g.known != "" && sen.Build != g.known:
+		reason = ReasonChanged
+	case sen.RepairFrom >= 0:
+		reason = ReasonRepair
+	}
+	if reason == "" {
+		g.known = sen.Build
+		if herr == nil {
+			g.good = h
+			g.m.good.Set(float64(h))
+		}
+		g.m.intact.Set(1)
+		g.warnedError = false
+		return
+	}
+	g.m.intact.Set(0)
+	if err := g.repair(ctx, reason, sen); err != nil && ctx.Err() == nil {
+		// retried at the next check: the sentinel, g.down and the request are as they were
+		if !g.warnedError {
+			g.logger().Error("watch set repair failed; retrying", "reason", reason, "err", err)
+		}
+		g.warnedError = true
+	}
+}
+
+func (g *Guard) repair(ctx context.Context, reason string, sen Sentinel) error {
+	start := time.Now()
+	from := g.good
+	if sen.RepairFrom >= 0 && (from < 0 || sen.RepairFrom < from) {
+		from = sen.RepairFrom
+	}
+	addrs, err := g.Ledger(ctx)
+	if err != nil {
+		return fmt.Errorf("list the ledger's wallets: %w", err)
+	}
+	rebuild := reason == ReasonMissing
+	missing, extra := len(addrs), 0
+	if !rebuild {
+		if missing, extra, err = g.Set.Verify(ctx, seqOf(addrs)); err != nil {
+			return err
+		}
+		rebuild = missing > 0 || extra > 0
+	}
+	if rebuild {
+		if err := g.Set.Rebuild(ctx, seqOf(addrs)); err != nil {
+			return err
+		}
+		g.m.rebuilds.WithLabelValues(reason).Inc()
+	}
+	now, err := g.Set.Sentinel(ctx)
+	if err != nil {
+		return err
+	}
+	if now.Build == "" {
+		return errors.New("the watch set was lost again during its repair")
+	}
+	// Blocks matched from here on see the repaired set; the reconcile covers
+	// every block the index holds from the last good height, those matched
+	// during the repair included (the indexer writes a block before matching it).
+	tip, err := g.Height(ctx)
+	if err != nil {
+		return err
+	}
+	if from < 0 || from < tip-g.MaxDepth {
+		from = max(0, tip-g.MaxDepth)
+	}
+	n, err := g.Reconcile(ctx, from)
+	if err != nil {
+		return fmt.Errorf("reconcile from height %d: %w", from, err)
+	}
+	if sen.RepairFrom >= 0 {
+		if err := g.Set.repaired(ctx, sen.RepairFrom); err != nil {
+			return err
+		}
+	}
+	g.known, g.down, g.good, g.warnedError = now.Build, false, tip, false
+	g.m.good.Set(float64(tip))
+	g.m.intact.Set(1)
+	g.logger().Warn("watch set checked against the ledger while running", "reason", reason, "rebuilt", rebuild,
+		"missing", missing, "extra", extra, "addresses", len(addrs), "reconciled_from", from, "deposits_found", n,
+		"took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func seqOf(s []string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for _, v := range s {
+			if !yield(v) {
+				return
+			}
+		}
+	}
+}
+
+func (g *Guard) logger() *slog.Logger {
+	if g.Log == nil {
+		return slog.Default().With("chain", g.Set.chain)
+	}
+	return g.Log
+}
