@@ -118,12 +118,25 @@ var EnvVars = []struct {
 	{"SLUICE_INDEXER_UNBOUNDED_REORGS", "indexer.unbounded_reorgs", func(c *Config, v string) { c.Indexer.UnboundedReorgs = v == "true" || v == "1" }},
 	{"SLUICE_SWEEPS_BUMP_AFTER", "sweeps.bump_after", func(c *Config, v string) { c.Sweeps.BumpAfter = envDuration(v) }},
 	{"SLUICE_SWEEPS_ENABLED", "sweeps.enabled", func(c *Config, v string) { c.Sweeps.Enabled = v == "true" || v == "1" }},
+	{"SLUICE_SWEEPS_FEE_RATE_CEILING", "sweeps.fee_rate_ceiling", func(c *Config, v string) { c.Sweeps.FeeRateCeiling = envInt(v) }},
+	{"SLUICE_SWEEPS_MAX_FEE_PER_GAS_GWEI", "sweeps.max_fee_per_gas_gwei", func(c *Config, v string) { c.Sweeps.MaxFeePerGasGwei = envInt(v) }},
+	{"SLUICE_SWEEPS_SOLVENCY_INTERVAL", "sweeps.solvency_interval", func(c *Config, v string) { c.Sweeps.SolvencyInterval = envDuration(v) }},
 	{"SLUICE_FEE_ADDRESS_BTC", "sweeps.fee_addresses", func(c *Config, v string) { feeAddress(c, "BTC", v) }},
 	{"SLUICE_FEE_ADDRESS_LTC", "sweeps.fee_addresses", func(c *Config, v string) { feeAddress(c, "LTC", v) }},
 	{"SLUICE_FEE_ADDRESS_ETH", "sweeps.fee_addresses", func(c *Config, v string) { feeAddress(c, "ETH", v) }},
 	{"SLUICE_FEE_ADDRESS_USDT", "sweeps.fee_addresses", func(c *Config, v string) { feeAddress(c, "USDT", v) }},
 	{"SLUICE_LOG_LEVEL", "log.level", func(c *Config, v string) { c.Log.Level = v }},
 	{"SLUICE_LOG_FORMAT", "log.format", func(c *Config, v string) { c.Log.Format = v }},
+}
+
+// envInt is v as an integer; -1 (which validation refuses, naming the
+// variable) when it is not one.
+func envInt(v string) int64 {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // Load reads the YAML file at path (none when path is empty), applies the

@@ -23,7 +23,8 @@ var DefaultConfirmations = map[string]int{"BTC": 2, "LTC": 6, "ETH": 12, "USDT":
 // FailAfter is how many blocks a deposit whose block a reorg removed may wait
 // for its transaction to be mined again before it counts as gone for good
 // (double-spent or replaced): status 2, event "failed". Should it be mined
-// later after all, the deposit comes back to life.
+// later after all, the deposit comes back to life, announced at once by a
+// "confirmations" event at 1 confirmation.
 const FailAfter = 100
 
 // consumerGroup is the Redis consumer group of the payments workers.
@@ -211,12 +212,15 @@ func (c *Consumer) credit(ctx context.Context, tx pgx.Tx, cr indexer.Credit, hei
 		return nil
 	}
 	var id int64
-	var inserted bool
+	var inserted, revived bool
 	spends := cr.Spends
 	if spends == nil {
 		spends = []string{}
 	}
-	err = tx.QueryRow(ctx, `INSERT INTO deposits (wallet_id, chain, currency, txid, position, amount, from_address, block_hash, block_height, confirmations,
+	// prev is the row before this statement: a deposit that had failed
+	// (status 2) and is mined after all is revived here.
+	err = tx.QueryRow(ctx, `WITH prev AS (SELECT status FROM deposits WHERE chain = $2 AND txid = $4 AND position = $5)
+		INSERT INTO deposits (wallet_id, chain, currency, txid, position, amount, from_address, block_hash, block_height, confirmations,
 			spends, sender, nonce)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12)
 		ON CONFLICT (chain, txid, position) DO UPDATE SET block_hash = EXCLUDED.block_hash, block_height = EXCLUDED.block_height,
@@ -224,8 +228,8 @@ func (c *Consumer) credit(ctx context.Context, tx pgx.Tx, cr indexer.Credit, hei
 			spends = CASE WHEN cardinality(EXCLUDED.spends) > 0 THEN EXCLUDED.spends ELSE deposits.spends END,
 			sender = CASE WHEN EXCLUDED.sender <> '' THEN EXCLUDED.sender ELSE deposits.sender END,
 			nonce = coalesce(EXCLUDED.nonce, deposits.nonce)
-		RETURNING id, (xmax = 0)`,
-		walletID, c.Chain, currency, cr.TxID, cr.Position, cr.Amount, cr.From, hash, height, spends, cr.Sender, cr.Nonce).Scan(&id, &inserted)
+		RETURNING id, (xmax = 0), coalesce((SELECT status = 2 FROM prev), false)`,
+		walletID, c.Chain, currency, cr.TxID, cr.Position, cr.Amount, cr.From, hash, height, spends, cr.Sender, cr.Nonce).Scan(&id, &inserted, &revived)
 	if err != nil {
 		return fmt.Errorf("ledger: record deposit %s %s: %w", cr.TxID, cr.Position, err)
 	}
@@ -237,6 +241,16 @@ func (c *Consumer) credit(ctx context.Context, tx pgx.Tx, cr indexer.Credit, hei
 			c.Metrics.Deposits.WithLabelValues(currency).Inc()
 		}
 		c.Log.Info("deposit", "chain", c.Chain, "address", cr.Address, "currency", currency, "amount", cr.Amount, "txid", cr.TxID, "position", cr.Position)
+	}
+	if revived {
+		// The merchant was told "failed": say at once that it is alive again
+		// (1 confirmation, as a new deposit's created event says), not at the
+		// next block. A confirmations event also reopens the litepay callback
+		// the failure stopped, where another created event would start a second.
+		if err := event(ctx, tx, id, "confirmations", 0, 1); err != nil {
+			return err
+		}
+		c.Log.Info("failed deposit mined after all", "chain", c.Chain, "txid", cr.TxID, "position", cr.Position, "height", height)
 	}
 	return nil
 }
@@ -308,10 +322,47 @@ func (c *Consumer) disconnect(ctx context.Context, tx pgx.Tx, hash string, heigh
 		ids = append(ids, id)
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	for _, id := range ids {
 		if err := event(ctx, tx, id, "unconfirmed", 0, 0); err != nil {
 			return err
 		}
+	}
+	return c.unsweep(ctx, tx, ids, hash, height)
+}
+
+// unsweep takes back the credit of confirmed sweeps that spent deposits a
+// reorg removed: the sweep is followed again (it counts once its
+// transaction is in the chain again), and withdrawals of a currency whose
+// balance such a sweep funded are paused until an operator resumes them.
+func (c *Consumer) unsweep(ctx context.Context, tx pgx.Tx, deposits []int64, hash string, height int64) error {
+	if len(deposits) == 0 {
+		return nil
+	}
+	why := fmt.Sprintf("a reorg removed %s block %d (%s), which held deposits of a confirmed hot-wallet sweep", c.Chain, height, hash)
+	rows, err := tx.Query(ctx, `WITH s AS (
+			UPDATE sweeps SET state = 'broadcast', confirmed_at = NULL, updated_at = now(),
+				error = 'a reorg removed deposits it spends; followed again'
+			WHERE state = 'confirmed' AND id IN (SELECT sweep_id FROM deposits WHERE id = ANY($1) AND sweep_id IS NOT NULL)
+			RETURNING id, kind, currency),
+		p AS (INSERT INTO withdrawal_pauses (currency, reason)
+			SELECT DISTINCT currency, $2 FROM s WHERE kind = 'hot' ON CONFLICT DO NOTHING RETURNING currency)
+		SELECT s.id, s.kind, s.currency, s.currency IN (SELECT currency FROM p) FROM s`, deposits, why)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var kind, currency string
+		var paused bool
+		if err := rows.Scan(&id, &kind, &currency, &paused); err != nil {
+			return err
+		}
+		c.Log.Warn("a reorg took back a confirmed sweep's deposits; its credit is reversed", "sweep", id, "kind", kind,
+			"currency", currency, "withdrawals_paused", paused, "block", hash, "height", height)
 	}
 	return rows.Err()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"strings"
 	"testing"
@@ -105,14 +106,19 @@ func TestLTCWithdrawal(t *testing.T) {
 		t.Errorf("get withdrawal: %d %v", code, body)
 	}
 
-	// what is left is the balance less the amount and its fee: a cent more is refused
+	// what is left is the balance less the amount and the fee it paid (the
+	// rest of its reserve came back); a withdrawal must leave room for its
+	// own fee reserve (GET /currencies): one base unit more is refused
 	left := balance.Sub(balance, mustBig(t, "20000000"))
 	left.Sub(left, mustBig(t, s.feeNet))
-	over, _ := amount.FormatString(left.Add(left, mustBig(t, "1")).String(), 8)
+	reserve := ltcFeeReserve(t, a, wkey)
+	most := new(big.Int).Sub(left, reserve)
+	over, _ := amount.FormatString(new(big.Int).Add(most, big.NewInt(1)).String(), 8)
 	if code, body := a.call(t, "POST", "/withdrawal/create/LTC", wkey, map[string]any{"address": dest, "amount": over, "extId": "payout-2"}); code != 400 ||
 		!strings.Contains(fmt.Sprint(body["message"]), "balance") {
-		t.Errorf("a withdrawal of %s over the balance: %d %v", over, code, body)
+		t.Errorf("a withdrawal of %s over the balance less the fee reserve %s: %d %v", over, reserve, code, body)
 	}
+	left.Add(left, big.NewInt(1)) // the check below takes one off
 	if n := len(a.sweeps(t)); n != 2 {
 		t.Errorf("%d sweep jobs after a refused withdrawal", n)
 	}
@@ -129,4 +135,24 @@ func TestLTCWithdrawal(t *testing.T) {
 	if want := left.Sub(left, mustBig(t, "1")).String(); mustJSON(rows[0]["balance"]) != `"`+want+`"` {
 		t.Errorf("balance %v, want %s", rows[0]["balance"], want)
 	}
+}
+
+// ltcFeeReserve is the LTC withdrawal fee reserve GET /currencies announces, in litoshi.
+func ltcFeeReserve(t *testing.T, a *apiEnv, key string) *big.Int {
+	t.Helper()
+	code, body := a.call(t, "GET", "/currencies", key, nil)
+	list, _ := body["data"].([]any)
+	for _, c := range list {
+		m, _ := c.(map[string]any)
+		if m["currency"] != "LTC" {
+			continue
+		}
+		units, err := amount.Parse(fmt.Sprint(m["withdrawalFeeReserve"]), 8)
+		if err != nil || units.Sign() <= 0 || m["withdrawalFeeCurrency"] != "LTC" {
+			t.Fatalf("LTC withdrawal fee reserve %v: %v", m, err)
+		}
+		return units
+	}
+	t.Fatalf("GET /currencies: %d %v", code, body)
+	return nil
 }
