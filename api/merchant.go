@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicepay/sluice/amount"
 	"github.com/sluicepay/sluice/merchant"
@@ -36,6 +37,9 @@ type Merchant struct {
 	DB      *pgxpool.Pool
 	Ledger  *payments.Ledger
 	Limiter *merchant.RateLimiter
+	// IPLimits limits, per source IP, keyless receive calls and failed
+	// authentications (nil: no limits).
+	IPLimits *merchant.IPLimiter
 	// Currencies enabled on this sluice, by code (BTC, LTC, ETH, USDT).
 	Currencies map[string]Currency
 	// Synced answers whether a chain's index is close enough to its node's
@@ -55,6 +59,7 @@ type Merchant struct {
 // {"status": 200, "data": ...}.
 type merchantAPI struct {
 	Merchant
+	refused *prometheus.CounterVec // requests refused by a rate limit, by reason
 }
 
 func (m *merchantAPI) routes(r *gin.Engine) {
@@ -109,12 +114,56 @@ var scopeAction = map[string]string{
 	merchant.ScopeWithdraw: "withdraw",
 }
 
-// authenticate returns the key's principal, or the status and error to answer.
+// authenticate returns the key's principal, or the status and error to
+// answer. An IP with too many failed authentications is refused (429)
+// before its key is looked at; a failure counts towards that.
 func (m *merchantAPI) authenticate(c *gin.Context, key string) (merchant.Principal, int, error) {
+	ip := c.ClientIP()
+	if m.IPLimits != nil {
+		if wait, _ := m.IPLimits.Blocked(c.Request.Context(), ip); wait > 0 {
+			return m.authBlocked(c, ip, wait)
+		}
+	}
+	p, code, err := m.checkKey(c, key, ip)
+	if (code == http.StatusUnauthorized || code == http.StatusForbidden) && m.IPLimits != nil {
+		if wait, _ := m.IPLimits.Failed(c.Request.Context(), ip); wait > 0 {
+			return m.authBlocked(c, ip, wait)
+		}
+	}
+	if err != nil {
+		return p, code, err
+	}
+	if m.Limiter != nil {
+		allowed, retry, _ := m.Limiter.Allow(c.Request.Context(), p)
+		if !allowed {
+			m.refuse(refusedKeyLimit)
+			retryAfter(c, retry)
+			return p, http.StatusTooManyRequests, errors.New("rate limit of this API key exceeded; retry after the Retry-After seconds")
+		}
+	}
+	return p, 0, nil
+}
+
+// authBlocked is the answer to an IP blocked for failed authentications.
+func (m *merchantAPI) authBlocked(c *gin.Context, ip string, wait time.Duration) (merchant.Principal, int, error) {
+	m.refuse(refusedFailedAuth)
+	retryAfter(c, wait)
+	return merchant.Principal{}, http.StatusTooManyRequests, fmt.Errorf("too many failed authentications from %s: API keys from this IP are refused for %s; retry after the Retry-After seconds",
+		ip, wait.Round(time.Second))
+}
+
+func (m *merchantAPI) refuse(reason string) {
+	if m.refused != nil {
+		m.refused.WithLabelValues(reason).Inc()
+	}
+}
+
+// checkKey looks the key up: its principal, or the status and error to answer.
+func (m *merchantAPI) checkKey(c *gin.Context, key, ip string) (merchant.Principal, int, error) {
 	if strings.TrimSpace(key) == "" {
 		return merchant.Principal{}, http.StatusUnauthorized, errors.New("missing API key: send it in the Authorization header")
 	}
-	client, _ := netip.ParseAddr(c.ClientIP())
+	client, _ := netip.ParseAddr(ip)
 	p, err := merchant.Authenticate(c.Request.Context(), m.DB, key, client)
 	switch {
 	case errors.Is(err, merchant.ErrExpiredKey):
@@ -123,13 +172,6 @@ func (m *merchantAPI) authenticate(c *gin.Context, key string) (merchant.Princip
 		return p, http.StatusUnauthorized, err
 	case err != nil:
 		return p, http.StatusServiceUnavailable, errors.New("the ledger is unavailable; retry shortly")
-	}
-	if m.Limiter != nil {
-		allowed, retry, _ := m.Limiter.Allow(c.Request.Context(), p)
-		if !allowed {
-			c.Header("Retry-After", strconv.Itoa(max(1, int((retry+time.Second-1)/time.Second))))
-			return p, http.StatusTooManyRequests, errors.New("rate limit of this API key exceeded; retry after the Retry-After seconds")
-		}
 	}
 	return p, 0, nil
 }
@@ -183,9 +225,7 @@ func extID(c *gin.Context) (string, bool) {
 	var body struct {
 		ExtID json.RawMessage `json:"extId"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 64<<10))
-	if err := dec.Decode(&body); err != nil {
-		fail(c, http.StatusBadRequest, "the body must be JSON like {\"extId\": \"customer-42\"}: %s", err)
+	if !decodeBody(c, &body, `{"extId": "customer-42"}`) {
 		return "", false
 	}
 	id, err := parseExtID(body.ExtID)
@@ -197,8 +237,13 @@ func extID(c *gin.Context) (string, bool) {
 }
 
 // parseExtID reads an extId as sent: a JSON string, or a number as iqpay's
-// examples send it; anything else is refused.
+// examples send it, kept by its decimal text as written (1.50 and 1.5 are
+// two extIds, as "1.50" and "1.5" are); anything else is refused, and so
+// is text that is not UTF-8 or that payments.ValidExtID refuses.
 func parseExtID(raw json.RawMessage) (string, error) {
+	if err := checkJSONText(raw); err != nil {
+		return "", fmt.Errorf("extId: %w", err)
+	}
 	text := strings.TrimSpace(string(raw))
 	var id string
 	switch {

@@ -30,6 +30,14 @@ func (m *merchantAPI) receive(c *gin.Context) {
 			bad(code, err.Error())
 			return
 		}
+	} else if m.IPLimits != nil {
+		// keyless: each call makes a wallet, so an IP may make only so many
+		if allowed, wait, _ := m.IPLimits.AllowUnauthenticated(c.Request.Context(), c.ClientIP()); !allowed {
+			m.refuse(refusedUnauthenticated)
+			retryAfter(c, wait)
+			bad(http.StatusTooManyRequests, "too many receive calls without an API key from "+c.ClientIP()+"; retry after the Retry-After seconds, or send an API key")
+			return
+		}
 	}
 	if !p.Can(merchant.ScopeReceive) {
 		bad(http.StatusPaymentRequired, "this API key may not create receive addresses (it lacks the \"receive\" scope)")

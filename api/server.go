@@ -44,7 +44,7 @@ func New(d Deps) http.Handler {
 	r.Use(requestMetrics(d.Registry), accessLog(d.Log), gin.CustomRecovery(func(c *gin.Context, err any) {
 		d.Log.Error("handler panicked", "path", c.Request.URL.Path, "panic", err)
 		c.AbortWithStatusJSON(http.StatusInternalServerError, errorBody("internal error; the server log has details"))
-	}))
+	}), validText())
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, errorBody("no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path))
 	})
@@ -64,7 +64,7 @@ func New(d Deps) http.Handler {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry})))
 	r.GET("/openapi.yaml", serveOpenAPI)
 	if d.Merchant != nil {
-		(&merchantAPI{*d.Merchant}).routes(r)
+		(&merchantAPI{Merchant: *d.Merchant, refused: newRefused(d.Registry)}).routes(r)
 	}
 	if d.Explorer != nil {
 		(&explorerAPI{*d.Explorer}).routes(r)

@@ -163,6 +163,32 @@ type API struct {
 	// ReceiveMerchant serves litepay's keyless GET /api/receive as this
 	// merchant id (drop-in use); 0 (default) requires an API key there too.
 	ReceiveMerchant int64 `yaml:"receive_merchant"`
+
+	// Limits per source IP (the connection's address, or X-Forwarded-For
+	// from a trusted proxy; an IPv6 client counts as its /64), counted in
+	// Redis across API processes. 0 in a file means the default, -1 no limit.
+	// UnauthenticatedLimit: keyless /api/receive calls per IPLimitWindow
+	// (default 60; each makes a wallet).
+	UnauthenticatedLimit int `yaml:"unauthenticated_limit"`
+	// FailedAuthLimit: failed authentications (401, 403) per IPLimitWindow
+	// (default 30); past it the IP's API keys are refused (429) for
+	// FailedAuthBlock (default 5m).
+	FailedAuthLimit int           `yaml:"failed_auth_limit"`
+	FailedAuthBlock time.Duration `yaml:"failed_auth_block"`
+	// IPLimitWindow is the counting window, whole seconds (default 1m).
+	IPLimitWindow time.Duration `yaml:"ip_limit_window"`
+
+	// HTTP server limits, so half-sent or unread requests cannot pile up:
+	// ReadHeaderTimeout for the request line and headers (default 10s),
+	// ReadTimeout for the whole request with its body (default 30s),
+	// WriteTimeout for handling and answering it (default 60s), IdleTimeout
+	// for a kept-alive connection between requests (default 2m), and
+	// MaxHeaderBytes for the request line and headers (default 65536).
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
 }
 
 // ClickHouse is the chain index.
@@ -264,7 +290,10 @@ const (
 // Defaults returns a configuration with every optional field filled.
 func Defaults() Config {
 	return Config{
-		API:      API{Listen: DefaultAPIListen, ShutdownTimeout: 15 * time.Second, RateLimit: 50, ReceiveFeePercent: "0.01"},
+		API: API{Listen: DefaultAPIListen, ShutdownTimeout: 15 * time.Second, RateLimit: 50, ReceiveFeePercent: "0.01",
+			UnauthenticatedLimit: 60, FailedAuthLimit: 30, FailedAuthBlock: 5 * time.Minute, IPLimitWindow: time.Minute,
+			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute,
+			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10},
 		Indexer:  Indexer{Workers: 8, BatchRows: 50_000, MaxReorg: 100, PollInterval: time.Second, LeasePoll: time.Second},
 		Webhooks: Webhooks{Workers: 4, Timeout: 10 * time.Second, MaxAge: 72 * time.Hour},
 		Sweeps:   Sweeps{Interval: 5 * time.Second, Confirmations: 1, BumpAfter: time.Hour, FeeRateFloor: 1, FeeRateCeiling: 500, MaxFeePerGasGwei: 500, GasTankLow: "0.05"},
@@ -287,6 +316,23 @@ func (c *Config) applyDefaults() {
 	}
 	if c.API.ReceiveFeePercent == "" {
 		c.API.ReceiveFeePercent = d.API.ReceiveFeePercent
+	}
+	for _, f := range []struct{ v, def *int }{
+		{&c.API.UnauthenticatedLimit, &d.API.UnauthenticatedLimit}, {&c.API.FailedAuthLimit, &d.API.FailedAuthLimit},
+		{&c.API.MaxHeaderBytes, &d.API.MaxHeaderBytes},
+	} {
+		if *f.v == 0 {
+			*f.v = *f.def
+		}
+	}
+	for _, f := range []struct{ v, def *time.Duration }{
+		{&c.API.FailedAuthBlock, &d.API.FailedAuthBlock}, {&c.API.IPLimitWindow, &d.API.IPLimitWindow},
+		{&c.API.ReadHeaderTimeout, &d.API.ReadHeaderTimeout}, {&c.API.ReadTimeout, &d.API.ReadTimeout},
+		{&c.API.WriteTimeout, &d.API.WriteTimeout}, {&c.API.IdleTimeout, &d.API.IdleTimeout},
+	} {
+		if *f.v == 0 {
+			*f.v = *f.def
+		}
 	}
 	if c.Indexer.Workers == 0 {
 		c.Indexer.Workers = d.Indexer.Workers

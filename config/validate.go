@@ -47,6 +47,35 @@ func (c *Config) validate() []Problem {
 	if c.API.ReceiveMerchant < 0 {
 		add("api.receive_merchant", "must be a merchant id (0: keyless receive calls are refused)")
 	}
+	for _, l := range []struct {
+		key string
+		v   int
+	}{{"api.unauthenticated_limit", c.API.UnauthenticatedLimit}, {"api.failed_auth_limit", c.API.FailedAuthLimit}} {
+		if l.v < -1 {
+			add(l.key, "must be requests per api.ip_limit_window, or -1 for no limit")
+		}
+	}
+	if w := c.API.IPLimitWindow; w < time.Second || w%time.Second != 0 {
+		add("api.ip_limit_window", "%s must be whole seconds, at least 1s", w)
+	}
+	if c.API.FailedAuthBlock < time.Second {
+		add("api.failed_auth_block", "%s must be at least 1s", c.API.FailedAuthBlock)
+	}
+	for _, t := range []struct {
+		key string
+		v   time.Duration
+	}{{"api.read_header_timeout", c.API.ReadHeaderTimeout}, {"api.read_timeout", c.API.ReadTimeout},
+		{"api.write_timeout", c.API.WriteTimeout}, {"api.idle_timeout", c.API.IdleTimeout}} {
+		if t.v < 0 {
+			add(t.key, "must be a positive duration such as 30s")
+		}
+	}
+	if c.API.ReadHeaderTimeout > c.API.ReadTimeout {
+		add("api.read_header_timeout", "%s is longer than api.read_timeout (%s), which bounds the whole request", c.API.ReadHeaderTimeout, c.API.ReadTimeout)
+	}
+	if c.API.MaxHeaderBytes < 4096 {
+		add("api.max_header_bytes", "%d must be at least 4096", c.API.MaxHeaderBytes)
+	}
 	for _, p := range c.API.TrustedProxies {
 		if net.ParseIP(p) == nil {
 			if _, _, err := net.ParseCIDR(p); err != nil {

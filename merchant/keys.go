@@ -155,8 +155,9 @@ type Principal struct {
 	Prefix     string
 	Scopes     []string
 	RateLimit  int
-	// Bound is true when the key may be used only from listed networks
-	// (withdrawals require it).
+	// Bound is true when the key may be used only from listed networks,
+	// none of them a whole address family (/0); withdrawals and settlement
+	// changes require it.
 	Bound bool
 }
 
@@ -201,7 +202,13 @@ func Authenticate(ctx context.Context, db *pgxpool.Pool, text string, client net
 	if expires != nil && !expires.After(time.Now()) {
 		return Principal{}, ErrExpiredKey
 	}
+	// a /0 (0.0.0.0/0, ::/0) admits the whole address family: not a binding
 	p.Bound = len(nets) > 0
+	for _, n := range nets {
+		if n.Bits() == 0 {
+			p.Bound = false
+		}
+	}
 	if len(nets) > 0 {
 		allowed := false
 		for _, n := range nets {

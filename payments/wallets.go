@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -82,7 +84,10 @@ type Wallet struct {
 // ErrUnknownCurrency is returned for currencies sluice does not take.
 var ErrUnknownCurrency = errors.New("unknown currency (one of BTC, LTC, ETH, USDT)")
 
-// ValidExtID checks a customer id as the API receives it.
+// ValidExtID checks a customer id as the API receives it. It is compared
+// byte for byte, so only one spelling of a text is allowed: UTF-8, no
+// control characters, no leading or trailing whitespace (which would make
+// "42" and "42 " two customers).
 func ValidExtID(extID string) error {
 	if extID == "" {
 		return errors.New("extId is missing")
@@ -90,10 +95,19 @@ func ValidExtID(extID string) error {
 	if len(extID) > 128 {
 		return fmt.Errorf("extId is %d characters; at most 128", len(extID))
 	}
+	if !utf8.ValidString(extID) {
+		return errors.New("extId is not valid UTF-8")
+	}
 	for _, r := range extID {
 		if r < 0x20 || r == 0x7f {
 			return errors.New("extId has control characters")
 		}
+	}
+	if strings.TrimFunc(extID, unicode.IsSpace) != extID {
+		if strings.TrimFunc(extID, unicode.IsSpace) == "" {
+			return errors.New("extId is only whitespace")
+		}
+		return errors.New("extId has leading or trailing whitespace")
 	}
 	return nil
 }

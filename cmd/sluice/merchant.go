@@ -30,7 +30,7 @@ type keyFlags struct {
 func (k *keyFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&k.name, "key-name", "", "a label for the API key")
 	cmd.Flags().StringSliceVar(&k.scopes, "scope", nil, "what the key may do: wallet, receive, read, webhooks, withdraw (default all)")
-	cmd.Flags().StringSliceVar(&k.cidrs, "allow-ip", nil, "IPs or CIDRs the key may be used from (default anywhere)")
+	cmd.Flags().StringSliceVar(&k.cidrs, "allow-ip", nil, "IPs or CIDRs the key may be used from (default anywhere); withdrawals need a binding narrower than 0.0.0.0/0 or ::/0")
 	cmd.Flags().StringVar(&k.expires, "expires", "", "when the key expires: a duration (720h) or a time (2027-01-31T00:00:00Z); default never")
 	cmd.Flags().IntVar(&k.rate, "rate-limit", 0, "requests per second for this key (default api.rate_limit)")
 }

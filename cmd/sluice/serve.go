@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"syscall"
 	"time"
 
@@ -54,6 +53,10 @@ The explorer API (no key; canonical chain only; docs/explorer.md), chain btc, lt
   GET  /openapi.yaml                        the OpenAPI 3.1 description of all of it
 
 Dependencies may be down at start; /readyz says so until they answer.
+Per source IP, keyless receive calls and failed authentications are limited
+(api.unauthenticated_limit, api.failed_auth_limit: 429 past them), and slow
+clients are cut off (api.read_header_timeout, api.read_timeout,
+api.write_timeout, api.idle_timeout); see docs/api.md.
 SIGTERM or Ctrl-C drains requests for up to api.shutdown_timeout, then exits.
 
 Unless --index=false, it also runs in the same process the indexer and the payments
@@ -104,12 +107,10 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, log *slo
 		}
 		return fmt.Errorf("api.listen %s: %w", cfg.API.Listen, err)
 	}
-	srv := &http.Server{
-		Handler: api.New(api.Deps{Log: log, Ready: checker, Registry: reg, Merchant: merchants,
-			Explorer: explorerDeps(cfg, st, log), TrustedProxies: cfg.API.TrustedProxies}),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-	}
+	srv := api.NewServer(api.New(api.Deps{Log: log, Ready: checker, Registry: reg, Merchant: merchants,
+		Explorer: explorerDeps(cfg, st, log), TrustedProxies: cfg.API.TrustedProxies}),
+		api.Timeouts{ReadHeader: cfg.API.ReadHeaderTimeout, Read: cfg.API.ReadTimeout, Write: cfg.API.WriteTimeout,
+			Idle: cfg.API.IdleTimeout, MaxHeaderBytes: cfg.API.MaxHeaderBytes})
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
 	go checker.Loop(loopCtx, 15*time.Second)

@@ -80,6 +80,8 @@ func merchantAPI(ctx context.Context, cfg *config.Config, st *stores.Set, log *s
 		ReceiveFee:      cfg.API.ReceiveFeePercent,
 		ReceiveMerchant: cfg.API.ReceiveMerchant,
 		CheckTarget:     targetCheck(cfg),
+		IPLimits: &merchant.IPLimiter{Redis: st.Redis, Unauthenticated: cfg.API.UnauthenticatedLimit,
+			FailedAuth: cfg.API.FailedAuthLimit, Window: cfg.API.IPLimitWindow, Block: cfg.API.FailedAuthBlock},
 	}
 	return m, func() {
 		for _, c := range closers {
