@@ -82,7 +82,31 @@ func TestConsumerGone(t *testing.T) {
 	publish(block(10+FailAfter-1, "connected"), block(10+FailAfter, "connected"))
 	wait("failed", func() bool { s, _ := state(); return s == 2 })
 
-	// mined after all: alive again, and confirmed at 6
+	// mined after all: alive again, announced in that block's own event
+	// (not at the next block), and confirmed at 6
+	events := func() []string {
+		t.Helper()
+		rows, err := l.DB.Query(ctx, "SELECT kind || '/' || status || '/' || confirmations || '/' || generation FROM deposit_events ORDER BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var got []string
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, s)
+		}
+		return got
+	}
+	publish(block(10+FailAfter+1, "connected", credit))
+	wait("alive again", func() bool { s, n := state(); return s == 0 && n == 1 })
+	if got := events(); got[len(got)-1] != "confirmations/0/1/1" {
+		t.Fatalf("revived deposit announced nothing in its block: events %v", got)
+	}
+	// a replay of that block announces nothing more
 	publish(block(10+FailAfter+1, "connected", credit))
 	for h := int64(10 + FailAfter + 2); h <= 10+FailAfter+6; h++ {
 		publish(block(h, "connected"))
@@ -97,20 +121,10 @@ func TestConsumerGone(t *testing.T) {
 	publish(block(10+FailAfter+1, "connected", credit), block(10+FailAfter+2, "connected"))
 	wait("2 confirmations again", func() bool { _, n := state(); return n == 2 })
 
-	rows, err := l.DB.Query(ctx, "SELECT kind || '/' || status || '/' || confirmations || '/' || generation FROM deposit_events ORDER BY id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for rows.Next() {
-		var s string
-		_ = rows.Scan(&s)
-		got = append(got, s)
-	}
-	rows.Close()
+	got := events()
 	js, _ := json.Marshal(got)
 	want := []string{"created/0/1/0", "confirmations/0/2/0", "unconfirmed/0/0/1", "failed/2/0/1",
-		"confirmations/0/2/1", "confirmations/0/3/1", "confirmations/0/4/1", "confirmations/0/5/1", "confirmations/0/6/1", "confirmed/1/6/1",
+		"confirmations/0/1/1", "confirmations/0/2/1", "confirmations/0/3/1", "confirmations/0/4/1", "confirmations/0/5/1", "confirmations/0/6/1", "confirmed/1/6/1",
 		"unconfirmed/0/0/2", "confirmations/0/2/2"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("events\n got %s\nwant %v", js, want)
