@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicepay/sluice/payments/keys"
 )
@@ -38,6 +40,18 @@ type Ledger struct {
 	// Watch, when set, is told of every new wallet after its commit, so the
 	// indexers match payments to it (the watch set in Redis).
 	Watch func(ctx context.Context, w Wallet) error
+	// Used, when set, says which of a chain's addresses the chain index
+	// shows any history of (store.UsedAddresses): a derived address that has
+	// some is skipped, never handed out (see freshAddress).
+	Used func(ctx context.Context, chain string, addrs []string) (map[string]bool, error)
+	// Skipped, when set, counts the skipped addresses by currency and reason
+	// (NewSkippedAddresses).
+	Skipped *prometheus.CounterVec
+	// Log receives a line per skipped address; nil is slog.Default().
+	Log *slog.Logger
+	// Ready, when set, is closed once new wallets may be made (after the
+	// start-up gap scan, GapScan); until then WalletFor waits for it.
+	Ready <-chan struct{}
 }
 
 // Merchant is a merchant as the ledger holds it.
@@ -129,6 +143,9 @@ func (l *Ledger) WalletFor(ctx context.Context, merchantID int64, currency, extI
 		return Wallet{}, false, err
 	}
 
+	if err := l.ready(ctx); err != nil {
+		return Wallet{}, false, err
+	}
 	tx, err := l.DB.Begin(ctx)
 	if err != nil {
 		return Wallet{}, false, fmt.Errorf("ledger: %w", err)
@@ -162,27 +179,20 @@ func (l *Ledger) WalletFor(ctx context.Context, merchantID int64, currency, extI
 		return Wallet{}, false, err
 	}
 	w = Wallet{MerchantID: merchantID, Currency: currency, ExtID: extID, Chain: chain, Index: index, WatchOnly: xpub != ""}
-	switch {
-	case w.WatchOnly:
-		x, err := l.parseXPub(currency, xpub)
-		if err != nil {
-			return Wallet{}, false, fmt.Errorf("merchant %d's registered %w", merchantID, err)
-		}
-		if w.Address, err = x.Address(index); err != nil {
-			return Wallet{}, false, fmt.Errorf("derive watch-only %s address %d: %w", currency, index, err)
-		}
-	case l.Keys == nil:
-		return Wallet{}, false, fmt.Errorf("custodial %s wallet: %w", currency, ErrNoSeed)
-	default:
-		if w.Address, err = l.Keys.Address(currency, account, index); err != nil {
-			return Wallet{}, false, fmt.Errorf("derive %s address %d/%d: %w", currency, account, index, err)
-		}
+	derive, err := l.derivation(merchantID, currency, account, xpub)
+	if err != nil {
+		return Wallet{}, false, err
+	}
+	// Never an address with history: after a restored backup the counter is
+	// behind the addresses customers were given.
+	if w.Index, w.Address, err = l.freshAddress(ctx, tx, merchantID, currency, index, derive); err != nil {
+		return Wallet{}, false, err
 	}
 	if err := tx.QueryRow(ctx, `INSERT INTO wallets (merchant_id, currency, ext_id, chain, address, derivation_index, watch_only)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, merchantID, currency, extID, chain, w.Address, index, w.WatchOnly).Scan(&w.ID); err != nil {
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, merchantID, currency, extID, chain, w.Address, w.Index, w.WatchOnly).Scan(&w.ID); err != nil {
 		if isUniqueViolation(err) && w.WatchOnly {
 			return Wallet{}, false, fmt.Errorf("watch-only %s address %d of merchant %d, %s, is already another wallet's: is the key registered elsewhere too?",
-				currency, index, merchantID, w.Address)
+				currency, w.Index, merchantID, w.Address)
 		}
 		return Wallet{}, false, fmt.Errorf("ledger: %w", err)
 	}

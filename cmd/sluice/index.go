@@ -72,21 +72,34 @@ Run "sluice migrate" first.`,
 }
 
 // openWatch opens the chain's watch set and makes it equal to the ledger's
-// wallets (Redis may have been lost, flushed or restored from an old snapshot).
-func openWatch(ctx context.Context, st *stores.Set, reg prometheus.Registerer, log *slog.Logger, chain string) (*watch.Set, error) {
+// wallets (Redis may have been lost, flushed or restored from an old snapshot),
+// and returns the guard that keeps it so while the chain is indexed.
+func openWatch(ctx context.Context, st *stores.Set, reg prometheus.Registerer, log *slog.Logger, chain string, tokens map[string]string) (*watch.Set, *watch.Guard, error) {
 	ws, err := watch.Open(ctx, st.Redis, chain, watch.Config{Registerer: reg})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	missing, err := (&payments.Ledger{DB: st.PG}).SyncWatch(ctx, chain, ws)
+	ledger := &payments.Ledger{DB: st.PG}
+	missing, err := ledger.SyncWatch(ctx, chain, ws)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if missing > 0 {
 		log.Warn("the watch set lacked ledger wallets and was rebuilt; run `sluice reconcile` for payments made meanwhile",
 			"chain", chain, "missing", missing)
 	}
-	return ws, nil
+	g, err := watch.NewGuard(ws, reg)
+	if err != nil {
+		return nil, nil, err
+	}
+	g.Log = log.With("chain", chain, "worker", "watch-guard")
+	g.Ledger = func(ctx context.Context) ([]string, error) { return ledger.Addresses(ctx, chain) }
+	g.Height = func(ctx context.Context) (int64, error) { return indexer.MatchedHeight(ctx, st.PG, chain) }
+	cons := &payments.Consumer{Ledger: ledger, Chain: chain, Log: g.Log}
+	g.Reconcile = func(ctx context.Context, from int64) (int, error) {
+		return payments.Reconcile(ctx, cons, st.CH, tokens, from)
+	}
+	return ws, g, nil
 }
 
 // termJobs builds, for one term of leadership, a fresh follower whose
@@ -124,7 +137,7 @@ func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	}
 	src := &ethereum.Source{Node: node, Traces: e.Traces, BadBlocks: badBlocks.WithLabelValues("eth"),
 		UnparsedTransfers: unparsed, Log: log.With("chain", "eth")}
-	ws, err := openWatch(ctx, st, reg, log, "eth")
+	ws, guard, err := openWatch(ctx, st, reg, log, "eth", e.TokenSymbols())
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +148,7 @@ func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 			PollInterval: e.PollInterval, StartHeight: from, Push: push, Log: log,
 			Credits: ethereum.Credits(e.TokenSymbols()), Watch: ws,
 		}, src, store.NewEthereumSink(writer, "eth"), cps, indexer.RedisPublisher{Client: st.Redis}, metrics)
-		jobs := []func(context.Context) error{f.Run}
+		jobs := []func(context.Context) error{f.Run, guard.Run}
 		if e.WS != "" {
 			trig := &ethereum.NewHeads{Node: node, Log: log.With("chain", "eth")}
 			jobs = append(jobs, func(ctx context.Context) error { return trig.Run(ctx, f.Wake) })
@@ -171,7 +184,7 @@ func bitcoinFollower(ctx context.Context, cfg *config.Config, reg prometheus.Reg
 		push = "websocket"
 	}
 	metrics.Init(c, push)
-	ws, err := openWatch(ctx, st, reg, log, c)
+	ws, guard, err := openWatch(ctx, st, reg, log, c, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +198,7 @@ func bitcoinFollower(ctx context.Context, cfg *config.Config, reg prometheus.Reg
 				return store.OutputAddress(ctx, st.CH, c, txid, n)
 			}),
 		}, src, store.NewBitcoinSink(writer, c), cps, indexer.RedisPublisher{Client: st.Redis}, metrics)
-		jobs := []func(context.Context) error{f.Run}
+		jobs := []func(context.Context) error{f.Run, guard.Run}
 		if bc.BtcdWebsocket {
 			jobs = append(jobs, func(ctx context.Context) error {
 				return bitcoin.BtcdWebsocket{RPC: bc.RPC, Log: log.With("chain", c)}.Run(ctx, f.Wake)

@@ -73,6 +73,7 @@ present) with SLUICE_* environment overrides; see "sluice config --help".`,
 	root.AddCommand(newStackCmd(), newConfigCmd(), newMigrateCmd(), newServeCmd(), newIndexCmd(), newImportCmd(), newConsumeCmd(), newDepositsCmd(), newReconcileCmd(), newMerchantCmd(), newLedgerCmd(), newSweepCmd(), newWebhooksCmd(), newRatesCmd(),
 		newDecodeCmd(), newBenchCmd(), newDevnetCmd(), newVersionCmd())
 	root.AddCommand(newSchemaCmd())
+	root.AddCommand(newWalletsCmd())
 	return root
 }
 

@@ -98,6 +98,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, log *slo
 		return err
 	}
 	defer closeMerchants()
+	freshAddresses(ctx, reg, st, merchants.Ledger, log)
 	checker := health.New(reg, 3*time.Second, checks...)
 
 	ln, err := net.Listen("tcp", cfg.API.Listen)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/sluicepay/sluice/amount"
 	"github.com/sluicepay/sluice/api"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/health"
+	"github.com/sluicepay/sluice/indexer"
 	"github.com/sluicepay/sluice/indexer/bitcoin"
 	"github.com/sluicepay/sluice/indexer/ethereum"
 	"github.com/sluicepay/sluice/merchant"
@@ -29,7 +31,7 @@ func merchantAPI(ctx context.Context, cfg *config.Config, st *stores.Set, log *s
 		log.Warn("no payments.seed_file: custodial wallets cannot be created (watch-only ones can)")
 	}
 	ledger := &payments.Ledger{DB: st.PG, Keys: keys, Networks: payments.NetworksFromConfig(cfg)}
-	ws := &watchSets{st: st}
+	ws := &watchSets{st: st, ctx: ctx, log: log}
 	ledger.Watch = ws.add
 
 	currencies := map[string]api.Currency{}
@@ -92,29 +94,140 @@ func merchantAPI(ctx context.Context, cfg *config.Config, st *stores.Set, log *s
 }
 
 // watchSets opens each chain's watch set on first use: a new wallet's
-// address joins it right after the ledger commit.
+// address joins it right after the ledger commit. When that fails (Redis
+// down) the wallet stays created, since the ledger is the truth; the address
+// is kept here and retried until Redis answers, and then the chain's guard
+// (in the indexing process) is asked to reconcile the blocks since the
+// failure, so a payment made meanwhile is found in seconds.
 type watchSets struct {
-	st   *stores.Set
-	mu   sync.Mutex
-	sets map[string]*watch.Set
+	st       *stores.Set
+	ctx      context.Context // the process's: retries outlive the request
+	log      *slog.Logger
+	mu       sync.Mutex
+	sets     map[string]*watch.Set
+	pending  map[string]*pendingAdds // by chain
+	retrying bool                    // a retry goroutine runs
+}
+
+// pendingAdds are the addresses of a chain whose Add failed, and the lowest
+// indexed height at a failure.
+type pendingAdds struct {
+	from  int64
+	addrs []string
+}
+
+// watchRetry is how often failed adds are tried again.
+const watchRetry = 2 * time.Second
+
+func (w *watchSets) set(ctx context.Context, chain string) (*watch.Set, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if s := w.sets[chain]; s != nil {
+		return s, nil
+	}
+	s, err := watch.Open(ctx, w.st.Redis, chain, watch.Config{})
+	if err != nil {
+		return nil, err
+	}
+	if w.sets == nil {
+		w.sets = map[string]*watch.Set{}
+	}
+	w.sets[chain] = s
+	return s, nil
 }
 
 func (w *watchSets) add(ctx context.Context, wl payments.Wallet) error {
-	w.mu.Lock()
-	s := w.sets[wl.Chain]
-	if s == nil {
-		var err error
-		if s, err = watch.Open(ctx, w.st.Redis, wl.Chain, watch.Config{}); err != nil {
-			w.mu.Unlock()
-			return err
+	s, err := w.set(ctx, wl.Chain)
+	if err == nil {
+		if err = s.Add(ctx, wl.Address); err == nil {
+			return nil
 		}
-		if w.sets == nil {
-			w.sets = map[string]*watch.Set{}
-		}
-		w.sets[wl.Chain] = s
 	}
+	// Payments to the new address come in blocks after the last matched one.
+	from, herr := indexer.MatchedHeight(ctx, w.st.PG, wl.Chain)
+	if herr != nil {
+		from = 0 // unknown: the guard reconciles as deep as it may
+	}
+	w.mu.Lock()
+	if w.pending == nil {
+		w.pending = map[string]*pendingAdds{}
+	}
+	p := w.pending[wl.Chain]
+	if p == nil {
+		p = &pendingAdds{from: from}
+		w.pending[wl.Chain] = p
+	}
+	p.from = min(p.from, max(from, 0))
+	p.addrs = append(p.addrs, wl.Address)
+	start := !w.retrying
+	w.retrying = true
 	w.mu.Unlock()
-	return s.Add(ctx, wl.Address)
+	w.log.Warn("wallet created in the ledger but not yet in the watch set; it is added, and the blocks since height from reconciled, when Redis answers",
+		"chain", wl.Chain, "address", wl.Address, "from", from, "err", err)
+	if start {
+		go w.retry()
+	}
+	return err
+}
+
+// retry adds the pending addresses every watchRetry until all are in, then
+// asks each chain's guard for a repair from the lowest failure height.
+func (w *watchSets) retry() {
+	t := time.NewTicker(watchRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.ctx.Done():
+			w.mu.Lock()
+			w.retrying = false
+			w.mu.Unlock()
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		todo := w.pending
+		w.pending = nil
+		w.mu.Unlock()
+		for chain, p := range todo {
+			if err := w.flush(chain, p); err != nil {
+				w.mu.Lock()
+				if w.pending == nil {
+					w.pending = map[string]*pendingAdds{}
+				}
+				if q := w.pending[chain]; q != nil { // failed again meanwhile
+					p.from = min(p.from, q.from)
+					p.addrs = append(p.addrs, q.addrs...)
+				}
+				w.pending[chain] = p
+				w.mu.Unlock()
+				continue
+			}
+			w.log.Info("wallets whose watch add failed are watched now; the guard reconciles the blocks since the failure",
+				"chain", chain, "wallets", len(p.addrs), "from", p.from)
+		}
+		w.mu.Lock()
+		done := len(w.pending) == 0
+		if done {
+			w.retrying = false
+		}
+		w.mu.Unlock()
+		if done {
+			return
+		}
+	}
+}
+
+func (w *watchSets) flush(chain string, p *pendingAdds) error {
+	ctx, cancel := context.WithTimeout(w.ctx, 30*time.Second)
+	defer cancel()
+	s, err := w.set(ctx, chain)
+	if err != nil {
+		return err
+	}
+	if err := s.Add(ctx, p.addrs...); err != nil {
+		return err
+	}
+	return s.RequestRepair(ctx, p.from)
 }
 
 func (w *watchSets) close() {

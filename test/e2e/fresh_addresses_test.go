@@ -1,0 +1,143 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sluicepay/sluice/indexer/store"
+	"github.com/sluicepay/sluice/payments"
+	"github.com/sluicepay/sluice/payments/keys"
+)
+
+// TestRestoredCounterSkipsUsedAddresses: wallets made after a "backup" are
+// lost by a "restore" (their rows deleted, the counter rewound) after one of
+// them was paid on the stack's litecoind. The gap scan (`sluice wallets
+// rescan`, and the ledger's GapScan that serve runs at start) moves the
+// counter past the paid address, and with the counter rewound again a new
+// extId still never gets it: the address is skipped, logged and counted.
+func TestRestoredCounterSkipsUsedAddresses(t *testing.T) {
+	de, l, m := newLedgerEnv(t, "ltc", map[string]string{"LTC": "regtest"})
+	ctx := context.Background()
+	// a seed file of the test's own, for the ledger here and the CLI
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	seedFile := filepath.Join(t.TempDir(), "seed")
+	if err := os.WriteFile(seedFile, []byte(hex.EncodeToString(b)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	seed, err := keys.ParseSeed(hex.EncodeToString(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Keys = payments.SeedKeys{Seed: seed, Networks: map[string]string{"LTC": "regtest"}}
+	l.Networks = map[string]string{"LTC": "regtest"}
+	l.Used = func(ctx context.Context, chain string, addrs []string) (map[string]bool, error) {
+		return store.UsedAddresses(ctx, de.ch, chain, addrs)
+	}
+	skipped := payments.NewSkippedAddresses(prometheus.NewRegistry(), []string{"LTC"})
+	l.Skipped = skipped
+
+	wallet := func(ext string) payments.Wallet {
+		t.Helper()
+		w, _, err := l.WalletFor(ctx, m.ID, "LTC", ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	counter := func() int64 {
+		t.Helper()
+		var n int64
+		if err := de.pg.QueryRow(ctx, "SELECT next_index FROM wallet_counters WHERE merchant_id = $1 AND currency = 'LTC'", m.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	restore := func(next int64, exts ...string) {
+		t.Helper()
+		if _, err := de.pg.Exec(ctx, "DELETE FROM wallets WHERE merchant_id = $1 AND ext_id = ANY($2)", m.ID, exts); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := de.pg.Exec(ctx, "UPDATE wallet_counters SET next_index = $2 WHERE merchant_id = $1 AND currency = 'LTC'", m.ID, next); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	kept := wallet("before-backup") // index 0; the backup is taken here (counter 1)
+	paid := wallet("after-backup-paid")
+	unpaid := wallet("after-backup-unpaid")
+	if kept.Index != 0 || paid.Index != 1 || unpaid.Index != 2 {
+		t.Fatalf("indexes %d %d %d", kept.Index, paid.Index, unpaid.Index)
+	}
+	de.n = nodeFor(t, "ltc")
+	de.wallet = paid
+	de.start(t, nil, "--chain", "ltc")
+	de.pay(t, 0.2)
+	de.n.mine(t, 1)
+	waitFor(t, "the payment in the chain index", 120*time.Second, func() bool {
+		u, err := store.UsedAddresses(ctx, de.ch, "ltc", []string{paid.Address, unpaid.Address})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u[unpaid.Address] {
+			t.Fatal("an unpaid address shows history")
+		}
+		return u[paid.Address]
+	})
+
+	// the restore: the wallets made after the backup are gone, the counter is 1
+	restore(1, "after-backup-paid", "after-backup-unpaid")
+	env := append(append([]string{}, de.env...), "SLUICE_SEED_FILE="+seedFile)
+	r := run(t, env, "wallets", "rescan")
+	if r.code != 0 || !strings.Contains(r.stdout, "LTC: counter 1 -> 2 (1 used addresses found)") {
+		t.Fatalf("wallets rescan: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if n := counter(); n != 2 {
+		t.Fatalf("counter after the rescan = %d, want 2 (past the paid address)", n)
+	}
+	if r := run(t, env, "wallets", "rescan"); r.code != 0 || !strings.Contains(r.stdout, "0 moved") {
+		t.Fatalf("a second rescan must move nothing: %s%s", r.stdout, r.stderr)
+	}
+
+	// rewound again (a restore without the scan): wallet creation skips it itself
+	restore(1)
+	w := wallet("new-customer")
+	if w.Address == paid.Address || w.Index != 2 {
+		t.Fatalf("new extId got index %d %s; the paid address is %s (index 1)", w.Index, w.Address, paid.Address)
+	}
+	if v := testutil.ToFloat64(skipped.WithLabelValues("LTC", payments.SkipChainHistory)); v != 1 {
+		t.Fatalf("skipped{chain_history} = %v", v)
+	}
+	if n := counter(); n != 3 {
+		t.Fatalf("counter after the skip = %d, want 3", n)
+	}
+	// a counter behind a wallet the ledger holds: skipped too, never a unique-key failure
+	restore(2)
+	if w2 := wallet("another-customer"); w2.Index != 3 || w2.Address == w.Address {
+		t.Fatalf("got index %d %s behind the ledger's %s", w2.Index, w2.Address, w.Address)
+	}
+	if v := testutil.ToFloat64(skipped.WithLabelValues("LTC", payments.SkipLedger)); v != 1 {
+		t.Fatalf("skipped{ledger} = %v", v)
+	}
+
+	// the gap scan at start of serve: rewind once more, serve moves it before making wallets
+	restore(1)
+	res, err := l.GapScan(ctx, payments.DefaultGapLimit, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || res[0].From != 1 || res[0].To != 4 || res[0].Used != 3 {
+		t.Fatalf("gap scan %+v; want 1 -> 4 past the paid address and the two ledger wallets", res)
+	}
+}
