@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -139,5 +140,52 @@ func TestRestoredCounterSkipsUsedAddresses(t *testing.T) {
 	}
 	if len(res) != 1 || res[0].From != 1 || res[0].To != 4 || res[0].Used != 3 {
 		t.Fatalf("gap scan %+v; want 1 -> 4 past the paid address and the two ledger wallets", res)
+	}
+}
+
+// TestRestoredBackupNeverReusesAddress restores an older pg_dump as
+// docs/operations.md describes: a wallet made and paid after the dump is
+// gone from the ledger and the counter is rewound, and the restarted serve
+// (its gap scan at start) still never gives that address to a new extId.
+func TestRestoredBackupNeverReusesAddress(t *testing.T) {
+	a := newAPIEnv(t)
+	ctx := context.Background()
+	idx := a.start(t, nil, "--chain", "ltc")
+	a.srv = startServe(t, a.env)
+	before := a.walletWhenSynced(t, "LTC", "before-backup")
+
+	dump := filepath.Join(t.TempDir(), "sluice.dump")
+	if out, err := exec.Command("pg_dump", "--format=custom", "--file="+dump, a.pg).CombinedOutput(); err != nil {
+		t.Fatalf("pg_dump: %v\n%s", err, out)
+	}
+	paid := a.walletWhenSynced(t, "LTC", "after-backup")
+	devnetPay(t, "LTC", paid, "0.2")
+	devnetMine(t, "ltc", 1)
+	waitFor(t, "the payment in the chain index", 60*time.Second, func() bool {
+		u, err := store.UsedAddresses(ctx, a.ch, "ltc", []string{paid})
+		return err == nil && u[paid]
+	})
+
+	// the restore, with sluice stopped
+	for _, p := range []*exec.Cmd{a.srv.cmd, idx.cmd} {
+		_ = p.Process.Kill()
+	}
+	<-a.srv.done
+	<-idx.done
+	if out, err := exec.Command("pg_restore", "--clean", "--if-exists", "--dbname="+a.pg, dump).CombinedOutput(); err != nil {
+		t.Fatalf("pg_restore: %v\n%s", err, out)
+	}
+	a.start(t, nil, "--chain", "ltc")
+	a.srv = startServe(t, a.env)
+	fresh := a.walletWhenSynced(t, "LTC", "new-customer")
+	if fresh == paid || fresh == before {
+		t.Fatalf("a new extId after the restore got %s: before-backup %s, after-backup (paid) %s", fresh, before, paid)
+	}
+	if log := a.srv.stderr.String(); !strings.Contains(log, "gap scan: moved an address counter") || !strings.Contains(log, "gap scan done") {
+		t.Fatalf("serve did not log its gap scan:\n%s", log)
+	}
+	var index int
+	if err := a.pool(t).QueryRow(ctx, "SELECT derivation_index FROM wallets WHERE ext_id = 'new-customer'").Scan(&index); err != nil || index != 2 {
+		t.Fatalf("the new wallet has index %d (%v); want 2, past the paid address", index, err)
 	}
 }
