@@ -48,6 +48,12 @@ try again every indexer.lease_poll (1s), and take over from the checkpoint withi
 seconds once the holder dies. A holder that loses its connection stops writing
 and stands by. sluice_index_leader{chain} is 1 in the active process, 0 in standbys.
 
+The watch set (Redis) is compared with the ledger's wallets at start, and the active
+process checks its sentinel every 2 s: when the set was flushed or lost, replaced by an
+older one, or Redis answers again after errors, it is rebuilt from the ledger in the
+background and the blocks since the last intact check are reconciled, so payments to
+wallets missing from it are found within seconds (sluice_watch_rebuilds_total{reason}).
+
 Run "sluice migrate" first.`,
 		Example: `  eval "$(sluice stack env)" && sluice index --chain btc,ltc,eth
   sluice index --chain ltc --metrics-listen 127.0.0.1:9101`,

@@ -20,8 +20,9 @@ from --from on (outputs for BTC/LTC; ETH payments, configured token transfers an
 internal transfers for ETH), creates the deposits the fast path (watch set → block
 event → payments worker) missed, with their events, and brings confirmations to the
 index's tip. Safe to run at any time and as often as you like: deposits have natural
-keys. Use it after Redis was lost or flushed; "sluice index" also rebuilds the watch
-set from the ledger when it starts.`,
+keys. "sluice index" rebuilds the watch set from the ledger when it starts, and while
+it runs repairs a lost or flushed set and reconciles the blocks since by itself; use this
+for older gaps (e.g. after restoring a ledger backup, from a height before it).`,
 		Example: `  sluice reconcile --chain ltc
   sluice reconcile --chain eth --from 19000000`,
 		Args: cobra.NoArgs,

@@ -52,7 +52,10 @@ The explorer API (no key; canonical chain only; docs/explorer.md), chain btc, lt
   GET /v1/:chain/address/:addr/transfers    GET /v1/:chain/token/:contract/transfers   (eth)
   GET  /openapi.yaml                        the OpenAPI 3.1 description of all of it
 
-Dependencies may be down at start; /readyz says so until they answer.
+Dependencies may be down at start; /readyz says so until they answer. New wallets wait
+for a gap scan at start that moves every address counter past the addresses the chain
+index shows as used (see "sluice wallets rescan --help"); no address with history is
+ever handed out.
 Per source IP, keyless receive calls and failed authentications are limited
 (api.unauthenticated_limit, api.failed_auth_limit: 429 past them), and slow
 clients are cut off (api.read_header_timeout, api.read_timeout,
