@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 
@@ -93,6 +94,16 @@ func openWatch(ctx context.Context, st *stores.Set, reg prometheus.Registerer, l
 	if missing > 0 {
 		log.Warn("the watch set lacked ledger wallets and was rebuilt; run `sluice reconcile` for payments made meanwhile",
 			"chain", chain, "missing", missing)
+	} else if sen, err := ws.Sentinel(ctx); err == nil && sen.Build == "" {
+		// a set equal to the ledger from before sentinels (or an empty one):
+		// rebuilt once here, so its guard does not take it for a lost one
+		addrs, err := ledger.Addresses(ctx, chain)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := ws.Rebuild(ctx, slices.Values(addrs)); err != nil {
+			return nil, nil, err
+		}
 	}
 	g, err := watch.NewGuard(ws, reg)
 	if err != nil {
