@@ -19,6 +19,7 @@ import (
 	"github.com/sluicepay/sluice/amount"
 	"github.com/sluicepay/sluice/merchant"
 	"github.com/sluicepay/sluice/payments"
+	"github.com/sluicepay/sluice/payments/sweep"
 	"github.com/sluicepay/sluice/payments/webhook"
 )
 
@@ -30,6 +31,17 @@ type Currency struct {
 	Decimals      int    `json:"decimals"`
 	Confirmations int    `json:"confirmations"` // the default; merchants may set their own
 	Contract      string `json:"contract,omitempty"`
+	// Withdrawals: the smallest amount, and the network fee reserved on top
+	// of it until the withdrawal confirms (in WithdrawalFeeCurrency, the
+	// chain's native coin, from the merchant's own balance of it).
+	WithdrawalMinimum     string `json:"withdrawalMinimum,omitempty"`
+	WithdrawalFeeReserve  string `json:"withdrawalFeeReserve,omitempty"`
+	WithdrawalFeeCurrency string `json:"withdrawalFeeCurrency,omitempty"`
+	// WithdrawalsPaused: the operator paused them (a solvency check or a
+	// reorg); requests get 503 until resumed.
+	WithdrawalsPaused bool `json:"withdrawalsPaused"`
+
+	Policy sweep.Policy `json:"-"`
 }
 
 // Merchant is what the merchant-facing routes need.
@@ -178,7 +190,17 @@ func (m *merchantAPI) checkKey(c *gin.Context, key, ip string) (merchant.Princip
 
 func (m *merchantAPI) currencies(c *gin.Context) {
 	out := make([]Currency, 0, len(m.Currencies))
+	paused := map[string]bool{}
+	if ps, err := sweep.Pauses(c.Request.Context(), m.DB); err != nil {
+		m.ledgerError(c, err)
+		return
+	} else {
+		for _, p := range ps {
+			paused[p.Currency] = true
+		}
+	}
 	for _, cur := range m.Currencies {
+		cur.WithdrawalsPaused = paused[cur.Currency] || paused[cur.Policy.FeeCurrency]
 		out = append(out, cur)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Currency < out[j].Currency })

@@ -51,6 +51,13 @@ type Sweeps struct {
 	// GasTankLow is the gas tank balance (ETH, exact decimal) under which
 	// sluice_gas_tank_low is 1 (default "0.05").
 	GasTankLow string `yaml:"gas_tank_low"`
+	// WithdrawalMinimum per currency (exact decimal): smaller withdrawals
+	// are refused. Defaults: BTC and LTC 0.00001, ETH 0.0001, a token 1.
+	WithdrawalMinimum map[string]string `yaml:"withdrawal_minimum"`
+	// SolvencyInterval: how often the sweepers compare the hot wallet on
+	// chain with what the ledger owes (default 1m; a shortfall pauses the
+	// currency's withdrawals).
+	SolvencyInterval time.Duration `yaml:"solvency_interval"`
 }
 
 // Payments configures the payment layer's keys.
@@ -367,6 +374,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Sweeps.MaxFeePerGasGwei == 0 {
 		c.Sweeps.MaxFeePerGasGwei = sd.MaxFeePerGasGwei
+	}
+	if c.Sweeps.SolvencyInterval == 0 {
+		c.Sweeps.SolvencyInterval = time.Minute
 	}
 	if c.Sweeps.GasTankLow == "" {
 		c.Sweeps.GasTankLow = sd.GasTankLow

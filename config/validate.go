@@ -209,6 +209,11 @@ func (c *Config) validate() []Problem {
 	if c.Sweeps.MaxFeePerGasGwei < 1 {
 		add("sweeps.max_fee_per_gas_gwei", "must be positive")
 	}
+	for cur, v := range c.Sweeps.WithdrawalMinimum {
+		if !regexp.MustCompile(`^[0-9]+(\.[0-9]{1,18})?$`).MatchString(v) {
+			add("sweeps.withdrawal_minimum."+cur, "%q must be an exact decimal such as 0.001", v)
+		}
+	}
 	if !regexp.MustCompile(`^[0-9]+(\.[0-9]{1,18})?$`).MatchString(c.Sweeps.GasTankLow) {
 		add("sweeps.gas_tank_low", "%q must be an ETH amount such as 0.05", c.Sweeps.GasTankLow)
 	}

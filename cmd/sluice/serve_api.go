@@ -76,6 +76,19 @@ func merchantAPI(ctx context.Context, cfg *config.Config, st *stores.Set, log *s
 			return int64(h), err
 		}
 	}
+	pols, err := withdrawalPolicies(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	for code, cur := range currencies {
+		if p, ok := pols[code]; ok {
+			cur.Policy = p
+			cur.WithdrawalMinimum = amount.Format(p.Minimum, cur.Decimals)
+			cur.WithdrawalFeeReserve = amount.Format(p.FeeReserve, amount.Decimals[p.FeeCurrency])
+			cur.WithdrawalFeeCurrency = p.FeeCurrency
+			currencies[code] = cur
+		}
+	}
 	m := &api.Merchant{
 		DB: st.PG, Ledger: ledger, Currencies: currencies, Synced: gate.Synced,
 		Limiter:         &merchant.RateLimiter{Redis: st.Redis, Default: cfg.API.RateLimit},

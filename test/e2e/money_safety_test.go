@@ -208,4 +208,26 @@ func TestLTCMoneySafety(t *testing.T) {
 		return paidTo(t, ltc, last.txid)[dest] == "128000000"
 	})
 	solvent("at the end")
+
+	// 3. a store that lost a withdrawal (or a credit the chain never had): the
+	// ledger owes more than the hot wallet holds. ledger check fails and the
+	// sweepers' solvency check pauses LTC by itself.
+	if _, err := a.pgExec(t, `INSERT INTO sweeps (chain, currency, merchant_id, kind, state, destination, amount, txid)
+		VALUES ('ltc', 'LTC', $1, 'hot', 'confirmed', 'rltc1qforged', 7000000, 'forged')`, a.id); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, a.env, "ledger", "check", "--no-solvency"); r.code != 0 {
+		// the forged sweep's transaction is not in the index either
+		if !strings.Contains(r.stdout, "forged") {
+			t.Errorf("ledger check --no-solvency: %d %s %s", r.code, r.stdout, r.stderr)
+		}
+	}
+	r := run(t, a.env, "ledger", "check")
+	if r.code == 0 || !strings.Contains(r.stdout, "solvency LTC") || !strings.Contains(r.stdout, "short by 7000000") {
+		t.Errorf("ledger check with the hot wallet 0.07 LTC short: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	waitFor(t, "the shortfall pauses LTC", 120*time.Second, func() bool {
+		code, body := a.call(t, "POST", "/withdrawal/create/LTC", wkey, map[string]any{"address": dest, "amount": "0.001", "extId": "after-shortfall"})
+		return code == 503 && strings.Contains(fmt.Sprint(body["message"]), "solvency")
+	})
 }
