@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sluicepay/sluice/indexer/store"
+	"github.com/sluicepay/sluice/internal/testenv"
 	"github.com/sluicepay/sluice/payments"
 	"github.com/sluicepay/sluice/payments/keys"
 )
@@ -187,5 +188,51 @@ func TestRestoredBackupNeverReusesAddress(t *testing.T) {
 	var index int
 	if err := a.pool(t).QueryRow(ctx, "SELECT derivation_index FROM wallets WHERE ext_id = 'new-customer'").Scan(&index); err != nil || index != 2 {
 		t.Fatalf("the new wallet has index %d (%v); want 2, past the paid address", index, err)
+	}
+}
+
+// TestRestoredCounterSkipsUsedEthAddresses: the same for Ethereum, where the
+// chain index shows an address's ETH and token history in
+// eth_address_transfers: an ETH and a USDT address paid after the "backup"
+// are skipped once the counters are rewound.
+func TestRestoredCounterSkipsUsedEthAddresses(t *testing.T) {
+	de, l, m := newLedgerEnv(t, "eth", map[string]string{"ETH": "dev", "USDT": "dev"})
+	ctx := context.Background()
+	l.Used = func(ctx context.Context, chain string, addrs []string) (map[string]bool, error) {
+		return store.UsedAddresses(ctx, de.ch, chain, addrs)
+	}
+	eth, _, err := l.WalletFor(ctx, m.ID, "ETH", "after-backup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	usdt, _, err := l.WalletFor(ctx, m.ID, "USDT", "after-backup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	de.start(t, []string{"SLUICE_USDT_CONTRACT=" + testenv.Get(t, "SLUICE_USDT_CONTRACT")}, "--chain", "eth")
+	devnetPay(t, "ETH", eth.Address, "0.01")
+	devnetPay(t, "USDT", usdt.Address, "1.5")
+	waitFor(t, "both payments in the chain index", 120*time.Second, func() bool {
+		// EIP-55 as the ledger keeps them; the index holds lower case
+		u, err := store.UsedAddresses(ctx, de.ch, "eth", []string{eth.Address, usdt.Address})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u[eth.Address] && u[usdt.Address]
+	})
+	if _, err := de.pg.Exec(ctx, "DELETE FROM wallets WHERE merchant_id = $1", m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := de.pg.Exec(ctx, "UPDATE wallet_counters SET next_index = 0 WHERE merchant_id = $1", m.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, old := range []payments.Wallet{eth, usdt} {
+		w, _, err := l.WalletFor(ctx, m.ID, old.Currency, "new-customer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Index != 1 || strings.EqualFold(w.Address, old.Address) {
+			t.Fatalf("%s: a new extId got index %d %s; %s (index 0) was paid", old.Currency, w.Index, w.Address, old.Address)
+		}
 	}
 }
