@@ -46,12 +46,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// Init makes the chain's error and alarm series exist at 0 before their
-// first event, so alerts and rate() see them from the start; push names the
-// chain's push trigger (zmq, websocket), "" when it has none.
+// Init makes the chain's error, reorg and alarm series exist at 0 before
+// their first event, so alerts, rate() and panels see them from the start;
+// push names the chain's push trigger (zmq, websocket), "" when it has none.
 func (m *Metrics) Init(chain, push string) {
 	m.errors.WithLabelValues(chain)
 	m.reorgTooDeep.WithLabelValues(chain)
+	m.reorgs.WithLabelValues(chain) // created, not observed: count 0
 	if push != "" {
 		m.missed.WithLabelValues(chain, push)
 	}

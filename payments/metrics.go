@@ -2,6 +2,7 @@ package payments
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -46,16 +47,23 @@ func (m *Metrics) Init(chain string, currencies []string) {
 	}
 }
 
+// depositStatuses names the deposit statuses 0, 1 and 2.
+var depositStatuses = [...]string{"seen", "confirmed", "failed"}
+
 // DepositStates is a collector of deposits by status and currency, read
 // from the ledger at scrape time (a cheap grouped count).
 type DepositStates struct {
-	DB   *pgxpool.Pool
-	desc *prometheus.Desc
+	DB *pgxpool.Pool
+	// Currencies are reported at 0 in every status they have no deposit in,
+	// so a fresh ledger's panels show 0 rather than nothing.
+	Currencies []string
+	desc       *prometheus.Desc
 }
 
-// NewDepositStates returns the collector.
-func NewDepositStates(db *pgxpool.Pool) *DepositStates {
-	return &DepositStates{DB: db, desc: prometheus.NewDesc("sluice_deposits",
+// NewDepositStates returns the collector; currencies are those the process
+// serves (see DepositStates.Currencies).
+func NewDepositStates(db *pgxpool.Pool, currencies []string) *DepositStates {
+	return &DepositStates{DB: db, Currencies: currencies, desc: prometheus.NewDesc("sluice_deposits",
 		"Deposits in the ledger by status (seen, confirmed, failed) and currency.", []string{"status", "currency"}, nil)}
 }
 
@@ -72,6 +80,7 @@ func (d *DepositStates) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	defer rows.Close()
+	counts := map[[2]string]int64{}
 	for rows.Next() {
 		var status int
 		var currency string
@@ -80,7 +89,24 @@ func (d *DepositStates) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.NewInvalidMetric(d.desc, err)
 			return
 		}
-		name := [...]string{"seen", "confirmed", "failed"}[status]
-		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.GaugeValue, float64(n), name, currency)
+		if status < 0 || status >= len(depositStatuses) {
+			ch <- prometheus.NewInvalidMetric(d.desc, fmt.Errorf("ledger: %d deposits of %s in unknown status %d", n, currency, status))
+			return
+		}
+		counts[[2]string{depositStatuses[status], currency}] = n
+	}
+	if err := rows.Err(); err != nil {
+		ch <- prometheus.NewInvalidMetric(d.desc, err)
+		return
+	}
+	for _, c := range d.Currencies {
+		for _, s := range depositStatuses {
+			if _, ok := counts[[2]string{s, c}]; !ok {
+				counts[[2]string{s, c}] = 0
+			}
+		}
+	}
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.GaugeValue, float64(n), k[0], k[1])
 	}
 }

@@ -77,10 +77,9 @@ func runConsumers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 	ledger := &payments.Ledger{DB: st.PG}
 	tokens := cfg.Chains.ETH.TokenSymbols()
 	metrics := payments.NewMetrics(reg)
-	reg.MustRegister(payments.NewDepositStates(st.PG))
-	var wg sync.WaitGroup
-	errs := make([]error, len(chains))
-	for i, c := range chains {
+	chainCurrencies := map[string][]string{} // the chain's coin and, on Ethereum, the configured tokens
+	var all []string
+	for _, c := range chains {
 		if c != "btc" && c != "ltc" && c != "eth" {
 			return fmt.Errorf("--chain %s: one of btc, ltc, eth", c)
 		}
@@ -90,6 +89,14 @@ func runConsumers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 				currencies = append(currencies, sym)
 			}
 		}
+		chainCurrencies[c] = currencies
+		all = append(all, currencies...)
+	}
+	reg.MustRegister(payments.NewDepositStates(st.PG, all))
+	var wg sync.WaitGroup
+	errs := make([]error, len(chains))
+	for i, c := range chains {
+		currencies := chainCurrencies[c]
 		metrics.Init(c, currencies)
 		conflicts, closeNode, err := conflictFinder(ctx, cfg, st, c)
 		if err != nil {

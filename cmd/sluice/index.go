@@ -192,11 +192,13 @@ func bitcoinFollower(ctx context.Context, cfg *config.Config, reg prometheus.Reg
 		return nil, err
 	}
 	src := &bitcoin.Source{Node: node, Params: params, BadBlocks: badBlocks.WithLabelValues(c)}
+	// At 0 from the start, with or without ZMQ (none lost then), so that the
+	// sync dashboard's panel and rate() see it before the first gap.
+	zmqGaps.WithLabelValues(c)
 	push := ""
 	switch {
 	case bc.ZMQ != "":
 		push = "zmq"
-		zmqGaps.WithLabelValues(c) // at 0 from the start
 	case bc.BtcdWebsocket:
 		push = "websocket"
 	}

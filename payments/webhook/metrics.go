@@ -34,10 +34,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"flavour"}),
 	}
 	reg.MustRegister(m.Deliveries, m.Backlog, m.Oldest, m.Duration)
-	for _, f := range []string{"iqpay", "litepay"} {
+	// present at 0 from the start, so rate(), alerts and panels see them
+	for _, f := range []string{"iqpay", "litepay", FlavourWithdrawal} {
 		for _, r := range []string{ResultDelivered, ResultRetry, ResultFailed, ResultRefused} {
-			m.Deliveries.WithLabelValues(f, r) // present at 0 from the start, so rate() and alerts see them
+			m.Deliveries.WithLabelValues(f, r)
 		}
+		m.Duration.WithLabelValues(f) // created, not observed: count 0
 	}
 	return m
 }
