@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicepay/sluice/merchant"
 	"github.com/sluicepay/sluice/payments"
+	"github.com/sluicepay/sluice/payments/webhook"
 )
 
 // CallbackMax is litepay's limit on callback URLs.
@@ -92,6 +93,10 @@ func (m *merchantAPI) receive(c *gin.Context) {
 			bad(http.StatusBadRequest, "callback: "+err.Error())
 			return
 		}
+	}
+	if err := webhook.CheckOwnQuery(webhook.FlavourLitepay, http.MethodGet, callback); err != nil {
+		bad(http.StatusBadRequest, "callback: "+err.Error())
+		return
 	}
 	if m.Synced != nil {
 		if err := m.Synced(c.Request.Context(), cur.Chain); err != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluicepay/sluice/payments/webhook"
 )
 
 // Kinds of events a merchant can point a webhook at (iqpay flavour):
@@ -189,6 +191,15 @@ func validEndpoint(ctx context.Context, kind string, e Endpoint, check TargetChe
 	}
 	if !contains(Methods, strings.ToUpper(e.Method)) {
 		return fmt.Errorf("webhook %s: method %q is not one of %s", kind, e.Method, strings.Join(Methods, ", "))
+	}
+	// GET and DELETE add the event's fields to the URL's own query: it may
+	// not already use their names (a receiver could read the URL's value).
+	flavour := webhook.FlavourIqpay
+	if kind == webhook.FlavourWithdrawal {
+		flavour = webhook.FlavourWithdrawal
+	}
+	if err := webhook.CheckOwnQuery(flavour, e.Method, e.URL); err != nil {
+		return fmt.Errorf("webhook %s: %w", kind, err)
 	}
 	if check != nil {
 		if err := check(ctx, e.URL); err != nil {

@@ -136,7 +136,7 @@ func (r *runner) deliver(ctx context.Context, j *job) {
 		}
 	} else {
 		var ev event
-		if ev, err = r.load(ctx, j.EventID); err == nil && j.Flavour == "litepay" {
+		if ev, err = r.load(ctx, j.EventID); err == nil && j.Flavour == FlavourLitepay {
 			o = r.litepay(ctx, j, ev)
 		} else if err == nil {
 			o = r.iqpay(ctx, j, ev)
@@ -205,11 +205,21 @@ func (r *runner) iqpay(ctx context.Context, j *job, ev event) outcome {
 	if err != nil {
 		return outcome{err: err.Error()}
 	}
-	req, err := iqpayRequest(j.Method, j.URL, p, p.params())
+	req, err := iqpayRequest(FlavourIqpay, ev.Kind, j.Method, j.URL, p, p.params())
 	if err != nil {
-		return outcome{err: err.Error()}
+		return notSent(err)
 	}
 	return r.sendIqpay(ctx, j, ev.Secret, req)
+}
+
+// notSent is the outcome of a request that could not be made. A URL that
+// shadows sluice's own parameters (stored before they were refused at
+// registration) is given up at once, with the reason in the delivery log.
+func notSent(err error) outcome {
+	if errors.Is(err, ErrShadowedParam) {
+		return outcome{err: "not sent: " + err.Error(), final: true}
+	}
+	return outcome{err: err.Error()}
 }
 
 // sendIqpay sends an iqpay-flavour request: only HTTP 200 acknowledges.
@@ -246,7 +256,9 @@ func (r *runner) litepay(ctx context.Context, j *job, ev event) outcome {
 	}
 	req, err := litepayRequest(j.URL, ev, confs)
 	if err != nil {
-		return outcome{err: err.Error(), wait: true}
+		o := notSent(err)
+		o.wait = !o.final
+		return o
 	}
 	o, body := r.send(ctx, j, ev.Secret, req)
 	switch {
@@ -278,10 +290,16 @@ func (r *runner) send(ctx context.Context, j *job, secret string, req request) (
 		return outcome{err: fmt.Sprintf("webhook URL: %v", errText(err))}, nil
 	}
 	ts := time.Now().Unix()
+	sig, err := Sign(secret, ts, Purpose{Flavour: j.Flavour, Kind: req.Kind, EventID: j.EventID, Method: req.Method, URL: req.URL}, req.Signed)
+	if err != nil {
+		return outcome{err: err.Error()}, nil
+	}
 	hr.Header.Set(HeaderEventID, strconv.FormatInt(j.EventID, 10))
 	hr.Header.Set(HeaderDeliveryID, strconv.FormatInt(j.ID, 10))
 	hr.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	hr.Header.Set(HeaderSignature, Sign(secret, ts, req.Signed))
+	hr.Header.Set(HeaderFlavour, j.Flavour)
+	hr.Header.Set(HeaderEventKind, req.Kind)
+	hr.Header.Set(HeaderSignature, sig)
 	hr.Header.Set("User-Agent", "sluice-webhooks/1")
 	if req.Body != nil {
 		hr.Header.Set("Content-Type", "application/json")

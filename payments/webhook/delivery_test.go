@@ -65,8 +65,18 @@ func TestIQPayFlow(t *testing.T) {
 				t.Errorf("%s with a body", h.Method)
 			}
 		}
-		if err := Verify("sec-flow", h.Header.Get(HeaderTimestamp), h.Header.Get(HeaderSignature), payload, time.Minute); err != nil {
+		v, err := Verify("sec-flow", Expect{Flavours: []string{FlavourIqpay}, Method: h.Method, URL: rcv.URL + h.Path, Tolerance: time.Minute}, h.Header, payload)
+		if err != nil {
 			t.Errorf("event %s: %v", id, err)
+		} else if strconv.FormatInt(v.EventID, 10) != id || v.Kind != h.Header.Get(HeaderEventKind) || h.Header.Get(HeaderFlavour) != FlavourIqpay {
+			t.Errorf("event %s: verified as %+v, headers %v", id, v, h.Header)
+		}
+		// signed for this endpoint only: another flavour, or another path, does not verify
+		for _, e := range []Expect{{Flavours: []string{FlavourLitepay, FlavourWithdrawal}, Method: h.Method, URL: rcv.URL + h.Path},
+			{Flavours: []string{FlavourIqpay}, Method: h.Method, URL: rcv.URL + "/elsewhere"}} {
+			if _, err := Verify("sec-flow", e, h.Header, payload); !errors.Is(err, ErrSignature) {
+				t.Errorf("event %s verified as %+v: %v", id, e, err)
+			}
 		}
 		byEvent[id] = h
 		order = append(order, id)
@@ -134,13 +144,14 @@ func TestIQPayFlow(t *testing.T) {
 			t.Errorf("body %s lacks %s", b, amt)
 		}
 	}
-	if h := created.Header; h.Get(HeaderDeliveryID) == "" || !strings.HasPrefix(h.Get(HeaderSignature), "v1=") || h.Get("User-Agent") != "sluice-webhooks/1" {
+	if h := created.Header; h.Get(HeaderDeliveryID) == "" || !strings.HasPrefix(h.Get(HeaderSignature), "v2=") || strings.Contains(h.Get(HeaderSignature), "v1=") || h.Get("User-Agent") != "sluice-webhooks/1" {
 		t.Errorf("headers %v", h)
 	}
 	if n := testutil.ToFloat64(d.Metrics.Deliveries.WithLabelValues("iqpay", ResultDelivered)); n != 9 {
 		t.Errorf("delivered metric %v", n)
 	}
-	if n := testutil.CollectAndCount(d.Metrics.Duration); n != 1 {
+	// one series per flavour, created at zero (iqpay, litepay, withdrawal)
+	if n := testutil.CollectAndCount(d.Metrics.Duration); n != 3 {
 		t.Errorf("duration series %d", n)
 	}
 }
@@ -478,7 +489,7 @@ func TestLeaseExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := payload(evData, "", "")
-	req, _ := iqpayRequest(j.Method, j.URL, p, p.params())
+	req, _ := iqpayRequest(FlavourIqpay, evData.Kind, j.Method, j.URL, p, p.params())
 	if o, _ := dead.send(context.Background(), j, evData.Secret, req); o.status == nil || *o.status != 200 {
 		t.Fatalf("send %+v", o)
 	}

@@ -4,6 +4,7 @@
 // the merchant's secret, retried with capped backoff, in order per deposit.
 //
 // Run is the whole loop; ListDeliveries and Redeliver serve the API;
-// ValidateTarget checks callback URLs when merchants register them; Sign
-// and Verify are the signature scheme (docs/webhooks.md).
+// ValidateTarget and CheckOwnQuery check callback URLs when merchants
+// register them; Sign, Verify and VerifyRequest are the signature scheme,
+// bound to each delivery's flavour, event and endpoint (docs/webhooks.md).
 package webhook

@@ -83,8 +83,13 @@ func TestLitepay(t *testing.T) {
 	if hits[0].RawQuery != wantQuery {
 		t.Fatalf("query\n%s\nwant\n%s", hits[0].RawQuery, wantQuery)
 	}
-	if err := Verify("lp-secret", hits[0].Header.Get(HeaderTimestamp), hits[0].Header.Get(HeaderSignature), []byte(hits[0].RawQuery), 0); err != nil {
-		t.Fatal(err)
+	v, err := Verify("lp-secret", Expect{Flavours: []string{FlavourLitepay}, Method: "GET", URL: rcv.URL + "/callback.php", Tolerance: -1},
+		hits[0].Header, []byte(hits[0].RawQuery))
+	if err != nil || v.Flavour != FlavourLitepay || v.Kind != KindPayment || v.EventID != created {
+		t.Fatalf("litepay callback verified as %+v: %v", v, err)
+	}
+	if h := hits[0].Header; h.Get(HeaderFlavour) != FlavourLitepay || h.Get(HeaderEventKind) != KindPayment {
+		t.Fatalf("headers %v", h)
 	}
 	if d := f.delivery(id); d.State != "pending" || d.NextAt != nil || !strings.Contains(d.LastError, "without *ok*") {
 		t.Fatalf("waiting delivery %+v", d)

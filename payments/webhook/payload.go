@@ -93,11 +93,12 @@ func payload(ev event, price, converted string) (Payload, error) {
 }
 
 // request is one HTTP request ready to send: Signed is what the signature
-// covers (the body, or the raw query string when there is no body).
+// covers (the body, or the raw query string when there is no body), Kind
+// the event kind signed with it.
 type request struct {
-	Method, URL string
-	Body        []byte
-	Signed      []byte
+	Method, URL, Kind string
+	Body              []byte
+	Signed            []byte
 }
 
 // params is p as query parameters, in the body's order.
@@ -114,9 +115,11 @@ func (p Payload) params() [][2]string {
 	}
 }
 
-// iqpayRequest sends an iqpay-flavour event with method: body as JSON for
-// POST and PUT, params added to the URL's own query for GET and DELETE.
-func iqpayRequest(method, rawURL string, body any, params [][2]string) (request, error) {
+// iqpayRequest sends an iqpay-flavour event (flavour iqpay or withdrawal)
+// of kind with method: body as JSON for POST and PUT, params added to the
+// URL's own query for GET and DELETE. A URL whose own query already uses
+// one of the names sluice adds is refused (ErrShadowedParam).
+func iqpayRequest(flavour, kind, method, rawURL string, body any, params [][2]string) (request, error) {
 	u, err := parseTarget(rawURL)
 	if err != nil {
 		return request{}, err
@@ -131,27 +134,40 @@ func iqpayRequest(method, rawURL string, body any, params [][2]string) (request,
 		}
 		b := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
 		u.Fragment = ""
-		return request{Method: method, URL: u.String(), Body: b, Signed: b}, nil
+		return request{Method: method, URL: u.String(), Kind: kind, Body: b, Signed: b}, nil
 	case "GET", "DELETE":
+		if err := shadowed(u.RawQuery, flavour, method); err != nil {
+			return request{}, err
+		}
 		q := withQuery(u, params)
-		return request{Method: method, URL: u.String(), Signed: []byte(q)}, nil
+		return request{Method: method, URL: u.String(), Kind: kind, Signed: []byte(q)}, nil
 	}
 	return request{}, fmt.Errorf("webhook: method %q is not GET, POST, PUT or DELETE", method)
 }
 
+// litepayParams are the parameters a litepay callback adds to its URL.
+func litepayParams(ev event, confirmations int) [][2]string {
+	return [][2]string{
+		{"value", ev.Units}, {"input_address", ev.Address}, {"transaction_hash", ev.TxID},
+		{"destination_address", ev.Destination}, {"coin", ev.Currency},
+		{"confirmations", strconv.Itoa(confirmations)}, {"event_id", strconv.FormatInt(ev.ID, 10)},
+	}
+}
+
 // litepayRequest is the litepay callback: a GET to the receive address's
-// callback URL, its own parameters kept, the payment's added.
+// callback URL, its own parameters kept, the payment's added. A URL whose
+// own query already uses one of those names, or reads as an iqpay webhook,
+// is refused (ErrShadowedParam).
 func litepayRequest(rawURL string, ev event, confirmations int) (request, error) {
 	u, err := parseTarget(rawURL)
 	if err != nil {
 		return request{}, err
 	}
-	q := withQuery(u, [][2]string{
-		{"value", ev.Units}, {"input_address", ev.Address}, {"transaction_hash", ev.TxID},
-		{"destination_address", ev.Destination}, {"coin", ev.Currency},
-		{"confirmations", strconv.Itoa(confirmations)}, {"event_id", strconv.FormatInt(ev.ID, 10)},
-	})
-	return request{Method: "GET", URL: u.String(), Signed: []byte(q)}, nil
+	if err := shadowed(u.RawQuery, FlavourLitepay, "GET"); err != nil {
+		return request{}, err
+	}
+	q := withQuery(u, litepayParams(ev, confirmations))
+	return request{Method: "GET", URL: u.String(), Kind: KindPayment, Signed: []byte(q)}, nil
 }
 
 // withQuery appends params, in order, to u's own query, which stays as the

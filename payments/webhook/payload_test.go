@@ -42,7 +42,7 @@ func TestIQPayBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := iqpayRequest("POST", "https://shop.example/hook?src=sluice#frag", p, p.params())
+	req, err := iqpayRequest(FlavourIqpay, p.Kind, "POST", "https://shop.example/hook?src=sluice#frag", p, p.params())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestIQPayBody(t *testing.T) {
 
 	// GET and DELETE: the same fields as query parameters after the URL's own; the query is what is signed
 	for _, m := range []string{"GET", "DELETE"} {
-		req, err := iqpayRequest(m, "https://shop.example/hook?token=a%2Fb&x=1", p, p.params())
+		req, err := iqpayRequest(FlavourIqpay, p.Kind, m, "https://shop.example/hook?token=a%2Fb&x=1", p, p.params())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +72,7 @@ func TestIQPayBody(t *testing.T) {
 			t.Fatalf("%s: query %v", m, q)
 		}
 	}
-	if _, err := iqpayRequest("PATCH", "https://shop.example/", p, p.params()); err == nil {
+	if _, err := iqpayRequest(FlavourIqpay, p.Kind, "PATCH", "https://shop.example/", p, p.params()); err == nil {
 		t.Fatal("PATCH accepted")
 	}
 }

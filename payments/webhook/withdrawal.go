@@ -115,9 +115,9 @@ func (r *runner) withdrawal(ctx context.Context, j *job, we withdrawalEvent) out
 	if err != nil {
 		return outcome{err: err.Error()}
 	}
-	req, err := iqpayRequest(j.Method, j.URL, p, p.params())
+	req, err := iqpayRequest(FlavourWithdrawal, p.Kind, j.Method, j.URL, p, p.params())
 	if err != nil {
-		return outcome{err: err.Error()}
+		return notSent(err)
 	}
 	return r.sendIqpay(ctx, j, we.Secret, req)
 }

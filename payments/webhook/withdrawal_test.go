@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -17,8 +18,18 @@ func (f fixture) withdrawal(merchant int64, currency, units, gas, txid string) (
 	job := f.id(`INSERT INTO sweeps (chain, currency, merchant_id, kind, state, destination, amount, fee_network, txid)
 		VALUES ($1, $2, $3, 'withdraw', 'broadcast', 'dest', $4::numeric, $5::numeric, $6) RETURNING id`,
 		chainOf[currency], currency, merchant, units, gas, txid)
-	id = f.id(`INSERT INTO withdrawals (merchant_id, currency, ext_id, address, amount, sweep_id, gas)
-		VALUES ($1, $2, $3, 'dest', $4::numeric, $5, $6::numeric) RETURNING id`, merchant, currency, "w-"+randHex(4), units, job, gas)
+	feeCur := currency
+	if chainOf[currency] == "eth" {
+		feeCur = "ETH" // a token's gas
+	}
+	// the hot sweeps that made the balance the withdrawal draws on (the
+	// schema refuses a withdrawal the balance does not cover)
+	for _, c := range [][2]string{{currency, units}, {feeCur, gas}} {
+		f.id(`INSERT INTO sweeps (chain, currency, merchant_id, kind, state, destination, amount)
+			VALUES ($1, $2, $3, 'hot', 'confirmed', 'hot', $4::numeric) RETURNING id`, chainOf[c[0]], c[0], merchant, c[1])
+	}
+	id = f.id(`INSERT INTO withdrawals (merchant_id, currency, ext_id, address, amount, sweep_id, gas, fee_currency, fee_reserved)
+		VALUES ($1, $2, $3, 'dest', $4::numeric, $5, $6::numeric, $7, $6::numeric) RETURNING id`, merchant, currency, "w-"+randHex(4), units, job, gas, feeCur)
 	return id, f.id(`INSERT INTO withdrawal_events (withdrawal_id, status) VALUES ($1, 0) RETURNING id`, id)
 }
 
@@ -71,8 +82,12 @@ func TestWithdrawalWebhook(t *testing.T) {
 		if h.Path != "/withdrawals" {
 			continue
 		}
-		if err := Verify("sec-w", h.Header.Get(HeaderTimestamp), h.Header.Get(HeaderSignature), h.Body, time.Minute); err != nil {
-			t.Errorf("signature: %v", err)
+		if v, err := Verify("sec-w", Expect{Flavours: []string{FlavourWithdrawal}, Method: h.Method, URL: rcv.URL + h.Path, Tolerance: time.Minute},
+			h.Header, h.Body); err != nil || v.Kind != "withdrawal" || h.Header.Get(HeaderFlavour) != FlavourWithdrawal {
+			t.Errorf("signature: %+v %v", v, err)
+		}
+		if _, err := Verify("sec-w", Expect{Flavours: []string{FlavourIqpay}, Method: h.Method, URL: rcv.URL + h.Path}, h.Header, h.Body); !errors.Is(err, ErrSignature) {
+			t.Errorf("a withdrawal webhook verified as an iqpay deposit: %v", err)
 		}
 		var p map[string]any
 		d := json.NewDecoder(bytes.NewReader(h.Body))

@@ -2,11 +2,15 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,19 +37,30 @@ type hookReceiver struct {
 type hookReq struct {
 	Method, Path, Query, Event string
 	Body                       []byte
+	Header                     http.Header
+}
+
+// hookFlavours are what a path of the test receiver is registered for in
+// sluice: /cb… are litepay callback URLs, the rest the merchant's iqpay
+// endpoints (one --webhook-url: deposits and withdrawals).
+func hookFlavours(path string) []string {
+	if strings.HasPrefix(path, "/cb") {
+		return []string{webhook.FlavourLitepay}
+	}
+	return []string{webhook.FlavourIqpay, webhook.FlavourWithdrawal}
 }
 
 func newHookReceiver(t *testing.T) *hookReceiver {
 	h := &hookReceiver{}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		req := hookReq{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Event: r.Header.Get(webhook.HeaderEventID), Body: body}
-		payload := body
-		if len(body) == 0 {
-			payload = []byte(r.URL.RawQuery)
-		}
 		h.mu.Lock()
-		if err := webhook.Verify(h.secret, r.Header.Get(webhook.HeaderTimestamp), r.Header.Get(webhook.HeaderSignature), payload, time.Minute); err != nil {
+		secret := h.secret
+		h.mu.Unlock()
+		_, err := webhook.VerifyRequest(secret, webhook.Expect{Flavours: hookFlavours(r.URL.Path), URL: h.srv.URL + r.URL.Path, Tolerance: time.Minute}, r)
+		body, _ := io.ReadAll(r.Body) // VerifyRequest put it back
+		req := hookReq{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Event: r.Header.Get(webhook.HeaderEventID), Body: body, Header: r.Header.Clone()}
+		h.mu.Lock()
+		if err != nil {
 			h.unsig = append(h.unsig, r.URL.String()+": "+err.Error())
 		}
 		h.reqs = append(h.reqs, req)
@@ -220,6 +235,21 @@ func TestWebhooksEndToEnd(t *testing.T) {
 	if err := nodeFor(t, "ltc").rpc.Call(t.Context(), "getnewaddress", &dest, "", "bech32"); err != nil {
 		t.Fatal(err)
 	}
+	// issue 14: a callback URL that is the merchant's iqpay endpoint dressed as a confirmed deposit of one of its wallets is refused
+	forged := h.srv.URL + "/iqpay?" + url.Values{"address": {addrs["LTC"]}, "wallet_ext_id": {"cust-LTC"}, "status": {"1"},
+		"kind": {"confirmed"}, "amount": {"1000"}, "txid": {"forged"}}.Encode()
+	code, body := a.call(t, "GET", "/api/receive?"+url.Values{"method": {"ltc"}, "address": {dest}, "callback": {forged}}.Encode(), a.key, nil)
+	// litepay's error shape, whatever status code litepay errors get
+	if msg, _ := body["message"].(string); code == 200 && body["input_address"] != nil || body["status"] != "error" ||
+		!strings.Contains(msg, "callback") || !strings.Contains(msg, `"address"`) {
+		t.Fatalf("receive with a callback URL that reads as an iqpay webhook: %d %v", code, body)
+	}
+	for _, shadow := range []string{"/cb?secret=abc&Value=100000000", "/cb?event_id=1", "/cb?confirmations=100"} {
+		code, body := a.call(t, "GET", "/api/receive?"+url.Values{"method": {"ltc"}, "address": {dest}, "callback": {h.srv.URL + shadow}}.Encode(), a.key, nil)
+		if body["status"] != "error" || body["input_address"] != nil {
+			t.Errorf("receive with callback %s: %d %v", shadow, code, body)
+		}
+	}
 	nacks := 0
 	h.set(func(r hookReq) (int, string) {
 		if r.Path == "/cb" && nacks < 2 {
@@ -229,7 +259,7 @@ func TestWebhooksEndToEnd(t *testing.T) {
 		return 200, "*ok*"
 	})
 	q := url.Values{"method": {"ltc"}, "address": {dest}, "callback": {h.srv.URL + "/cb?id=7&secret=abc"}}
-	code, body := a.call(t, "GET", "/api/receive?"+q.Encode(), a.key, nil)
+	code, body = a.call(t, "GET", "/api/receive?"+q.Encode(), a.key, nil)
 	if code != 200 {
 		t.Fatalf("receive: %d %v", code, body)
 	}
@@ -255,6 +285,55 @@ func TestWebhooksEndToEnd(t *testing.T) {
 		}
 		prev = n
 	}
+	h.mu.Lock()
+	if len(h.unsig) > 0 {
+		t.Errorf("requests with bad signatures: %v", h.unsig)
+	}
+	h.mu.Unlock()
+
+	// a legit callback, as the receiver captured it: `sluice webhooks verify` takes it as litepay, never as iqpay
+	var got hookReq
+	h.mu.Lock()
+	for _, r := range h.reqs {
+		if r.Path == "/cb" {
+			got = r
+		}
+	}
+	h.mu.Unlock()
+	dir := t.TempDir()
+	secretFile, headersFile := filepath.Join(dir, "secret"), filepath.Join(dir, "headers")
+	var lines strings.Builder
+	lines.WriteString("GET /cb?" + got.Query + " HTTP/1.1\n")
+	for name, vs := range got.Header {
+		for _, v := range vs {
+			lines.WriteString(name + ": " + v + "\n")
+		}
+	}
+	if err := os.WriteFile(secretFile, []byte(a.secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(headersFile, []byte(lines.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	received := h.srv.URL + "/cb?" + got.Query
+	verify := func(flavour string, extra ...string) result {
+		return run(t, nil, append([]string{"webhooks", "verify", "--secret-file", secretFile, "--flavour", flavour, "--method", "GET",
+			"--url", received, "--headers-file", headersFile, "--tolerance", "1h"}, extra...)...)
+	}
+	for _, flavour := range []string{"iqpay", "iqpay,withdrawal", "withdrawal"} {
+		if r := verify(flavour); r.code != 1 || !strings.Contains(r.stderr, "NOT authentic") || !strings.Contains(r.stderr, "signature does not match") {
+			t.Errorf("a litepay callback checked as %s: exit %d\n%s%s", flavour, r.code, r.stdout, r.stderr)
+		}
+	}
+	r := verify("litepay")
+	if want := "authentic: flavour litepay, kind payment, event " + got.Event + ","; r.code != 0 || !strings.HasPrefix(r.stdout, want) {
+		t.Errorf("the litepay callback checked as litepay: exit %d, want %q\n%s%s", r.code, want, r.stdout, r.stderr)
+	}
+	// at the iqpay endpoint's URL, headers dressed as an iqpay deposit: still not authentic
+	if r := verify("iqpay", "--url", h.srv.URL+"/iqpay?"+got.Query, "--header", "X-Sluice-Flavour: iqpay", "--header", "X-Sluice-Event-Kind: confirmed"); r.code != 1 {
+		t.Errorf("a dressed-up callback checked as iqpay: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	noCrash(t, r)
 }
 
 // TestWebhooksSurviveDownReceiverAndKill9: a receiver that is down gets
@@ -368,5 +447,37 @@ func TestWebhooksSurviveDownReceiverAndKill9(t *testing.T) {
 	}
 	if !repeated {
 		t.Fatalf("no event of %s was delivered again with the same event id after kill -9: %v", tx2, events)
+	}
+}
+
+// TestWebhooksVerifyHelp: `sluice webhooks verify --help` explains itself
+// with an example that runs as printed: the documented litepay callback is
+// authentic as litepay, and not as iqpay.
+func TestWebhooksVerifyHelp(t *testing.T) {
+	r := run(t, nil, "webhooks", "verify", "--help")
+	if r.code != 0 || !strings.Contains(r.stdout, "Usage:") || !strings.Contains(r.stdout, "--flavour") || !strings.Contains(r.stdout, "X-Sluice-Flavour") {
+		t.Fatalf("webhooks verify --help: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	_, example, _ := strings.Cut(r.stdout, "Examples:\n")
+	example, _, ok := strings.Cut(example, "  # →")
+	if !ok || !strings.Contains(example, "sluice webhooks verify") {
+		t.Fatalf("no runnable example in:\n%s", r.stdout)
+	}
+	script := strings.ReplaceAll(example, "sluice webhooks verify", strconv.Quote(bin)+" webhooks verify")
+	for flavour, want := range map[string]int{"litepay": 0, "iqpay": 1} {
+		cmd := exec.Command("bash", "-c", strings.Replace(script, "--flavour litepay", "--flavour "+flavour, 1))
+		cmd.Dir = t.TempDir()
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != want || (want == 0 && !strings.HasPrefix(string(out), "authentic: flavour litepay, kind payment, event 41,")) ||
+			(want == 1 && !strings.Contains(string(out), "NOT authentic")) {
+			t.Errorf("the help's example as %s: exit %d, want %d\n%s", flavour, code, want, out)
+		}
 	}
 }
