@@ -201,6 +201,14 @@ func (m *merchantAPI) currencies(c *gin.Context) {
 	}
 	for _, cur := range m.Currencies {
 		cur.WithdrawalsPaused = paused[cur.Currency] || paused[cur.Policy.FeeCurrency]
+		if cur.Policy.FeeReserve != nil {
+			r, err := sweep.Reserve(c.Request.Context(), m.DB, cur.Currency, cur.Policy)
+			if err != nil {
+				m.ledgerError(c, err)
+				return
+			}
+			cur.WithdrawalFeeReserve = amount.Format(r, amount.Decimals[cur.Policy.FeeCurrency])
+		}
 		out = append(out, cur)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Currency < out[j].Currency })

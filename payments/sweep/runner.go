@@ -59,7 +59,31 @@ type Runner struct {
 	SolvencyInterval time.Duration
 	Currencies       []string
 
-	lastSolvency time.Time
+	lastSolvency, lastQuote time.Time
+}
+
+// FeeQuoter is a Chain that quotes the fee reserve of a withdrawal made now.
+type FeeQuoter interface {
+	WithdrawalFeeQuote(ctx context.Context, currency string) (*big.Int, error)
+}
+
+// quote records the chain's withdrawal fee reserve quotes, every 30 s.
+func (r *Runner) quote(ctx context.Context) error {
+	fq, ok := r.Impl.(FeeQuoter)
+	if !ok || time.Since(r.lastQuote) < 30*time.Second {
+		return nil
+	}
+	for _, cur := range r.Currencies {
+		v, err := fq.WithdrawalFeeQuote(ctx, cur)
+		if err != nil {
+			return fmt.Errorf("withdrawal fee quote of %s: %w", cur, err)
+		}
+		if err := SetQuote(ctx, r.DB, cur, v); err != nil {
+			return err
+		}
+	}
+	r.lastQuote = time.Now()
+	return nil
 }
 
 // Metrics of the sweep runners.
@@ -137,6 +161,9 @@ func (r *Runner) Round(ctx context.Context) error {
 	}
 	r.gauge(ctx)
 	if err := r.solvency(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := r.quote(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -44,11 +44,46 @@ var (
 // network fee; a token's gas is charged to the merchant's own balance of
 // that coin) is held from the balance on top of the amount until the
 // withdrawal confirms, when what it paid counts instead. Its transaction is
-// never signed for more than FeeReserve. Minimum is the smallest amount.
+// never signed for more than it reserved. FeeReserve is the most (at the
+// operator's fee ceiling); a sweeper's fresh quote lowers it (Reserve).
+// Minimum is the smallest amount.
 type Policy struct {
 	FeeCurrency string
 	FeeReserve  *big.Int
 	Minimum     *big.Int
+}
+
+// QuoteMaxAge is how long a sweeper's fee quote stands in for the ceiling.
+const QuoteMaxAge = 10 * time.Minute
+
+// Reserve is the fee reserve a withdrawal of currency made now holds: the
+// sweepers' fresh quote when there is one below the ceiling's reserve, else
+// the ceiling's.
+func Reserve(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}, currency string, pol Policy) (*big.Int, error) {
+	var quote string
+	err := q.QueryRow(ctx, `SELECT fee_reserve::text FROM withdrawal_fee_quotes
+		WHERE currency = $1 AND quoted_at > now() - $2 * interval '1 second'`, currency, QuoteMaxAge.Seconds()).Scan(&quote)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return new(big.Int).Set(pol.FeeReserve), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	if v := mustInt(quote); v.Sign() > 0 && v.Cmp(pol.FeeReserve) < 0 {
+		return v, nil
+	}
+	return new(big.Int).Set(pol.FeeReserve), nil
+}
+
+// SetQuote records a sweeper's fee reserve quote for currency.
+func SetQuote(ctx context.Context, db *pgxpool.Pool, currency string, reserve *big.Int) error {
+	if _, err := db.Exec(ctx, `INSERT INTO withdrawal_fee_quotes (currency, fee_reserve) VALUES ($1, $2)
+		ON CONFLICT (currency) DO UPDATE SET fee_reserve = EXCLUDED.fee_reserve, quoted_at = now()`, currency, reserve.String()); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	return nil
 }
 
 // Balance is a merchant's balance of currency in the operator's hot wallet:
@@ -177,6 +212,11 @@ func CreateWithdrawal(ctx context.Context, db *pgxpool.Pool, merchantID int64, c
 			return Withdrawal{}, false, fmt.Errorf("%w: %s (%s)", ErrPaused, cur, why)
 		}
 	}
+	reserve, err := Reserve(ctx, tx, currency, pol)
+	if err != nil {
+		return Withdrawal{}, false, err
+	}
+	pol.FeeReserve = reserve
 	bal, err := Balance(ctx, tx, merchantID, currency)
 	if err != nil {
 		return Withdrawal{}, false, err

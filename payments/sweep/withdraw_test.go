@@ -329,3 +329,47 @@ func TestReorgTakesBackSweepCredit(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFeeReserveQuote: a sweeper's fresh quote lowers the reserve a
+// withdrawal holds; a stale one, or one above the ceiling's, does not.
+func TestFeeReserveQuote(t *testing.T) {
+	db := testledger.Fresh(t)
+	ctx := context.Background()
+	m := merchantWith(t, db, "shop", map[string]int64{"BTC": 100_000})
+	reserve := func() int64 {
+		t.Helper()
+		r, err := sweep.Reserve(ctx, db, "BTC", btcPolicy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Int64()
+	}
+	if r := reserve(); r != 2000 {
+		t.Fatalf("no quote: reserve %d, want the ceiling's 2000", r)
+	}
+	if err := sweep.SetQuote(ctx, db, "BTC", big.NewInt(442)); err != nil {
+		t.Fatal(err)
+	}
+	if r := reserve(); r != 442 {
+		t.Fatalf("fresh quote: reserve %d, want 442", r)
+	}
+	w, _, err := sweep.CreateWithdrawal(ctx, db, m, "BTC", "w", "bcrt1qdest", big.NewInt(10_000), btcPolicy)
+	if err != nil || w.FeeReserved.Int64() != 442 {
+		t.Fatalf("withdrawal reserved %v (%v), want 442", w.FeeReserved, err)
+	}
+	if b := balance(t, db, m, "BTC"); b != 100_000-10_000-442 {
+		t.Fatalf("balance %d", b)
+	}
+	if _, err := db.Exec(ctx, "UPDATE withdrawal_fee_quotes SET quoted_at = now() - interval '11 minutes'"); err != nil {
+		t.Fatal(err)
+	}
+	if r := reserve(); r != 2000 {
+		t.Fatalf("stale quote: reserve %d, want 2000", r)
+	}
+	if err := sweep.SetQuote(ctx, db, "BTC", big.NewInt(5000)); err != nil {
+		t.Fatal(err)
+	}
+	if r := reserve(); r != 2000 {
+		t.Fatalf("a quote above the ceiling's reserve: %d, want 2000", r)
+	}
+}

@@ -37,6 +37,15 @@ CREATE TABLE withdrawal_pauses (
     paused_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- The sweepers' current quote of a withdrawal's fee reserve per currency
+-- (twice the fee a transaction signed now would pay, within the ceiling): a
+-- withdrawal reserves the lesser of it, when fresh, and the ceiling's.
+CREATE TABLE withdrawal_fee_quotes (
+    currency    text PRIMARY KEY,
+    fee_reserve numeric(78, 0) NOT NULL CHECK (fee_reserve >= 0),
+    quoted_at   timestamptz NOT NULL DEFAULT now()
+);
+
 -- The last word on overdrafts, whatever code inserts the row: one merchant's
 -- withdrawals are serialised (the same advisory lock the API takes), then
 -- both balances the withdrawal draws on must stay at or above zero.
@@ -67,6 +76,7 @@ CREATE TRIGGER withdrawals_covered AFTER INSERT ON withdrawals FOR EACH ROW EXEC
 -- +goose Down
 DROP TRIGGER withdrawals_covered ON withdrawals;
 DROP FUNCTION withdrawals_covered();
+DROP TABLE withdrawal_fee_quotes;
 DROP TABLE withdrawal_pauses;
 DROP FUNCTION merchant_balance(bigint, text);
 ALTER TABLE withdrawals DROP CONSTRAINT withdrawals_fee_currency, DROP COLUMN fee_reserved, DROP COLUMN fee_currency;

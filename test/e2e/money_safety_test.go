@@ -227,7 +227,11 @@ func TestLTCMoneySafety(t *testing.T) {
 		t.Errorf("ledger check with the hot wallet 0.07 LTC short: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	waitFor(t, "the shortfall pauses LTC", 120*time.Second, func() bool {
-		code, body := a.call(t, "POST", "/withdrawal/create/LTC", wkey, map[string]any{"address": dest, "amount": "0.001", "extId": "after-shortfall"})
-		return code == 503 && strings.Contains(fmt.Sprint(body["message"]), "solvency")
+		r := run(t, a.env, "withdrawals", "list")
+		return strings.Contains(r.stdout, "LTC") && strings.Contains(r.stdout, "solvency")
 	})
+	if code, body := a.call(t, "POST", "/withdrawal/create/LTC", wkey, map[string]any{"address": dest, "amount": "0.001", "extId": "after-shortfall"}); code != 503 ||
+		!strings.Contains(fmt.Sprint(body["message"]), "solvency") {
+		t.Errorf("a withdrawal while the hot wallet is short: %d %v", code, body)
+	}
 }

@@ -320,6 +320,10 @@ func rateText(rate int64) string {
 // withdrawal is never signed for more (it waits), and this much is held
 // from the merchant's balance until it confirms.
 func WithdrawalFeeReserve(ceilingSatPerVB int64) *big.Int {
-	size := estimateVSize(2, [][]byte{make([]byte, 34), make([]byte, 22)})
-	return big.NewInt(feeFor(ceilingSatPerVB*1000, size))
+	return big.NewInt(feeFor(ceilingSatPerVB*1000, withdrawalVSize()))
+}
+
+// withdrawalVSize is the size a withdrawal's fee is reserved for.
+func withdrawalVSize() int64 {
+	return estimateVSize(2, [][]byte{make([]byte, 34), make([]byte, 22)})
 }

@@ -127,6 +127,17 @@ func (c *Chain) HotBalances(ctx context.Context) (map[string]*big.Int, error) {
 	return map[string]*big.Int{strings.ToUpper(c.params.Chain): sum}, nil
 }
 
+// WithdrawalFeeQuote is the fee reserve of a withdrawal made now: twice the
+// node's current rate (within the floor and the ceiling), for the size
+// reserves are made for.
+func (c *Chain) WithdrawalFeeQuote(ctx context.Context, _ string) (*big.Int, error) {
+	rate, err := c.FeeRate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return big.NewInt(feeFor(min(2*rate, c.ceiling), withdrawalVSize())), nil
+}
+
 // hotOutputs lists the hot wallet's confirmed outputs that nothing spends,
 // in the chain or the mempool.
 func (c *Chain) hotOutputs(ctx context.Context, hot []byte) ([]utxo, error) {

@@ -78,6 +78,10 @@ func (c *Chain) Sign(ctx context.Context, job *sweep.Job) error {
 	}
 	var s *signed
 	if job.Kind == sweep.KindWithdraw {
+		if job.FeeMax != nil && job.FeeMax.IsInt64() {
+			// what its reserve pays for the size it was reserved for
+			rate = max(min(rate, job.FeeMax.Int64()*1000/withdrawalVSize()), c.floor)
+		}
 		s, err = c.signWithdraw(ctx, job, dest, feeScript, feeService, rate)
 	} else {
 		s, err = buildSweep(sweepSpec{coins: coins, dest: dest, feeScript: feeScript, feeService: feeService,

@@ -288,6 +288,13 @@ func (c *Chain) Sign(ctx context.Context, job *sweep.Job) error {
 	if err != nil {
 		return fmt.Errorf("sweep %d: %w", job.ID, err)
 	}
+	if job.Kind == sweep.KindWithdraw && job.FeeMax != nil {
+		// never more than the merchant's balance holds for it, while that
+		// still pays the current base fee and tip (else the runner waits)
+		if f, ok := b.fees.affordable(b.gas, job.FeeMax); ok {
+			b.fees = f
+		}
+	}
 	tx, err := c.sign(from.key, &types.DynamicFeeTx{ChainID: c.chainID, Nonce: s.nonce, GasTipCap: b.fees.Tip, GasFeeCap: b.fees.Max,
 		Gas: b.gas, To: &b.to, Value: b.value, Data: b.data})
 	if err != nil {

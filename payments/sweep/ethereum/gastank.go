@@ -229,3 +229,26 @@ func (c *Chain) HotBalances(ctx context.Context) (map[string]*big.Int, error) {
 	}
 	return out, nil
 }
+
+// WithdrawalFeeQuote is the fee reserve of a withdrawal of currency made
+// now: twice the maxFeePerGas a transaction signed now offers (2 × base fee
+// + tip, within the ceiling), for the gas reserves are made for.
+func (c *Chain) WithdrawalFeeQuote(ctx context.Context, currency string) (*big.Int, error) {
+	h, err := c.eth.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("head: %w", err)
+	}
+	tip, err := c.eth.SuggestGasTipCap(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("eth_maxPriorityFeePerGas: %w", err)
+	}
+	f, err := feeCaps(h.BaseFee, tip, c.cfg.MaxFeePerGas)
+	if err != nil {
+		return nil, err
+	}
+	perGas := new(big.Int).Lsh(f.Max, 1)
+	if perGas.Cmp(c.cfg.MaxFeePerGas) > 0 {
+		perGas.Set(c.cfg.MaxFeePerGas)
+	}
+	return WithdrawalFeeReserve(perGas, !c.native(currency, sweep.KindWithdraw)), nil
+}
