@@ -64,13 +64,6 @@ type chainFixture struct {
 	ver uint64
 }
 
-func (f *chainFixture) exec(q string, args ...any) {
-	f.t.Helper()
-	if err := f.ch.Exec(context.Background(), q, args...); err != nil {
-		f.t.Fatalf("%s: %v", q, err)
-	}
-}
-
 func (f *chainFixture) row(table, cols string, vals ...any) {
 	f.t.Helper()
 	if err := insertRow(context.Background(), f.ch, table, cols, vals...); err != nil {
