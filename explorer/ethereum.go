@@ -252,11 +252,11 @@ type EthBalance struct {
 
 // Amounts are summed from their exact decimal text (value), not value_dec:
 // Decimal(38, 0) drops amounts of 10^38 and more (value_dec is 0 there; an
-// ERC-20 amount is a uint256), a sum of it can overflow, and ClickHouse 18.16
-// prints a Decimal128 past 10^22 with NUL bytes in it. Each amount is cut
-// into sumChunks pieces of chunkDigits digits, from the right; every piece
-// is summed as UInt64 (below 10^9 each, so 10^10 of them cannot overflow)
-// and the pieces are put together exactly in Go.
+// ERC-20 amount is a uint256), a sum of it can overflow, and ClickHouse
+// 18.16 puts NUL bytes into toString of a Decimal128 of 10^21 and more.
+// Each amount is cut into sumChunks pieces of chunkDigits digits, from the
+// right; every piece is summed as UInt64 (below 10^9 each, so 10^10 of them
+// cannot overflow) and the pieces are put together exactly in Go.
 const (
 	chunkDigits = 9
 	sumChunks   = 9 // 81 digits: a uint256 has at most 78

@@ -18,8 +18,8 @@ import (
 )
 
 // TestEthereumBalanceExact: against the test stack's ClickHouse (18.16 in
-// CI), an address's ETH and token totals are exact past 10^22 (where 18.16
-// prints a Decimal(38, 0) sum with NUL bytes), at 10^38 - 1, past 10^38
+// CI), an address's ETH and token totals are exact past 10^21 (where 18.16's
+// toString of a Decimal(38, 0) sum has NUL bytes), at 10^38 - 1, past 10^38
 // (value_dec 0: the amount would drop out of a Decimal sum) and at the
 // uint256 maximum, with rows of an orphaned block left out and duplicates
 // (ReplacingMergeTree before a merge) counted once.
