@@ -1,6 +1,6 @@
 # sluice: two commands on a fresh machine.
 #   make run    build, bring up the local stack, migrate, serve (foreground)
-#   make test   a separate test stack, go vet, every test with -race, tear down
+#   make test   a separate test stack, go vet, gofmt, staticcheck, every test with -race, tear down
 GO      ?= go
 SLUICE  := var/bin/sluice
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)

@@ -81,7 +81,7 @@ func ShardingFor(table string) (Sharding, bool) {
 // {shard} and {replica}.
 func ClusterDDL(cluster, database string) ([]ClusterStatement, error) {
 	if !validClusterName(cluster) {
-		return nil, fmt.Errorf("cluster name %q: use letters, digits, _, - and .", cluster)
+		return nil, fmt.Errorf("cluster name %q: use letters, digits, _, - and dots", cluster)
 	}
 	if !validIdent(database) {
 		return nil, fmt.Errorf("database name %q: use letters, digits and _", database)

@@ -24,5 +24,14 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 
+echo "== staticcheck"
+# pinned; installed into var/bin once (reused while the pin is unchanged)
+STATICCHECK_VERSION=v0.8.2
+if ! [ -x var/bin/staticcheck ] || ! grep -qx "$STATICCHECK_VERSION" var/bin/.staticcheck-version 2>/dev/null; then
+	GOBIN="$PWD/var/bin" go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+	echo "$STATICCHECK_VERSION" >var/bin/.staticcheck-version
+fi
+var/bin/staticcheck ./...
+
 echo "== go test -race"
 go test -race -count=1 -timeout 40m ./...

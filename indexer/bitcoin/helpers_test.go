@@ -116,4 +116,3 @@ func blockBytes(t testing.TB, b *wire.MsgBlock) []byte {
 	return buf.Bytes()
 }
 
-func strPtr(s string) *string { return &s }

@@ -469,9 +469,12 @@ func addressOf(k *keys.PrivateKey) common.Address {
 	return common.BytesToAddress(crypto.Keccak256(b.PubKey().SerializeUncompressed()[1:])[12:])
 }
 
+// zeroKey wipes the copy's scalar once signed: go-ethereum's signer only
+// takes an *ecdsa.PrivateKey, and D is the one handle on its secret.
 func zeroKey(k *ecdsa.PrivateKey) {
+	//lint:ignore SA1019 wiping the secret is the one use of D left, and the key is not used after
 	if k != nil && k.D != nil {
-		k.D.SetInt64(0)
+		k.D.SetInt64(0) //lint:ignore SA1019 as above
 	}
 }
 
