@@ -53,10 +53,38 @@ func (l *Ledger) SyncWatch(ctx context.Context, chain string, ws WatchSet) (int,
 	if missing == 0 && extra == 0 {
 		return 0, nil
 	}
-	if err := ws.Rebuild(ctx, seq(addrs)); err != nil {
-		return missing, fmt.Errorf("rebuild the %s watch set: %w", chain, err)
+	if err := l.RebuildWatch(ctx, chain, ws); err != nil {
+		return missing, err
 	}
 	return missing, nil
+}
+
+// RebuildWatch rebuilds the chain's watch set from the ledger's wallets,
+// listed only once the rebuild has begun: a wallet committed after the
+// listing is added by its creator after the begin, and such Adds go to the
+// rebuild's keys too, so none is lost.
+func (l *Ledger) RebuildWatch(ctx context.Context, chain string, ws WatchSet) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	err := ws.Rebuild(ctx, func(yield func(string) bool) {
+		addrs, err := l.Addresses(ctx, chain)
+		if err != nil {
+			cancel(err) // the rebuild then commits nothing
+			return
+		}
+		for _, a := range addrs {
+			if !yield(a) {
+				return
+			}
+		}
+	})
+	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
+	if err != nil {
+		return fmt.Errorf("rebuild the %s watch set: %w", chain, err)
+	}
+	return nil
 }
 
 func seq(s []string) iter.Seq[string] {

@@ -164,20 +164,21 @@ func (g *Guard) repair(ctx context.Context, reason string, sen Sentinel) error {
 	if sen.RepairFrom >= 0 && (from < 0 || sen.RepairFrom < from) {
 		from = sen.RepairFrom
 	}
-	addrs, err := g.Ledger(ctx)
-	if err != nil {
-		return fmt.Errorf("list the ledger's wallets: %w", err)
-	}
 	rebuild := reason == ReasonMissing
-	missing, extra := len(addrs), 0
+	missing, extra, addresses := 0, 0, 0
 	if !rebuild {
+		addrs, err := g.Ledger(ctx)
+		if err != nil {
+			return fmt.Errorf("list the ledger's wallets: %w", err)
+		}
 		if missing, extra, err = g.Set.Verify(ctx, seqOf(addrs)); err != nil {
 			return err
 		}
-		rebuild = missing > 0 || extra > 0
+		rebuild, addresses = missing > 0 || extra > 0, len(addrs)
 	}
 	if rebuild {
-		if err := g.Set.Rebuild(ctx, seqOf(addrs)); err != nil {
+		var err error
+		if addresses, err = g.rebuild(ctx); err != nil {
 			return err
 		}
 		g.m.rebuilds.WithLabelValues(reason).Inc()
@@ -212,9 +213,35 @@ func (g *Guard) repair(ctx context.Context, reason string, sen Sentinel) error {
 	g.m.good.Set(float64(tip))
 	g.m.intact.Set(1)
 	g.logger().Warn("watch set checked against the ledger while running", "reason", reason, "rebuilt", rebuild,
-		"missing", missing, "extra", extra, "addresses", len(addrs), "reconciled_from", from, "deposits_found", n,
+		"missing", missing, "extra", extra, "addresses", addresses, "reconciled_from", from, "deposits_found", n,
 		"took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// rebuild rebuilds the set from the ledger, listed only once the rebuild has
+// begun: a wallet committed after the listing is added by its creator after
+// the begin, and such Adds go to the rebuild's keys too, so none is lost.
+func (g *Guard) rebuild(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	n := 0
+	err := g.Set.Rebuild(ctx, func(yield func(string) bool) {
+		addrs, err := g.Ledger(ctx)
+		if err != nil {
+			cancel(fmt.Errorf("list the ledger's wallets: %w", err)) // Rebuild then commits nothing
+			return
+		}
+		n = len(addrs)
+		for _, a := range addrs {
+			if !yield(a) {
+				return
+			}
+		}
+	})
+	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		return 0, cause
+	}
+	return n, err
 }
 
 func seqOf(s []string) func(func(string) bool) {

@@ -199,3 +199,28 @@ func (g *Guard) mustLedger(t *testing.T) []string {
 	}
 	return a
 }
+
+// TestGuardKeepsAddsRacingItsRebuild: a wallet committed just after the
+// guard listed the ledger, and added to the set by its creator, survives
+// the rebuild that replaces the set with the listing.
+func TestGuardKeepsAddsRacingItsRebuild(t *testing.T) {
+	ctx := context.Background()
+	rdb := testRedis(t)
+	s := open(t, rdb, "btc", Config{Expected: 1000})
+	l := &guardLedger{}
+	l.set(10, "bc1qlisted")
+	g := newTestGuard(t, s, l, nil)
+	listed := g.Ledger
+	g.Ledger = func(ctx context.Context) ([]string, error) {
+		addrs, err := listed(ctx)
+		// the creator's Add of a wallet the listing missed
+		if err := s.Add(ctx, "bc1qracing"); err != nil {
+			t.Error(err)
+		}
+		return addrs, err
+	}
+	g.Check(ctx) // no sentinel yet: a rebuild
+	if got, err := s.Match(ctx, []string{"bc1qlisted", "bc1qracing"}); err != nil || len(got) != 2 {
+		t.Fatalf("after the rebuild %v match (%v); want both", got, err)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 
@@ -97,11 +96,7 @@ func openWatch(ctx context.Context, st *stores.Set, reg prometheus.Registerer, l
 	} else if sen, err := ws.Sentinel(ctx); err == nil && sen.Build == "" {
 		// a set equal to the ledger from before sentinels (or an empty one):
 		// rebuilt once here, so its guard does not take it for a lost one
-		addrs, err := ledger.Addresses(ctx, chain)
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := ws.Rebuild(ctx, slices.Values(addrs)); err != nil {
+		if err := ledger.RebuildWatch(ctx, chain, ws); err != nil {
 			return nil, nil, err
 		}
 	}
