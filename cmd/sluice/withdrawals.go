@@ -7,10 +7,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/payments/sweep"
-	"github.com/sluicepay/sluice/stores"
 )
 
 func newWithdrawalsCmd() *cobra.Command {
@@ -32,60 +33,55 @@ chain's coin, which pays their gas, is paused). An operator resumes after findin
 		Short: "List the paused currencies with why and since when",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			pg, err := stores.OpenPostgres(cmd.Context(), cfg.Postgres.DSN)
-			if err != nil {
-				return err
-			}
-			defer pg.Close()
-			ps, err := sweep.Pauses(cmd.Context(), pg)
-			if err != nil {
-				return err
-			}
-			if len(ps) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "no withdrawals are paused")
-				return nil
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CURRENCY\tPAUSED AT\tREASON")
-			for _, p := range ps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Currency, p.PausedAt.UTC().Format(time.RFC3339), p.Reason)
-			}
-			return tw.Flush()
+			return withLedger(cmd, func(_ *config.Config, pg *pgxpool.Pool) error {
+				ps, err := sweep.Pauses(cmd.Context(), pg)
+				if err != nil {
+					return err
+				}
+				if len(ps) == 0 {
+					fmt.Fprintln(cmd.OutOrStdout(), "no withdrawals are paused")
+					return nil
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "CURRENCY\tPAUSED AT\tREASON")
+				for _, p := range ps {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Currency, p.PausedAt.UTC().Format(time.RFC3339), p.Reason)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	var currency, reason string
+	// change runs a pause or a resume of --currency and says what it did.
+	change := func(cmd *cobra.Command, did, not string, fn func(pg *pgxpool.Pool, cur string) (bool, error)) error {
+		cur := strings.ToUpper(strings.TrimSpace(currency))
+		if cur == "" {
+			return errors.New("--currency is required")
+		}
+		return withLedger(cmd, func(_ *config.Config, pg *pgxpool.Pool) error {
+			changed, err := fn(pg, cur)
+			if err != nil {
+				return err
+			}
+			if !changed {
+				fmt.Fprintf(cmd.OutOrStdout(), "withdrawals of %s %s\n", cur, not)
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "withdrawals of %s %s\n", cur, did)
+			return nil
+		})
+	}
 	pause := &cobra.Command{
 		Use:   "pause",
 		Short: "Stop withdrawals of a currency until resumed",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
+			if strings.TrimSpace(reason) == "" {
+				return errors.New("--reason is required: it tells the other operators why")
 			}
-			cur := strings.ToUpper(strings.TrimSpace(currency))
-			if cur == "" || strings.TrimSpace(reason) == "" {
-				return errors.New("--currency and --reason are required")
-			}
-			pg, err := stores.OpenPostgres(cmd.Context(), cfg.Postgres.DSN)
-			if err != nil {
-				return err
-			}
-			defer pg.Close()
-			added, err := sweep.Pause(cmd.Context(), pg, cur, "operator: "+reason)
-			if err != nil {
-				return err
-			}
-			if !added {
-				fmt.Fprintf(cmd.OutOrStdout(), "withdrawals of %s were already paused\n", cur)
-				return nil
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "withdrawals of %s paused\n", cur)
-			return nil
+			return change(cmd, "paused", "were already paused", func(pg *pgxpool.Pool, cur string) (bool, error) {
+				return sweep.Pause(cmd.Context(), pg, cur, "operator: "+reason)
+			})
 		},
 	}
 	resume := &cobra.Command{
@@ -95,29 +91,9 @@ chain's coin, which pays their gas, is paused). An operator resumes after findin
 hot wallet still does not cover what the ledger owes: run "sluice ledger check" first.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			cur := strings.ToUpper(strings.TrimSpace(currency))
-			if cur == "" {
-				return errors.New("--currency is required")
-			}
-			pg, err := stores.OpenPostgres(cmd.Context(), cfg.Postgres.DSN)
-			if err != nil {
-				return err
-			}
-			defer pg.Close()
-			done, err := sweep.Resume(cmd.Context(), pg, cur)
-			if err != nil {
-				return err
-			}
-			if !done {
-				fmt.Fprintf(cmd.OutOrStdout(), "withdrawals of %s were not paused\n", cur)
-				return nil
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "withdrawals of %s resumed\n", cur)
-			return nil
+			return change(cmd, "resumed", "were not paused", func(pg *pgxpool.Pool, cur string) (bool, error) {
+				return sweep.Resume(cmd.Context(), pg, cur)
+			})
 		},
 	}
 	for _, c := range []*cobra.Command{pause, resume} {

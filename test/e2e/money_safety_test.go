@@ -11,6 +11,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluicepay/sluice/internal/testenv"
+	"github.com/sluicepay/sluice/jsonrpc"
+	"github.com/sluicepay/sluice/payments/keys"
+	ethsweep "github.com/sluicepay/sluice/payments/sweep/ethereum"
 )
 
 // TestLTCMoneySafety attacks withdrawals on the real stack as issue 14's
@@ -233,5 +238,90 @@ func TestLTCMoneySafety(t *testing.T) {
 	if code, body := a.call(t, "POST", "/withdrawal/create/LTC", wkey, map[string]any{"address": dest, "amount": "0.001", "extId": "after-shortfall"}); code != 503 ||
 		!strings.Contains(fmt.Sprint(body["message"]), "solvency") {
 		t.Errorf("a withdrawal while the hot wallet is short: %d %v", code, body)
+	}
+}
+
+// TestUSDTWithdrawalGasIsTheMerchants is issue 14's break 2 on the real
+// geth: a merchant with USDT but no ETH cannot make a USDT withdrawal (its
+// gas would come from other merchants' ETH in the shared hot wallet), nor
+// one of a millionth of a dollar; with ETH of its own, the withdrawal is
+// paid and its gas comes off that merchant's ETH balance, and the hot
+// wallet on chain still covers every balance.
+func TestUSDTWithdrawalGasIsTheMerchants(t *testing.T) {
+	eth, err := jsonrpc.New(testenv.Get(t, "SLUICE_ETH_RPC"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	usdt := testenv.Get(t, "SLUICE_USDT_CONTRACT")
+	a := newAPIEnv(t, "SLUICE_SWEEPS_ENABLED=true", "SLUICE_SWEEPS_SOLVENCY_INTERVAL=2s")
+	seed, err := keys.LoadSeed(envOf(a.env, "SLUICE_SEED_FILE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tank, err := ethsweep.GasTankAddress(seed, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	devnetPay(t, "ETH", tank, "1")
+	a.srv = startServeArgs(t, a.env)
+	wkey := a.newKey(t, "--scope", "withdraw,read", "--allow-ip", "127.0.0.0/8")
+	dest := devnetAddress(t, "eth")
+	hot := func(currency string) string {
+		var state string
+		_ = a.pool(t).QueryRow(context.Background(), `SELECT state FROM sweeps WHERE kind = 'hot' AND currency = $1 ORDER BY id DESC LIMIT 1`,
+			currency).Scan(&state)
+		return state
+	}
+	withdraw := func(ext, amt string) (int, map[string]any) {
+		return a.call(t, "POST", "/withdrawal/create/USDT", wkey, map[string]any{"address": dest, "amount": amt, "extId": ext})
+	}
+	ledgerRow := func(currency string) map[string]any {
+		r := run(t, a.env, "ledger", "show", "--json", "--merchant", fmt.Sprint(a.id))
+		var rows []map[string]any
+		if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+			t.Fatalf("ledger show: %s %s (%v)", r.stdout, r.stderr, err)
+		}
+		for _, row := range rows {
+			if row["currency"] == currency {
+				return row
+			}
+		}
+		return map[string]any{"balance": "0"}
+	}
+
+	devnetPay(t, "USDT", a.walletWhenSynced(t, "USDT", "usdt-in"), "25.5")
+	waitFor(t, "the USDT hot sweep confirmed", 180*time.Second, func() bool { return hot("USDT") == "confirmed" })
+	if code, body := withdraw("dust", "0.000001"); code != 400 || !strings.Contains(fmt.Sprint(body["message"]), "minimum") {
+		t.Errorf("a withdrawal of 0.000001 USDT: %d %v", code, body)
+	}
+	if code, body := withdraw("no-eth", "5"); code != 400 || !strings.Contains(fmt.Sprint(body["message"]), "ETH") {
+		t.Fatalf("a USDT withdrawal without ETH of the merchant's own for its gas: %d %v", code, body)
+	}
+
+	devnetPay(t, "ETH", a.walletWhenSynced(t, "ETH", "eth-in"), "0.5")
+	waitFor(t, "the ETH hot sweep confirmed", 180*time.Second, func() bool { return hot("ETH") == "confirmed" })
+	ethBefore := mustBig(t, fmt.Sprint(ledgerRow("ETH")["balance"]))
+	code, body := withdraw("paid", "5")
+	w, _ := body["data"].(map[string]any)
+	if code != 200 || w == nil {
+		t.Fatalf("a USDT withdrawal with ETH for its gas: %d %v", code, body)
+	}
+	var gas string
+	waitFor(t, "the USDT withdrawal confirmed", 180*time.Second, func() bool {
+		var status int
+		err := a.pool(t).QueryRow(context.Background(), "SELECT status, gas::text FROM withdrawals WHERE ext_id = 'paid'").Scan(&status, &gas)
+		return err == nil && status == 1
+	})
+	if got := tokenBalance(t, eth, usdt, dest); got != "5000000" {
+		t.Errorf("the destination has %s USDT units, want 5000000", got)
+	}
+	// the gas came off this merchant's ETH, exactly
+	want := new(big.Int).Sub(ethBefore, mustBig(t, gas))
+	if got := fmt.Sprint(ledgerRow("ETH")["balance"]); gas == "0" || got != want.String() {
+		t.Errorf("ETH balance %s after a USDT withdrawal that paid %s wei of gas; want %s", got, gas, want)
+	}
+	a.ethIndexed(t, eth)
+	if r := run(t, a.env, "ledger", "check"); r.code != 0 || !strings.Contains(r.stdout, "clean") {
+		t.Fatalf("ledger check (solvency of the ETH and USDT hot wallet): %d %s %s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -492,15 +492,21 @@ func TestETHAndUSDTSweepToSettlement(t *testing.T) {
 	if got := ethBalance(t, eth, feeAddr); got != fe.amount || fe.amount == "0" {
 		t.Errorf("the fee address has %s wei; fee job %+v", got, fe)
 	}
+	a.ethIndexed(t, eth)
+	if r := run(t, a.env, "ledger", "check"); r.code != 0 || !strings.Contains(r.stdout, "clean") {
+		t.Fatalf("ledger check: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// ethIndexed waits until the index has geth's head (what ledger check reads).
+func (a *apiEnv) ethIndexed(t *testing.T, eth *jsonrpc.Client) {
+	t.Helper()
 	var head string
 	if err := eth.Call(context.Background(), "eth_blockNumber", &head); err != nil {
 		t.Fatal(err)
 	}
 	tip, _ := strconv.ParseInt(strings.TrimPrefix(head, "0x"), 16, 64)
-	waitFor(t, "the sweeps indexed", 60*time.Second, func() bool { return a.checkpoint(t, "eth") >= tip })
-	if r := run(t, a.env, "ledger", "check"); r.code != 0 || !strings.Contains(r.stdout, "clean") {
-		t.Fatalf("ledger check: %d %s %s", r.code, r.stdout, r.stderr)
-	}
+	waitFor(t, "geth's head indexed", 60*time.Second, func() bool { return a.checkpoint(t, "eth") >= tip })
 }
 
 // envOf is the value of key in env (KEY=VALUE entries), the last one winning.
