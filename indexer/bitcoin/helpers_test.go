@@ -115,4 +115,3 @@ func blockBytes(t testing.TB, b *wire.MsgBlock) []byte {
 	}
 	return buf.Bytes()
 }
-

@@ -69,7 +69,7 @@ type Job struct {
 	FeeMax *big.Int
 	// FeeCurrency is the coin a withdrawal's network fee is paid in.
 	FeeCurrency string
-	Inputs     []Input
+	Inputs      []Input
 
 	sentAt time.Time // when it was (last) broadcast
 }

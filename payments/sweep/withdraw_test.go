@@ -239,7 +239,7 @@ func TestReorgTakesBackSweepCredit(t *testing.T) {
 	db := testledger.Fresh(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rd, err := stores.OpenRedis(strings.TrimSuffix(testenv.Get(t, "SLUICE_REDIS_URL"), "/0") + "/13")
+	rd, err := stores.OpenRedis(strings.TrimSuffix(testenv.Get(t, "SLUICE_REDIS_URL"), "/0") + "/14") // this package's; see test/e2e newIndexEnv
 	if err != nil {
 		t.Fatal(err)
 	}
