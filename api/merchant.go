@@ -313,6 +313,9 @@ func (m *merchantAPI) createWallet(c *gin.Context) {
 
 func (m *merchantAPI) ledgerError(c *gin.Context, err error) {
 	switch {
+	case errors.Is(err, payments.ErrNotReady):
+		c.Header("Retry-After", "5")
+		fail(c, http.StatusServiceUnavailable, "%s", err)
 	case errors.Is(err, payments.ErrNoSeed):
 		fail(c, http.StatusServiceUnavailable, "this sluice has no master seed configured (payments.seed_file); the operator must set one")
 	case errors.Is(err, payments.ErrUnknownCurrency):
