@@ -64,6 +64,10 @@ func litepayShaped(route string) bool {
 
 // badRequest answers 400 in the route's error shape.
 func badRequest(c *gin.Context, msg string) {
+	if c.FullPath() == "/api/receive" {
+		litepayError(c, http.StatusBadRequest, msg)
+		return
+	}
 	if litepayShaped(c.FullPath()) {
 		c.AbortWithStatusJSON(http.StatusBadRequest, errorBody(msg))
 		return

@@ -53,7 +53,8 @@ func TestOpenAPISpecIsValid(t *testing.T) {
 				t.Errorf("%s %s: say which security applies (security: [] for none)", method, path)
 				continue
 			}
-			if len(*op.Security) > 0 && op.Responses.Status(401) == nil {
+			// litepay's route answers every error with 200 (X-Sluice-Status says which)
+			if len(*op.Security) > 0 && op.Responses.Status(401) == nil && op.OperationID != "receive" {
 				t.Errorf("%s %s takes an API key but documents no 401", method, path)
 			}
 		}

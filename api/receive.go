@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -17,12 +18,24 @@ import (
 // CallbackMax is litepay's limit on callback URLs.
 const CallbackMax = 255
 
+// HeaderStatus carries, on litepay's route, the status an error would have
+// had: litepay answers every error with 200 (its PHP example reads replies
+// with file_get_contents, which returns false on a 4xx), so logs and
+// proxies see 200; this header keeps the cause visible.
+const HeaderStatus = "X-Sluice-Status"
+
+// litepayError answers an error of litepay's route as its spec does: HTTP
+// 200, {"status":"error","message":...}; code goes in X-Sluice-Status.
+func litepayError(c *gin.Context, code int, msg string) {
+	c.Header(HeaderStatus, strconv.Itoa(code))
+	c.AbortWithStatusJSON(http.StatusOK, errorBody(msg))
+}
+
 // receive is litepay's GET /api/receive: a fresh forwarding address per
-// call. Its errors are litepay's shape, {"status":"error","message":...},
-// with a real status code (litepay answers 200 even for errors; clients
-// that only read the body work the same).
+// call. Its errors are litepay's: HTTP 200 with {"status":"error",
+// "message":...} (the status it would have had in X-Sluice-Status).
 func (m *merchantAPI) receive(c *gin.Context) {
-	bad := func(code int, msg string) { c.AbortWithStatusJSON(code, errorBody(msg)) }
+	bad := func(code int, msg string) { litepayError(c, code, msg) }
 	p, found := merchant.Principal{MerchantID: m.ReceiveMerchant, Scopes: []string{merchant.ScopeReceive}}, m.ReceiveMerchant != 0
 	if key := c.GetHeader("Authorization"); key != "" || !found {
 		var code int

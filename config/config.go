@@ -18,11 +18,20 @@ type Config struct {
 	Webhooks   Webhooks   `yaml:"webhooks"`
 	Rates      Rates      `yaml:"rates"`
 	Sweeps     Sweeps     `yaml:"sweeps"`
+	Receive    Receive    `yaml:"receive"`
 	Log        Log        `yaml:"log"`
 
 	// src says where each key came from, to locate problems found after
 	// Load (see Errorf).
 	src source
+}
+
+// Receive configures litepay's receive addresses (GET /api/receive).
+type Receive struct {
+	// Confirmations a receive address's payment needs before it is
+	// forwarded (default 1, as litepay's spec: "only requires one
+	// confirmation"), whatever the merchant's iqpay confirmations.
+	Confirmations int `yaml:"confirmations"`
 }
 
 // Sweeps configures moving confirmed deposits out (payments/sweep): to the
@@ -374,6 +383,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Sweeps.MaxFeePerGasGwei == 0 {
 		c.Sweeps.MaxFeePerGasGwei = sd.MaxFeePerGasGwei
+	}
+	if c.Receive.Confirmations == 0 {
+		c.Receive.Confirmations = 1
 	}
 	if c.Sweeps.SolvencyInterval == 0 {
 		c.Sweeps.SolvencyInterval = time.Minute

@@ -209,6 +209,9 @@ func (c *Config) validate() []Problem {
 	if c.Sweeps.MaxFeePerGasGwei < 1 {
 		add("sweeps.max_fee_per_gas_gwei", "must be positive")
 	}
+	if c.Receive.Confirmations < 1 || c.Receive.Confirmations > 100 {
+		add("receive.confirmations", "%d: from 1 to 100 (litepay forwards at 1)", c.Receive.Confirmations)
+	}
 	for cur, v := range c.Sweeps.WithdrawalMinimum {
 		if !regexp.MustCompile(`^[0-9]+(\.[0-9]{1,18})?$`).MatchString(v) {
 			add("sweeps.withdrawal_minimum."+cur, "%q must be an exact decimal such as 0.001", v)

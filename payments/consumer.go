@@ -51,6 +51,10 @@ type Consumer struct {
 	// transaction (double spend, replacement) is buried as deep as the
 	// deposit needed to be; without it only the FailAfter timeout applies.
 	Conflicts ConflictFinder
+	// ReceiveConfirmations confirm (and so forward) a payment to a litepay
+	// receive address, whatever its merchant's iqpay confirmations
+	// (config receive.confirmations; 0 means 1, as litepay's spec).
+	ReceiveConfirmations int
 }
 
 // Run consumes until ctx ends: first what this worker read but never
@@ -260,7 +264,8 @@ func (c *Consumer) confirm(ctx context.Context, tx pgx.Tx, tip int64) error {
 	rows, err := tx.Query(ctx, `UPDATE deposits d SET confirmations = $2 - d.block_height + 1, updated_at = now()
 		FROM wallets w LEFT JOIN merchant_confirmations mc ON mc.merchant_id = w.merchant_id AND mc.currency = w.currency
 		WHERE d.wallet_id = w.id AND d.chain = $1 AND d.status = 0 AND d.block_height IS NOT NULL AND d.block_height <= $2
-		RETURNING d.id, d.confirmations, d.currency, coalesce(mc.confirmations, 0)`, c.Chain, tip)
+		RETURNING d.id, d.confirmations, d.currency, coalesce(mc.confirmations, 0),
+			EXISTS (SELECT 1 FROM receive_addresses ra WHERE ra.wallet_id = w.id)`, c.Chain, tip)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
@@ -272,11 +277,15 @@ func (c *Consumer) confirm(ctx context.Context, tx pgx.Tx, tip int64) error {
 	for rows.Next() {
 		var o open
 		var currency string
-		if err := rows.Scan(&o.id, &o.confs, &currency, &o.needed); err != nil {
+		var receive bool
+		if err := rows.Scan(&o.id, &o.confs, &currency, &o.needed, &receive); err != nil {
 			rows.Close()
 			return err
 		}
-		if o.needed == 0 {
+		switch {
+		case receive:
+			o.needed = max(c.ReceiveConfirmations, 1)
+		case o.needed == 0:
 			o.needed = DefaultConfirmations[currency]
 		}
 		opens = append(opens, o)

@@ -69,6 +69,13 @@ fi
 children+=($!)
 echo $! >"$DIR/prices.pid"
 
+# litepay's /api/receive takes no key (as its spec): keyless calls belong to
+# the demo merchant, limited per IP (api.unauthenticated_limit).
+DEMO_ID=$(sed -n 's/.*"id": *\([0-9][0-9]*\).*/\1/p' "$DIR/demo-merchant.json" | head -n 1)
+if [ -n "$DEMO_ID" ]; then
+	export SLUICE_API_RECEIVE_MERCHANT="$DEMO_ID"
+fi
+
 cat <<EOT
 
 sluice API: $SLUICE_API   (Ctrl-C stops the server; 'make stack-down' stops the stack)
@@ -76,6 +83,8 @@ try it, in another shell, once the server says the chains are indexed:
   KEY=\$(sed -n 's/.*"api_key": "\(.*\)".*/\1/p' $DIR/demo-merchant.json); ADDR=\$(curl -s -X POST -H "Authorization: \$KEY" -d '{"extId":"alice"}' $SLUICE_API/wallet/create/LTC | sed -n 's/.*"publicKey":"\([^"]*\)".*/\1/p')
   $SLUICE devnet pay --currency LTC --to "\$ADDR" --amount 0.5 && $SLUICE devnet mine --chain ltc -n 6
   tail $DIR/receiver.log    # the status 0 webhook, the confirmation updates, then status 1 at 6 confirmations
+litepay, no key needed (payments forwarded to DEST after one confirmation):
+  DEST=\$($SLUICE devnet address --chain ltc); curl -s "$SLUICE_API/api/receive?method=ltc&address=\$DEST&callback=http://$RECEIVER/litepay"
 
 EOT
 # In the background so that the traps run while it serves; its exit status

@@ -109,7 +109,8 @@ func runConsumers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 			// The name is stable across restarts, so a restarted worker takes back
 			// what it read but never acknowledged before it died.
 			cons := &payments.Consumer{Ledger: ledger, Redis: st.Redis, Chain: c, Name: host,
-				Log: log.With("chain", c, "worker", "payments"), Metrics: metrics, Conflicts: conflicts}
+				Log: log.With("chain", c, "worker", "payments"), Metrics: metrics, Conflicts: conflicts,
+				ReceiveConfirmations: cfg.Receive.Confirmations}
 			log.Info("consuming block events", "chain", c)
 			go reconcileLoop(ctx, cons, st, tokens, metrics, log)
 			errs[i] = cons.Run(ctx)

@@ -43,8 +43,12 @@ func newDepositsCmd() *cobra.Command {
 				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tMERCHANT\tEXT_ID\tCURRENCY\tAMOUNT\tSTATUS\tCONFS\tTXID\tPOSITION\tFROM")
 				for _, d := range ds {
+					status := []string{"seen", "confirmed", "failed"}[d.Status]
+					if d.Donation {
+						status += ",donation" // litepay: under the minimum, kept, not forwarded
+					}
 					fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.MerchantID, d.ExtID, d.Currency, d.Amount,
-						[]string{"seen", "confirmed", "failed"}[d.Status], d.Confirmations, d.TxID, d.Position, d.From)
+						status, d.Confirmations, d.TxID, d.Position, d.From)
 				}
 				return tw.Flush()
 			})

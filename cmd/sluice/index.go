@@ -80,7 +80,8 @@ Run "sluice migrate" first.`,
 // openWatch opens the chain's watch set and makes it equal to the ledger's
 // wallets (Redis may have been lost, flushed or restored from an old snapshot),
 // and returns the guard that keeps it so while the chain is indexed.
-func openWatch(ctx context.Context, st *stores.Set, reg prometheus.Registerer, log *slog.Logger, chain string, tokens map[string]string) (*watch.Set, *watch.Guard, error) {
+func openWatch(ctx context.Context, st *stores.Set, reg prometheus.Registerer, log *slog.Logger, chain string, tokens map[string]string,
+	receiveConfs int) (*watch.Set, *watch.Guard, error) {
 	ws, err := watch.Open(ctx, st.Redis, chain, watch.Config{Registerer: reg})
 	if err != nil {
 		return nil, nil, err
@@ -107,7 +108,7 @@ func openWatch(ctx context.Context, st *stores.Set, reg prometheus.Registerer, l
 	g.Log = log.With("chain", chain, "worker", "watch-guard")
 	g.Ledger = func(ctx context.Context) ([]string, error) { return ledger.Addresses(ctx, chain) }
 	g.Height = func(ctx context.Context) (int64, error) { return indexer.MatchedHeight(ctx, st.PG, chain) }
-	cons := &payments.Consumer{Ledger: ledger, Chain: chain, Log: g.Log}
+	cons := &payments.Consumer{Ledger: ledger, Chain: chain, Log: g.Log, ReceiveConfirmations: receiveConfs}
 	g.Reconcile = func(ctx context.Context, from int64) (int, error) {
 		return payments.Reconcile(ctx, cons, st.CH, tokens, from)
 	}
@@ -149,7 +150,7 @@ func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	}
 	src := &ethereum.Source{Node: node, Traces: e.Traces, BadBlocks: badBlocks.WithLabelValues("eth"),
 		UnparsedTransfers: unparsed, Log: log.With("chain", "eth")}
-	ws, guard, err := openWatch(ctx, st, reg, log, "eth", e.TokenSymbols())
+	ws, guard, err := openWatch(ctx, st, reg, log, "eth", e.TokenSymbols(), cfg.Receive.Confirmations)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +199,7 @@ func bitcoinFollower(ctx context.Context, cfg *config.Config, reg prometheus.Reg
 		push = "websocket"
 	}
 	metrics.Init(c, push)
-	ws, guard, err := openWatch(ctx, st, reg, log, c, nil)
+	ws, guard, err := openWatch(ctx, st, reg, log, c, nil, cfg.Receive.Confirmations)
 	if err != nil {
 		return nil, err
 	}

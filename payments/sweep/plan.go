@@ -170,6 +170,9 @@ func (r *Runner) group(ctx context.Context, tx pgx.Tx, rs []ready) ([]*group, er
 					}
 					r.Log.Info("payment under the minimum kept as a donation, not forwarded", "deposit", d.DepositID,
 						"currency", d.Currency, "amount", d.Amount.String())
+					if r.Metrics != nil {
+						r.Metrics.Donations.WithLabelValues(d.Currency).Inc() // once: a donation is never planned again
+					}
 					continue
 				}
 			}

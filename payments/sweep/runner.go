@@ -93,6 +93,8 @@ type Metrics struct {
 	// The solvency check, per currency: the hot wallet on chain, the sum of
 	// merchant balances, the shortfall, and whether withdrawals are paused.
 	HotWallet, Owed, Shortfall, Paused *prometheus.GaugeVec
+	// Donations counts litepay payments kept under the minimum, per currency.
+	Donations *prometheus.CounterVec
 }
 
 // NewMetrics registers the sweep metrics with reg.
@@ -111,7 +113,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "How much the hot wallet on chain is short of what the ledger owes merchants (0 when solvent), by currency."}, []string{"currency"})
 	m.Paused = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_withdrawals_paused",
 		Help: "1 while withdrawals of the currency are paused (solvency shortfall, reorg of a swept deposit), else 0."}, []string{"currency"})
-	reg.MustRegister(m.Jobs, m.Open, m.HotWallet, m.Owed, m.Shortfall, m.Paused)
+	m.Donations = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_litepay_donations_total",
+		Help: "litepay payments under the 1 USD minimum kept as donations (not forwarded, no callback), by currency."}, []string{"currency"})
+	reg.MustRegister(m.Jobs, m.Open, m.HotWallet, m.Owed, m.Shortfall, m.Paused, m.Donations)
 	return m
 }
 
@@ -456,6 +460,14 @@ func (r *Runner) broadcast(ctx context.Context, j *Job) error {
 		ON CONFLICT DO NOTHING`, j.ID); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
+	if j.Kind == KindForward {
+		// litepay calls back "each time a payment is forwarded": now, not at the next block
+		if _, err := r.DB.Exec(ctx, `UPDATE webhook_deliveries SET next_at = now()
+			WHERE flavour = 'litepay' AND state = 'pending' AND next_at = 'infinity'
+				AND deposit_id IN (SELECT id FROM deposits WHERE sweep_id = $1)`, j.ID); err != nil {
+			r.Log.Warn("litepay callbacks of a forward wait for the next block", "id", j.ID, "err", err)
+		}
+	}
 	r.count(j, StateBroadcast)
 	r.Log.Info("sweep broadcast", "id", j.ID, "txid", j.TxID)
 	return nil
@@ -560,6 +572,7 @@ func (r *Runner) initMetrics() {
 	for _, cur := range r.Currencies {
 		r.Metrics.Paused.WithLabelValues(cur)
 		r.Metrics.Shortfall.WithLabelValues(cur)
+		r.Metrics.Donations.WithLabelValues(cur)
 	}
 }
 

@@ -24,6 +24,10 @@ import (
 // until acknowledged, up to this many confirmations, then given up.
 const LitepayMaxConfirmations = 100
 
+// errDonation is the last_error of a litepay callback not sent because the
+// payment is a donation (under the 1 USD minimum: kept, not forwarded).
+const errDonation = "not sent: a donation (under the 1 USD minimum), kept and not forwarded; litepay calls back only for forwarded payments"
+
 // litepayAck is what a litepay receiver answers to acknowledge a callback.
 const litepayAck = "*ok*"
 
@@ -104,8 +108,9 @@ func (r *runner) load(ctx context.Context, eventID int64) (event, error) {
 	err := r.db.QueryRow(ctx, `SELECT e.id, e.deposit_id, e.kind, e.status, e.confirmations, e.created_at,
 			w.address, w.ext_id, d.from_address, d.txid, d.position, d.currency, d.chain, d.amount::text,
 			d.status, d.block_height, c.height, d.confirmations, m.webhook_secret, m.convert_currency,
-			coalesce(mc.confirmations, 0), coalesce(ra.destination, '')
+			coalesce(mc.confirmations, 0), coalesce(ra.destination, ''), d.donation, coalesce(s.state, '')
 		FROM deposit_events e JOIN deposits d ON d.id = e.deposit_id JOIN wallets w ON w.id = d.wallet_id
+		LEFT JOIN sweeps s ON s.id = d.sweep_id
 		JOIN merchants m ON m.id = w.merchant_id
 		LEFT JOIN merchant_confirmations mc ON mc.merchant_id = w.merchant_id AND mc.currency = w.currency
 		LEFT JOIN receive_addresses ra ON ra.wallet_id = w.id
@@ -113,7 +118,7 @@ func (r *runner) load(ctx context.Context, eventID int64) (event, error) {
 		WHERE e.id = $1`, eventID).Scan(&ev.ID, &ev.DepositID, &ev.Kind, &ev.Status, &ev.Confirmations, &ev.At,
 		&ev.Address, &ev.ExtID, &ev.From, &ev.TxID, &ev.Position, &ev.Currency, &ev.Chain, &ev.Units,
 		&ev.DepositStatus, &ev.BlockHeight, &ev.Tip, &ev.DepositConfirmations, &ev.Secret, &ev.Convert,
-		&ev.Required, &ev.Destination)
+		&ev.Required, &ev.Destination, &ev.Donation, &ev.SweepState)
 	if err != nil {
 		return event{}, fmt.Errorf("webhook: read event %d: %w", eventID, err)
 	}
@@ -259,6 +264,14 @@ func (r *runner) litepay(ctx context.Context, j *job, ev event) outcome {
 		o := notSent(err)
 		o.wait = !o.final
 		return o
+	}
+	// litepay: "each time a payment is forwarded the callback URL will be
+	// called"; a payment under the minimum is a donation, never forwarded
+	if ev.Donation {
+		return outcome{err: errDonation, final: true}
+	}
+	if ev.SweepState != "broadcast" && ev.SweepState != "confirmed" {
+		return outcome{err: "not sent yet: the payment is not forwarded yet (litepay calls back once it is)", wait: true}
 	}
 	o, body := r.send(ctx, j, ev.Secret, req)
 	switch {

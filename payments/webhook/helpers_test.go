@@ -79,9 +79,16 @@ func (f fixture) wallet(merchant int64, currency string) (id int64, address stri
 // deposit records a payment in the block at height (nil: out of the chain).
 func (f fixture) deposit(wallet int64, currency, units string, height *int64) int64 {
 	f.t.Helper()
-	return f.id(`INSERT INTO deposits (wallet_id, chain, currency, txid, position, amount, from_address, block_hash, block_height, confirmations)
+	id := f.id(`INSERT INTO deposits (wallet_id, chain, currency, txid, position, amount, from_address, block_hash, block_height, confirmations)
 		VALUES ($1, $2, $3, $4, 'vout:0', $5::numeric, 'payer', 'blockhash', $6, 1) RETURNING id`,
 		wallet, chainOf[currency], currency, randHex(32), units, height)
+	// a receive address's payment as the sweeper leaves it once forwarded:
+	// litepay calls back from then on (TestLitepayWaitsForTheForward undoes it)
+	f.exec(`WITH s AS (INSERT INTO sweeps (chain, currency, merchant_id, kind, state, destination, amount)
+			SELECT $2, $3, w.merchant_id, 'forward', 'broadcast', ra.destination, $4::numeric
+			FROM wallets w JOIN receive_addresses ra ON ra.wallet_id = w.id WHERE w.id = $1 RETURNING id)
+		UPDATE deposits SET sweep_id = s.id FROM s WHERE deposits.id = $5`, wallet, chainOf[currency], currency, units, id)
+	return id
 }
 
 func (f fixture) event(deposit int64, kind string, status, confs, generation int) int64 {

@@ -228,3 +228,52 @@ func TestLitepayBlockDuringRequest(t *testing.T) {
 		t.Fatalf("%d hits", len(hits))
 	}
 }
+
+// TestLitepayOnlyForwardedPayments: litepay calls back "each time a payment
+// is forwarded": not before the forward is sent (then at once, without
+// waiting for a block), never for a donation (under the minimum, kept), and
+// a receive address never produces an iqpay webhook, whatever endpoints its
+// merchant has.
+func TestLitepayOnlyForwardedPayments(t *testing.T) {
+	db := newDB(t)
+	f := fixture{t, db}
+	rcv := newReceiver(t, answer(200, "*ok*"))
+	m := f.merchant("s", allKinds("POST", rcv.URL+"/iqpay"))
+	w, _ := f.receiveAddress(m, rcv.URL+"/cb")
+	dw, _ := f.receiveAddress(m, rcv.URL+"/donation")
+	f.tip("btc", 10)
+	dep := f.deposit(w, "BTC", "150000", ptr(int64(10)))
+	f.exec("UPDATE deposits SET sweep_id = NULL WHERE id = $1", dep) // confirmed, not yet forwarded
+	ev := f.event(dep, "created", 0, 1, 0)
+	don := f.deposit(dw, "BTC", "700", ptr(int64(10)))
+	f.exec("UPDATE deposits SET sweep_id = NULL, donation = true WHERE id = $1", don)
+	dev := f.event(don, "created", 0, 1, 0)
+	mustFanOut(t, db)
+	if n := f.count("SELECT count(*) FROM webhook_deliveries WHERE flavour = 'iqpay'"); n != 0 {
+		t.Fatalf("%d iqpay deliveries for receive addresses", n)
+	}
+	r := mustRunner(t, testDeps(db))
+	for step(t, r) != nil {
+	}
+	if hits := rcv.hits(); len(hits) != 0 {
+		t.Fatalf("callbacks before the forward or for a donation: %+v", hits)
+	}
+	if d := f.delivery(f.deliveryOf(dev, "litepay")); d.State != "failed" || d.LastError != errDonation {
+		t.Errorf("the donation's callback: %+v", d)
+	}
+	if d := f.delivery(f.deliveryOf(ev, "litepay")); d.State != "pending" || !strings.Contains(d.LastError, "not forwarded yet") {
+		t.Errorf("the callback before the forward: %+v", d)
+	}
+	// the sweeper broadcasts the forward: the callback goes at once, same block
+	f.exec(`WITH s AS (INSERT INTO sweeps (chain, currency, merchant_id, kind, state, destination, amount)
+			VALUES ('btc', 'BTC', $1, 'forward', 'broadcast', 'bcrt1qdestination', 150000) RETURNING id)
+		UPDATE deposits SET sweep_id = s.id FROM s WHERE deposits.id = $2`, m, dep)
+	f.exec(`UPDATE webhook_deliveries SET next_at = now() WHERE flavour = 'litepay' AND state = 'pending' AND next_at = 'infinity'
+		AND deposit_id IN (SELECT id FROM deposits WHERE sweep_id IS NOT NULL)`) // what the sweep runner does at broadcast
+	for step(t, r) != nil {
+	}
+	hits := rcv.hits()
+	if len(hits) != 1 || hits[0].Path != "/cb" || !strings.Contains(hits[0].RawQuery, "value=150000") {
+		t.Fatalf("after the forward: %+v", hits)
+	}
+}

@@ -79,7 +79,10 @@ func fanOut(ctx context.Context, db *pgxpool.Pool) (int, error) {
 		FROM deposit_events e JOIN deposits d ON d.id = e.deposit_id JOIN wallets w ON w.id = d.wallet_id
 		JOIN merchant_webhooks mw ON mw.merchant_id = w.merchant_id
 			AND mw.kind = CASE e.kind WHEN 'unconfirmed' THEN 'confirmations' ELSE e.kind END
-		WHERE e.id = ANY($1) ORDER BY e.id
+		WHERE e.id = ANY($1)
+			-- a litepay receive address is litepay's alone: its callback, never an iqpay webhook
+			AND NOT EXISTS (SELECT 1 FROM receive_addresses ra WHERE ra.wallet_id = w.id)
+		ORDER BY e.id
 		ON CONFLICT (event_id, flavour) DO NOTHING`,
 		// litepay: the deposit's one callback
 		`INSERT INTO webhook_deliveries (event_id, deposit_id, merchant_id, flavour, method, url)

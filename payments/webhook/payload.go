@@ -65,6 +65,8 @@ type event struct {
 	Secret, Convert       string
 	Required              int
 	Destination           string // litepay receive address: where the payment is forwarded
+	Donation              bool   // litepay: under the minimum, never forwarded
+	SweepState            string // the state of the sweep (litepay: the forward) that spends it, "" if none
 }
 
 // payload builds the iqpay body of ev.

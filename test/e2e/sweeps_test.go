@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"net/url"
 	"strconv"
@@ -190,10 +191,15 @@ func mustBig(t *testing.T, s string) *big.Int {
 	return v
 }
 
-// TestLitepayForwardAndDonation: payments to a litepay receive address are
-// forwarded to its destination minus the receive fee (1%) and the network
-// fee; one worth less than 1 USD at the price server's rate (LTC 72.35) is
-// kept as a donation and not forwarded.
+// TestLitepayForwardAndDonation follows litepay's spec on the real stack:
+// "GET /api/receive" needs no key (api.receive_merchant) and answers the
+// input_address; its errors are "200 OK" with status error; the "system only
+// requires one confirmation to forward the payment": with the chain held at
+// one confirmation the forward is in the node's mempool, paying the
+// destination less the 1% fee; "each time a payment is forwarded the
+// callback URL will be called" (with *ok* it stops), while a payment worth
+// under 1 USD is a donation: never forwarded, no callback; and a receive
+// address never fires the merchant's iqpay webhooks.
 func TestLitepayForwardAndDonation(t *testing.T) {
 	ltc := nodeFor(t, "ltc")
 	var dest, feeAddr string
@@ -203,7 +209,11 @@ func TestLitepayForwardAndDonation(t *testing.T) {
 		}
 	}
 	prices := deadPort(t)
-	a := newAPIEnv(t, "SLUICE_FEE_ADDRESS_LTC="+feeAddr, "SLUICE_RATES_SOURCES=coingecko=http://"+prices)
+	hooks := newHookReceiver(t)
+	a := newAPIEnvHooks(t, hooks.srv.URL+"/iqpay", "SLUICE_FEE_ADDRESS_LTC="+feeAddr, "SLUICE_RATES_SOURCES=coingecko=http://"+prices,
+		"SLUICE_WEBHOOKS_ALLOW_PRIVATE_TARGETS=loopback")
+	hooks.secret = a.secret
+	a.env = append(a.env, fmt.Sprintf("SLUICE_API_RECEIVE_MERCHANT=%d", a.id))
 	a.startSub(t, nil, "devnet", "prices", "--listen", prices)
 	a.start(t, nil, "--chain", "ltc")
 	top := ltc.height(t)
@@ -211,33 +221,38 @@ func TestLitepayForwardAndDonation(t *testing.T) {
 	a.srv = startServeArgs(t, a.env, "--index=false")
 	a.startSub(t, nil, "consume", "--chain", "ltc")
 	a.startSub(t, nil, "sweep", "--chain", "ltc")
+	a.startSub(t, nil, "webhooks")
 
-	receive := func() string {
-		q := url.Values{"method": {"ltc"}, "address": {dest}, "callback_req": {"0"}}
+	// keyless, as the spec's PHP example calls it
+	receive := func(cb string) string {
+		q := url.Values{"method": {"ltc"}, "address": {dest}, "callback": {hooks.srv.URL + cb}}
 		var in string
 		waitFor(t, "a receive address (index synced)", 60*time.Second, func() bool {
-			code, body := a.call(t, "GET", "/api/receive?"+q.Encode(), a.key, nil)
+			code, body := a.call(t, "GET", "/api/receive?"+q.Encode(), "", nil)
 			in, _ = body["input_address"].(string)
-			return code == 200
+			return code == 200 && in != "" // litepay's errors (503 while the index syncs) are 200 too
 		})
 		return in
 	}
-	small, big := receive(), receive()
+	// an error as litepay answers it: 200, status error, the spec's message
+	if code, body := a.call(t, "GET", "/api/receive?"+url.Values{"method": {"ltc"}, "address": {dest}, "callback_req": {"1"}}.Encode(), "", nil); code != 200 ||
+		body["status"] != "error" || body["message"] != "You requested callback_req 1 and no callback_url" {
+		t.Errorf("callback_req 1 without a callback: %d %v", code, body)
+	}
+	small, big := receive("/cb-small"), receive("/cb-big")
 	devnetPay(t, "LTC", small, "0.01") // 0.7235 USD
 	devnetPay(t, "LTC", big, "0.05")   // 3.6175 USD
-	devnetMine(t, "ltc", 6)
-	waitFor(t, "the forward broadcast", 60*time.Second, func() bool {
+	devnetMine(t, "ltc", 1)
+	held := ltc.height(t)
+	waitFor(t, "the forward broadcast at one confirmation", 60*time.Second, func() bool {
 		s := a.sweeps(t)
 		return len(s) == 1 && s[0].state == "broadcast"
 	})
-	devnetMine(t, "ltc", 1)
-	waitFor(t, "the forward confirmed", 60*time.Second, func() bool { return a.sweeps(t)[0].state == "confirmed" })
-	time.Sleep(6 * time.Second) // another sweep round: the donation must still not move
 	s := a.sweeps(t)
-	if len(s) != 1 {
-		t.Fatalf("sweeps %+v: the payment under 1 USD was forwarded", s)
+	if h := ltc.height(t); h != held {
+		t.Fatalf("the chain moved (%d → %d): the forward must come at one confirmation", held, h)
 	}
-	got := paidTo(t, ltc, s[0].txid)
+	got := paidTo(t, ltc, s[0].txid) // from the node's mempool
 	if s[0].feeService != "50000" || got[feeAddr] != "50000" {
 		t.Errorf("receive fee: ledger %s, chain %v (want 1%% of 0.05 LTC)", s[0].feeService, got)
 	}
@@ -247,10 +262,35 @@ func TestLitepayForwardAndDonation(t *testing.T) {
 	if got[dest] != want.String() {
 		t.Errorf("forwarded %s, want %s", got[dest], want)
 	}
+	// the callback comes with the forward, still at one confirmation
+	waitFor(t, "the callback of the forwarded payment", 30*time.Second, func() bool { return len(hooks.callbacks("/cb-big")) > 0 })
+	if cb := hooks.callbacks("/cb-big")[0]; cb.Get("value") != "5000000" || cb.Get("input_address") != big ||
+		cb.Get("destination_address") != dest || cb.Get("confirmations") != "1" {
+		t.Errorf("callback %v", cb)
+	}
+	devnetMine(t, "ltc", 1)
+	waitFor(t, "the forward confirmed", 60*time.Second, func() bool { return a.sweeps(t)[0].state == "confirmed" })
+	devnetMine(t, "ltc", 6)
+	time.Sleep(6 * time.Second) // more sweep and webhook rounds: the donation must still not move nor be announced
+	if s := a.sweeps(t); len(s) != 1 {
+		t.Fatalf("sweeps %+v: the payment under 1 USD was forwarded", s)
+	}
+	if n := len(hooks.callbacks("/cb-big")); n != 1 {
+		t.Errorf("%d callbacks for the forwarded payment: *ok* ends them", n)
+	}
+	if cbs := hooks.callbacks("/cb-small"); len(cbs) != 0 {
+		t.Errorf("the donation was announced: %v", cbs)
+	}
+	if iq := hooks.callbacks("/iqpay"); len(iq) != 0 {
+		t.Errorf("receive addresses fired %d iqpay webhooks", len(iq))
+	}
 	var donation bool
 	if err := a.pool(t).QueryRow(context.Background(), `SELECT d.donation FROM deposits d JOIN wallets w ON w.id = d.wallet_id
 		WHERE w.address = $1`, small).Scan(&donation); err != nil || !donation {
 		t.Errorf("the 0.7 USD payment is not recorded as a donation: %v %v", donation, err)
+	}
+	if r := run(t, a.env, "deposits", "list"); !strings.Contains(r.stdout, "confirmed,donation") {
+		t.Errorf("deposits list does not show the donation: %s", r.stdout)
 	}
 }
 

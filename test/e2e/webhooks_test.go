@@ -174,7 +174,9 @@ func (a *apiEnv) walletWhenSynced(t *testing.T, currency, extID string) string {
 func TestWebhooksEndToEnd(t *testing.T) {
 	h := newHookReceiver(t)
 	prices := deadPort(t) // the stack's price server, in CoinGecko's format, on a port of this test's
-	a := newAPIEnvWith(t, h.srv.URL+"/iqpay", []string{"--convert", "USD"}, "SLUICE_RATES_SOURCES=coingecko=http://"+prices)
+	// sweeps on: litepay calls back once the sweeper forwarded the payment
+	a := newAPIEnvWith(t, h.srv.URL+"/iqpay", []string{"--convert", "USD"}, "SLUICE_RATES_SOURCES=coingecko=http://"+prices,
+		"SLUICE_SWEEPS_ENABLED=true", "SLUICE_FEE_ADDRESS_LTC="+devnetAddress(t, "ltc"))
 	a.startSub(t, nil, "devnet", "prices", "--listen", prices)
 	h.mu.Lock()
 	h.secret = a.secret
@@ -265,11 +267,19 @@ func TestWebhooksEndToEnd(t *testing.T) {
 	}
 	in := body["input_address"].(string)
 	ltx := devnetPay(t, "LTC", in, "0.3")
-	for i := 0; i < 3; i++ {
-		devnetMine(t, "ltc", 1)
-		time.Sleep(1500 * time.Millisecond)
-	}
-	waitFor(t, "the acknowledged callback", 60*time.Second, func() bool { return len(h.callbacks("/cb")) >= 3 })
+	devnetMine(t, "ltc", 1)
+	mined := time.Now()
+	// forwarded at one confirmation, then one callback per block until *ok*
+	waitFor(t, "the acknowledged callback", 90*time.Second, func() bool {
+		if len(h.callbacks("/cb")) >= 3 {
+			return true
+		}
+		if time.Since(mined) > 2*time.Second {
+			devnetMine(t, "ltc", 1)
+			mined = time.Now()
+		}
+		return false
+	})
 	devnetMine(t, "ltc", 2)
 	time.Sleep(3 * time.Second)
 	cbs := h.callbacks("/cb")
