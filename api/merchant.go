@@ -59,6 +59,9 @@ type Merchant struct {
 	Synced func(ctx context.Context, chain string) error
 	// CheckTarget validates a callback URL (scheme, private networks).
 	CheckTarget func(ctx context.Context, rawURL string) error
+	// CheckDomain refuses a litepay callback URL whose domain is blocked
+	// (dead: its callbacks failed for receive.block_dead_after); nil: none.
+	CheckDomain func(ctx context.Context, rawURL string) error
 	// ReceiveFee is the litepay forwarding fee, an exact decimal fraction ("0.01").
 	ReceiveFee string
 	// ReceiveMerchant serves keyless litepay receive calls (drop-in use);

@@ -111,6 +111,16 @@ func (m *merchantAPI) receive(c *gin.Context) {
 		bad(http.StatusBadRequest, "callback: "+err.Error())
 		return
 	}
+	if callback != "" && m.CheckDomain != nil {
+		if err := m.CheckDomain(c.Request.Context(), callback); errors.Is(err, webhook.ErrDomainBlocked) {
+			bad(http.StatusBadRequest, err.Error())
+			return
+		} else if err != nil {
+			_ = c.Error(err)
+			bad(http.StatusServiceUnavailable, "the ledger is unavailable; retry shortly")
+			return
+		}
+	}
 	if m.Synced != nil {
 		if err := m.Synced(c.Request.Context(), cur.Chain); err != nil {
 			bad(http.StatusServiceUnavailable, cur.Chain+" is not synced yet: "+err.Error()+"; retry shortly")

@@ -32,6 +32,11 @@ type Receive struct {
 	// forwarded (default 1, as litepay's spec: "only requires one
 	// confirmation"), whatever the merchant's iqpay confirmations.
 	Confirmations int `yaml:"confirmations"`
+	// BlockDeadAfter: a callback domain whose callbacks fail (no *ok*,
+	// connection errors) this long without one *ok* is blocked for new
+	// receive addresses (default 72h; "sluice receive domains" lists and
+	// unblocks them).
+	BlockDeadAfter time.Duration `yaml:"block_dead_after"`
 }
 
 // Sweeps configures moving confirmed deposits out (payments/sweep): to the
@@ -386,6 +391,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Receive.Confirmations == 0 {
 		c.Receive.Confirmations = 1
+	}
+	if c.Receive.BlockDeadAfter == 0 {
+		c.Receive.BlockDeadAfter = 72 * time.Hour
 	}
 	if c.Sweeps.SolvencyInterval == 0 {
 		c.Sweeps.SolvencyInterval = time.Minute

@@ -209,6 +209,9 @@ func (c *Config) validate() []Problem {
 	if c.Sweeps.MaxFeePerGasGwei < 1 {
 		add("sweeps.max_fee_per_gas_gwei", "must be positive")
 	}
+	if c.Receive.BlockDeadAfter < time.Second {
+		add("receive.block_dead_after", "%s: a duration of at least 1s, such as 72h", c.Receive.BlockDeadAfter)
+	}
 	if c.Receive.Confirmations < 1 || c.Receive.Confirmations > 100 {
 		add("receive.confirmations", "%d: from 1 to 100 (litepay forwards at 1)", c.Receive.Confirmations)
 	}

@@ -72,7 +72,7 @@ present) with SLUICE_* environment overrides; see "sluice config --help".`,
 	root.PersistentFlags().String("config", "", "configuration file (default $SLUICE_CONFIG, else var/stack/sluice.yaml if present)")
 	root.AddCommand(newStackCmd(), newConfigCmd(), newMigrateCmd(), newServeCmd(), newIndexCmd(), newImportCmd(), newConsumeCmd(), newDepositsCmd(), newReconcileCmd(), newMerchantCmd(), newLedgerCmd(), newSweepCmd(), newWebhooksCmd(), newRatesCmd(),
 		newDecodeCmd(), newBenchCmd(), newDevnetCmd(), newVersionCmd())
-	root.AddCommand(newSchemaCmd(), newWithdrawalsCmd())
+	root.AddCommand(newSchemaCmd(), newWithdrawalsCmd(), newReceiveCmd())
 	root.AddCommand(newWalletsCmd())
 	return root
 }

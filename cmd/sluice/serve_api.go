@@ -95,6 +95,7 @@ func merchantAPI(ctx context.Context, cfg *config.Config, st *stores.Set, log *s
 		ReceiveFee:      cfg.API.ReceiveFeePercent,
 		ReceiveMerchant: cfg.API.ReceiveMerchant,
 		CheckTarget:     targetCheck(cfg),
+		CheckDomain:     func(ctx context.Context, u string) error { return webhook.CheckDomain(ctx, st.PG, u) },
 		IPLimits: &merchant.IPLimiter{Redis: st.Redis, Unauthenticated: cfg.API.UnauthenticatedLimit,
 			FailedAuth: cfg.API.FailedAuthLimit, Window: cfg.API.IPLimitWindow, Block: cfg.API.FailedAuthBlock},
 	}

@@ -192,5 +192,5 @@ func runWebhooks(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	defer stopRates()
 	return webhook.Run(ctx, webhook.Deps{DB: pg, Log: log.With("worker", "webhooks"), Metrics: webhook.NewMetrics(reg),
 		Allow: allow, Workers: cfg.Webhooks.Workers, Timeout: cfg.Webhooks.Timeout, MaxAge: cfg.Webhooks.MaxAge,
-		Convert: convert})
+		Convert: convert, BlockDeadAfter: cfg.Receive.BlockDeadAfter})
 }

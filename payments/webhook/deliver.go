@@ -389,6 +389,17 @@ func (r *runner) record(ctx context.Context, j *job, o outcome) (string, error) 
 		j.ID, j.ClaimedAt, status, errMsg, o.dur.Milliseconds()); err != nil {
 		return "", fmt.Errorf("webhook record: %w", err)
 	}
+	if j.Flavour == FlavourLitepay && o.sent && !o.refused {
+		blocked, err := noteDomain(ctx, tx, j.URL, o.acked, errMsg, r.blockAfter)
+		if err != nil {
+			return "", fmt.Errorf("webhook record: %w", err)
+		}
+		if blocked {
+			d, _ := CallbackDomain(j.URL)
+			r.log.Warn("litepay callback domain blocked: its callbacks failed without an *ok* for too long",
+				"domain", d, "after", r.blockAfter, "err", errMsg)
+		}
+	}
 	// Every attempt row counts in attempts (a redelivery resets it to 0):
 	// the window of max_age starts at the first attempt after a redelivery.
 	var attempts int

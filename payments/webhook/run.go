@@ -29,6 +29,9 @@ type Deps struct {
 	Timeout time.Duration // per request (default 10s)
 	MaxAge  time.Duration // iqpay: retried this long from the delivery's creation (or redelivery), then failed (default 72h)
 	Convert Converter     // fiat conversion for iqpay (payments/rates); nil: convert_price and converted_amount are 0
+	// BlockDeadAfter: a litepay callback domain failing this long without
+	// one *ok* is blocked (default DefaultBlockDeadAfter; receive.block_dead_after).
+	BlockDeadAfter time.Duration
 
 	// Tuning; tests shorten them.
 	Poll        time.Duration // how often the outbox is looked at when idle (default 250ms)
@@ -48,6 +51,7 @@ type runner struct {
 	timeout, maxAge, lease  time.Duration
 	poll                    time.Duration
 	backoffBase, backoffMax time.Duration
+	blockAfter              time.Duration
 
 	mu       sync.Mutex // serialises claims, so the per-merchant cap holds
 	inflight map[int64]int
@@ -60,7 +64,10 @@ func newRunner(d Deps) (*runner, error) {
 	}
 	r := &runner{db: d.DB, log: d.Log, m: d.Metrics, convert: d.Convert, workers: d.Workers, timeout: d.Timeout,
 		maxAge: d.MaxAge, lease: d.Lease, poll: d.Poll, backoffBase: d.BackoffBase, backoffMax: d.BackoffMax,
-		inflight: map[int64]int{}}
+		blockAfter: d.BlockDeadAfter, inflight: map[int64]int{}}
+	if r.blockAfter <= 0 {
+		r.blockAfter = DefaultBlockDeadAfter
+	}
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

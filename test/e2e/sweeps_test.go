@@ -586,3 +586,58 @@ func tokenBalance(t *testing.T, c *jsonrpc.Client, token, holder string) string 
 	}
 	return v.String()
 }
+
+// TestDeadCallbackDomainBlocked: litepay's "callback domains which appear
+// dead or never return the *ok* response may be blocked", on the real stack
+// with receive.block_dead_after at 2s: a forwarded payment's callbacks to a
+// dead domain fail block after block, the domain is blocked, /api/receive
+// refuses it (200, status error, saying why), `sluice receive domains`
+// lists it, and after `sluice receive domains unblock` it is taken again.
+func TestDeadCallbackDomainBlocked(t *testing.T) {
+	dest := devnetAddress(t, "ltc")
+	prices := deadPort(t)
+	a := newAPIEnv(t, "SLUICE_SWEEPS_ENABLED=true", "SLUICE_FEE_ADDRESS_LTC="+devnetAddress(t, "ltc"),
+		"SLUICE_RATES_SOURCES=coingecko=http://"+prices, "SLUICE_RECEIVE_BLOCK_DEAD_AFTER=2s", "SLUICE_WEBHOOKS_ALLOW_PRIVATE_TARGETS=loopback")
+	a.startSub(t, nil, "devnet", "prices", "--listen", prices)
+	a.srv = startServeArgs(t, a.env)
+	deadCB := "http://localhost:" + strings.Split(deadPort(t), ":")[1] + "/cb?id=1" // nothing listens there
+	receive := func(cb string) (string, map[string]any) {
+		var in string
+		var body map[string]any
+		waitFor(t, "a receive answer (index synced)", 90*time.Second, func() bool {
+			var code int
+			code, body = a.call(t, "GET", "/api/receive?"+url.Values{"method": {"ltc"}, "address": {dest}, "callback": {cb}}.Encode(), a.key, nil)
+			in, _ = body["input_address"].(string)
+			return code == 200 && (in != "" || !strings.Contains(fmt.Sprint(body["message"]), "not synced"))
+		})
+		return in, body
+	}
+	in, body := receive(deadCB)
+	if in == "" {
+		t.Fatalf("receive with a callback on a domain not yet known dead: %v", body)
+	}
+	devnetPay(t, "LTC", in, "0.05")
+	devnetMine(t, "ltc", 1)
+	mined := time.Now()
+	waitFor(t, "the dead domain blocked", 120*time.Second, func() bool {
+		r := run(t, a.env, "receive", "domains")
+		if strings.Contains(r.stdout, "localhost") && strings.Contains(r.stdout, "blocked") {
+			return true
+		}
+		if time.Since(mined) > 2*time.Second { // a block: the callback is tried again
+			devnetMine(t, "ltc", 1)
+			mined = time.Now()
+		}
+		return false
+	})
+	if in, body := receive("http://localhost:9/other"); in != "" || body["status"] != "error" ||
+		!strings.Contains(fmt.Sprint(body["message"]), "blocked") {
+		t.Fatalf("receive with a callback on the blocked domain: %v", body)
+	}
+	if r := run(t, a.env, "receive", "domains", "unblock", "localhost"); r.code != 0 || !strings.Contains(r.stdout, "unblocked") {
+		t.Fatalf("unblock: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if in, body := receive("http://localhost:9/other"); in == "" {
+		t.Fatalf("receive after unblocking: %v", body)
+	}
+}
