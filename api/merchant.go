@@ -439,17 +439,33 @@ func (m *merchantAPI) listDeposits(ctx context.Context, merchantID int64, f depo
 
 func (m *merchantAPI) wallet(c *gin.Context) {
 	addr := c.Param("address")
-	var w struct {
-		ID        int64  `json:"-"`
-		Address   string `json:"publicKey"`
-		Currency  string `json:"currency"`
-		ExtID     string `json:"extId"`
-		WatchOnly bool   `json:"watchOnly"`
-		Created   int64  `json:"timeCreated"`
+	type receiveJSON struct {
+		Destination string `json:"destination"`
+		Expired     bool   `json:"expired"`
+		TimeExpired int64  `json:"timeExpired"`
 	}
-	err := m.DB.QueryRow(c.Request.Context(), `SELECT id, address, currency, ext_id, watch_only, extract(epoch FROM created_at)::bigint
-		FROM wallets WHERE merchant_id = $1 AND lower(address) = lower($2)`, principal(c).MerchantID, addr).
-		Scan(&w.ID, &w.Address, &w.Currency, &w.ExtID, &w.WatchOnly, &w.Created)
+	var w struct {
+		ID        int64        `json:"-"`
+		Address   string       `json:"publicKey"`
+		Currency  string       `json:"currency"`
+		ExtID     string       `json:"extId"`
+		WatchOnly bool         `json:"watchOnly"`
+		Created   int64        `json:"timeCreated"`
+		Receive   *receiveJSON `json:"receive,omitempty"`
+	}
+	var dest *string
+	var expired *int64
+	err := m.DB.QueryRow(c.Request.Context(), `SELECT w.id, w.address, w.currency, w.ext_id, w.watch_only, extract(epoch FROM w.created_at)::bigint,
+			ra.destination, extract(epoch FROM ra.expired_at)::bigint
+		FROM wallets w LEFT JOIN receive_addresses ra ON ra.wallet_id = w.id
+		WHERE w.merchant_id = $1 AND lower(w.address) = lower($2)`, principal(c).MerchantID, addr).
+		Scan(&w.ID, &w.Address, &w.Currency, &w.ExtID, &w.WatchOnly, &w.Created, &dest, &expired)
+	if err == nil && dest != nil {
+		w.Receive = &receiveJSON{Destination: *dest}
+		if expired != nil {
+			w.Receive.Expired, w.Receive.TimeExpired = true, *expired
+		}
+	}
 	if err != nil {
 		if strings.Contains(err.Error(), "no rows") {
 			fail(c, http.StatusNotFound, "no wallet %q of this merchant", addr)

@@ -37,6 +37,12 @@ type Receive struct {
 	// receive addresses (default 72h; "sluice receive domains" lists and
 	// unblocks them).
 	BlockDeadAfter time.Duration `yaml:"block_dead_after"`
+	// ExpireAfter: a receive address with no payment this long expires
+	// (default 720h, litepay's 30 days): it leaves the watch set, and
+	// ExpiredScan (default 1m) is how often the reconciler looks for late
+	// payments to expired addresses, which are forwarded as any other.
+	ExpireAfter time.Duration `yaml:"expire_after"`
+	ExpiredScan time.Duration `yaml:"expired_scan"`
 }
 
 // Sweeps configures moving confirmed deposits out (payments/sweep): to the
@@ -391,6 +397,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Receive.Confirmations == 0 {
 		c.Receive.Confirmations = 1
+	}
+	if c.Receive.ExpireAfter == 0 {
+		c.Receive.ExpireAfter = 720 * time.Hour
+	}
+	if c.Receive.ExpiredScan == 0 {
+		c.Receive.ExpiredScan = time.Minute
 	}
 	if c.Receive.BlockDeadAfter == 0 {
 		c.Receive.BlockDeadAfter = 72 * time.Hour

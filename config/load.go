@@ -120,6 +120,8 @@ var EnvVars = []struct {
 	{"SLUICE_SWEEPS_ENABLED", "sweeps.enabled", func(c *Config, v string) { c.Sweeps.Enabled = v == "true" || v == "1" }},
 	{"SLUICE_SWEEPS_FEE_RATE_CEILING", "sweeps.fee_rate_ceiling", func(c *Config, v string) { c.Sweeps.FeeRateCeiling = envInt(v) }},
 	{"SLUICE_SWEEPS_MAX_FEE_PER_GAS_GWEI", "sweeps.max_fee_per_gas_gwei", func(c *Config, v string) { c.Sweeps.MaxFeePerGasGwei = envInt(v) }},
+	{"SLUICE_RECEIVE_EXPIRE_AFTER", "receive.expire_after", func(c *Config, v string) { c.Receive.ExpireAfter = envDuration(v) }},
+	{"SLUICE_RECEIVE_EXPIRED_SCAN", "receive.expired_scan", func(c *Config, v string) { c.Receive.ExpiredScan = envDuration(v) }},
 	{"SLUICE_RECEIVE_BLOCK_DEAD_AFTER", "receive.block_dead_after", func(c *Config, v string) { c.Receive.BlockDeadAfter = envDuration(v) }},
 	{"SLUICE_SWEEPS_SOLVENCY_INTERVAL", "sweeps.solvency_interval", func(c *Config, v string) { c.Sweeps.SolvencyInterval = envDuration(v) }},
 	{"SLUICE_FEE_ADDRESS_BTC", "sweeps.fee_addresses", func(c *Config, v string) { feeAddress(c, "BTC", v) }},

@@ -209,6 +209,12 @@ func (c *Config) validate() []Problem {
 	if c.Sweeps.MaxFeePerGasGwei < 1 {
 		add("sweeps.max_fee_per_gas_gwei", "must be positive")
 	}
+	if c.Receive.ExpireAfter < time.Second {
+		add("receive.expire_after", "%s: a duration of at least 1s, such as 720h", c.Receive.ExpireAfter)
+	}
+	if c.Receive.ExpiredScan < time.Second {
+		add("receive.expired_scan", "%s: a duration of at least 1s, such as 1m", c.Receive.ExpiredScan)
+	}
 	if c.Receive.BlockDeadAfter < time.Second {
 		add("receive.block_dead_after", "%s: a duration of at least 1s, such as 72h", c.Receive.BlockDeadAfter)
 	}

@@ -8,6 +8,7 @@ import (
 	"iter"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluicepay/sluice/indexer"
 	"github.com/sluicepay/sluice/indexer/store"
@@ -16,7 +17,25 @@ import (
 
 // Addresses lists the chain's wallet addresses (as the ledger holds them).
 func (l *Ledger) Addresses(ctx context.Context, chain string) ([]string, error) {
-	rows, err := l.DB.Query(ctx, "SELECT address FROM wallets WHERE chain = $1 ORDER BY id", chain)
+	// expired receive addresses leave the hot set; ExpiredAddresses lists them for the reconciler
+	return l.addresses(ctx, `SELECT address FROM wallets w WHERE chain = $1
+		AND NOT EXISTS (SELECT 1 FROM receive_addresses ra WHERE ra.wallet_id = w.id AND ra.expired_at IS NOT NULL) ORDER BY id`, chain)
+}
+
+// ExpiredAddresses lists the chain's expired receive addresses: out of the
+// watch set, still scanned by the reconciler for late payments.
+func (l *Ledger) ExpiredAddresses(ctx context.Context, chain string) ([]string, error) {
+	return l.addresses(ctx, `SELECT w.address FROM wallets w JOIN receive_addresses ra ON ra.wallet_id = w.id
+		WHERE w.chain = $1 AND ra.expired_at IS NOT NULL ORDER BY w.id`, chain)
+}
+
+// allAddresses lists every wallet of the chain, expired ones too.
+func (l *Ledger) allAddresses(ctx context.Context, chain string) ([]string, error) {
+	return l.addresses(ctx, "SELECT address FROM wallets WHERE chain = $1 ORDER BY id", chain)
+}
+
+func (l *Ledger) addresses(ctx context.Context, sql, chain string) ([]string, error) {
+	rows, err := l.DB.Query(ctx, sql, chain)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
@@ -109,9 +128,18 @@ type creditAt struct {
 // missed, and brings confirmations to the index's tip. tokens maps token
 // contracts to their symbols (Ethereum). It returns the deposits created.
 func Reconcile(ctx context.Context, c *Consumer, ch *stores.ClickHouse, tokens map[string]string, from int64) (int, error) {
-	addrs, err := c.Ledger.Addresses(ctx, c.Chain)
-	if err != nil || len(addrs) == 0 {
+	addrs, err := c.Ledger.allAddresses(ctx, c.Chain)
+	if err != nil {
 		return 0, err
+	}
+	return ReconcileAddresses(ctx, c, ch, tokens, from, addrs)
+}
+
+// ReconcileAddresses is Reconcile for the wallets at addrs only (the
+// expired receive addresses, scanned more often than all wallets).
+func ReconcileAddresses(ctx context.Context, c *Consumer, ch *stores.ClickHouse, tokens map[string]string, from int64, addrs []string) (int, error) {
+	if len(addrs) == 0 {
+		return 0, nil
 	}
 	if c.Chain == "eth" {
 		for i := range addrs {
@@ -253,4 +281,18 @@ func conflictKeys(ctx context.Context, ch *stores.ClickHouse, chain string, f *c
 	vout, _ := strconv.ParseUint(n, 10, 32)
 	f.From, err = store.OutputAddress(ctx, ch, chain, prev, uint32(vout))
 	return err
+}
+
+// ExpireReceive marks the chain's receive addresses idle for after (no
+// payment since, and made before) as expired, and returns how many.
+func (l *Ledger) ExpireReceive(ctx context.Context, chain string, after time.Duration) (int64, error) {
+	tag, err := l.DB.Exec(ctx, `UPDATE receive_addresses ra SET expired_at = now() FROM wallets w
+		WHERE ra.wallet_id = w.id AND w.chain = $1 AND ra.expired_at IS NULL
+			AND w.created_at < now() - $2 * interval '1 millisecond'
+			AND NOT EXISTS (SELECT 1 FROM deposits d WHERE d.wallet_id = w.id AND d.created_at >= now() - $2 * interval '1 millisecond')`,
+		chain, after.Milliseconds())
+	if err != nil {
+		return 0, fmt.Errorf("ledger: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }

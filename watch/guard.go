@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,7 @@ const (
 	ReasonChanged   = "changed"   // another build's sentinel: a restored snapshot, or another process rebuilt
 	ReasonReconnect = "reconnect" // Redis answered again after errors
 	ReasonRepair    = "repair"    // a process asked (RequestRepair) after an Add failed
+	ReasonShrink    = "shrink"    // addresses left the ledger's hot list (expired receive addresses): Shrink
 )
 
 // Guard keeps one chain's watch set equal to the ledger while the process
@@ -50,8 +52,9 @@ type Guard struct {
 	Log      *slog.Logger
 
 	m                 *guardMetrics
-	known             string // the build last seen intact
-	good              int64  // Height read just before the sentinel was last seen intact
+	mu                sync.Mutex // one Check or Shrink at a time
+	known             string     // the build last seen intact
+	good              int64      // Height read just before the sentinel was last seen intact
 	down, warnedError bool
 }
 
@@ -74,7 +77,7 @@ func NewGuard(set *Set, reg prometheus.Registerer) (*Guard, error) {
 		good: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sluice_watch_intact_height", ConstLabels: cl,
 			Help: "The block height matched at the last check that found the watch set intact (a repair reconciles from here)."}),
 	}
-	for _, r := range []string{ReasonMissing, ReasonChanged, ReasonReconnect, ReasonRepair} {
+	for _, r := range []string{ReasonMissing, ReasonChanged, ReasonReconnect, ReasonRepair, ReasonShrink} {
 		m.rebuilds.WithLabelValues(r) // at 0 from the start
 	}
 	if reg != nil {
@@ -98,7 +101,9 @@ func (g *Guard) Run(ctx context.Context) error {
 	}
 	// A new term (or process) trusts the sentinel it finds: the set was
 	// checked against the ledger at start, and whoever rebuilt it since did too.
+	g.mu.Lock()
 	g.known, g.down = "", false
+	g.mu.Unlock()
 	t := time.NewTicker(g.Interval)
 	defer t.Stop()
 	for {
@@ -113,6 +118,8 @@ func (g *Guard) Run(ctx context.Context) error {
 
 // Check runs one check, repairing the set when it must (Run calls it every Interval).
 func (g *Guard) Check(ctx context.Context) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	h, herr := g.Height(ctx)
 	sen, err := g.Set.Sentinel(ctx)
 	if err != nil {
@@ -216,6 +223,26 @@ func (g *Guard) repair(ctx context.Context, reason string, sen Sentinel) error {
 		"missing", missing, "extra", extra, "addresses", addresses, "reconciled_from", from, "deposits_found", n,
 		"took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// Shrink rebuilds the set from the ledger after addresses left its list
+// (expired receive addresses), as a build of the guard's own: the next
+// Check takes it as known, not as another process's. Nothing is added, so
+// nothing needs reconciling.
+func (g *Guard) Shrink(ctx context.Context) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n, err := g.rebuild(ctx)
+	if err != nil {
+		return 0, err
+	}
+	sen, err := g.Set.Sentinel(ctx)
+	if err != nil {
+		return 0, err
+	}
+	g.known = sen.Build
+	g.m.rebuilds.WithLabelValues(ReasonShrink).Inc()
+	return n, nil
 }
 
 // rebuild rebuilds the set from the ledger, listed only once the rebuild has

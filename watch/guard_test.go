@@ -224,3 +224,40 @@ func TestGuardKeepsAddsRacingItsRebuild(t *testing.T) {
 		t.Fatalf("after the rebuild %v match (%v); want both", got, err)
 	}
 }
+
+// TestGuardShrink: addresses that left the ledger's hot list (expired
+// receive addresses) leave the set at Shrink, which the guard counts as its
+// own build: the next check neither rebuilds nor reconciles.
+func TestGuardShrink(t *testing.T) {
+	ctx := context.Background()
+	rdb := testRedis(t)
+	s := open(t, rdb, "ltc", Config{Expected: 1000})
+	l := &guardLedger{}
+	l.set(10, "ltc1qkept", "ltc1qexpired")
+	reg := prometheus.NewRegistry()
+	g := newTestGuard(t, s, l, reg)
+	if err := s.Rebuild(ctx, seqOf(g.mustLedger(t))); err != nil {
+		t.Fatal(err)
+	}
+	g.Check(ctx) // the build is known
+	l.mu.Lock()
+	l.addrs = []string{"ltc1qkept"}
+	l.mu.Unlock()
+	if n, err := g.Shrink(ctx); err != nil || n != 1 {
+		t.Fatalf("shrink: %d %v", n, err)
+	}
+	m, err := s.Match(ctx, []string{"ltc1qkept", "ltc1qexpired"})
+	if err != nil || !slices.Equal(m, []string{"ltc1qkept"}) {
+		t.Fatalf("matched %v (%v), want only the kept address", m, err)
+	}
+	g.Check(ctx)
+	if n := testutil.ToFloat64(g.m.rebuilds.WithLabelValues(ReasonChanged)); n != 0 {
+		t.Errorf("the guard took its own shrink for another build: %v changed rebuilds", n)
+	}
+	if n := testutil.ToFloat64(g.m.rebuilds.WithLabelValues(ReasonShrink)); n != 1 {
+		t.Errorf("shrink rebuilds %v", n)
+	}
+	if r := l.reconciles(); len(r) != 0 {
+		t.Errorf("reconciles %v after a shrink", r)
+	}
+}

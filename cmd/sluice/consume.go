@@ -113,6 +113,7 @@ func runConsumers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 				ReceiveConfirmations: cfg.Receive.Confirmations}
 			log.Info("consuming block events", "chain", c)
 			go reconcileLoop(ctx, cons, st, tokens, metrics, log)
+			go expiredLoop(ctx, cons, st, tokens, cfg.Receive.ExpiredScan, metrics, log)
 			errs[i] = cons.Run(ctx)
 		}()
 	}
@@ -170,6 +171,39 @@ func reconcileLoop(ctx context.Context, cons *payments.Consumer, st *stores.Set,
 		if n > 0 {
 			metrics.Reconciled.WithLabelValues(cons.Chain).Add(float64(n))
 			log.Warn("the reconciler found deposits the fast path missed", "chain", cons.Chain, "count", n)
+		}
+	}
+}
+
+// expiredLoop looks for late payments to expired receive addresses (out of
+// the watch set) every interval, over the same recent blocks as the
+// reconciler: they are credited, confirmed and forwarded like any other.
+func expiredLoop(ctx context.Context, cons *payments.Consumer, st *stores.Set, tokens map[string]string, every time.Duration,
+	metrics *payments.Metrics, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		addrs, err := cons.Ledger.ExpiredAddresses(ctx, cons.Chain)
+		if err != nil || len(addrs) == 0 {
+			continue
+		}
+		from := int64(0)
+		if tip, err := store.Tip(ctx, st.CH, cons.Chain); err == nil {
+			from = max(0, tip-reconcileDepth)
+		}
+		n, err := payments.ReconcileAddresses(ctx, cons, st.CH, tokens, from, addrs)
+		if err != nil {
+			log.Warn("scanning expired receive addresses failed; next round in a while", "chain", cons.Chain, "err", err)
+			continue
+		}
+		if n > 0 {
+			metrics.Reconciled.WithLabelValues(cons.Chain).Add(float64(n))
+			log.Info("late payments to expired receive addresses found", "chain", cons.Chain, "count", n)
 		}
 	}
 }

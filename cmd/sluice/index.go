@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -161,7 +162,7 @@ func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 			PollInterval: e.PollInterval, StartHeight: from, Push: push, Log: log,
 			Credits: ethereum.Credits(e.TokenSymbols()), Watch: ws,
 		}, src, store.NewEthereumSink(writer, "eth"), cps, indexer.RedisPublisher{Client: st.Redis}, metrics)
-		jobs := []func(context.Context) error{f.Run, guard.Run}
+		jobs := []func(context.Context) error{f.Run, guard.Run, expirer(st, guard, "eth", cfg.Receive.ExpireAfter, log)}
 		if e.WS != "" {
 			trig := &ethereum.NewHeads{Node: node, Log: log.With("chain", "eth")}
 			jobs = append(jobs, func(ctx context.Context) error { return trig.Run(ctx, f.Wake) })
@@ -213,7 +214,7 @@ func bitcoinFollower(ctx context.Context, cfg *config.Config, reg prometheus.Reg
 				return store.OutputAddress(ctx, st.CH, c, txid, n)
 			}),
 		}, src, store.NewBitcoinSink(writer, c), cps, indexer.RedisPublisher{Client: st.Redis}, metrics)
-		jobs := []func(context.Context) error{f.Run, guard.Run}
+		jobs := []func(context.Context) error{f.Run, guard.Run, expirer(st, guard, c, cfg.Receive.ExpireAfter, log)}
 		if bc.BtcdWebsocket {
 			jobs = append(jobs, func(ctx context.Context) error {
 				return bitcoin.BtcdWebsocket{RPC: bc.RPC, Log: log.With("chain", c)}.Run(ctx, f.Wake)
@@ -338,4 +339,36 @@ func runAll(ctx context.Context, jobs []func(context.Context) error) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// expirer expires the chain's idle litepay receive addresses every minute
+// (or every after, when shorter) and rebuilds the watch set without them;
+// it runs next to the guard, in the active indexer.
+func expirer(st *stores.Set, guard *watch.Guard, chain string, after time.Duration, log *slog.Logger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		ledger := &payments.Ledger{DB: st.PG}
+		t := time.NewTicker(min(time.Minute, max(after/2, time.Second)))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+			n, err := ledger.ExpireReceive(ctx, chain, after)
+			if err != nil {
+				log.Warn("expiring idle receive addresses failed; next round in a while", "chain", chain, "err", err)
+				continue
+			}
+			if n == 0 {
+				continue
+			}
+			if _, err := guard.Shrink(ctx); err != nil {
+				log.Warn("rebuilding the watch set without expired receive addresses failed; the guard's next rebuild drops them",
+					"chain", chain, "err", err)
+				continue
+			}
+			log.Info("idle receive addresses expired: out of the watch set, still reconciled", "chain", chain, "count", n, "idle_for", after)
+		}
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/sluicepay/sluice/payments/keys"
 	ethsweep "github.com/sluicepay/sluice/payments/sweep/ethereum"
 	"github.com/sluicepay/sluice/stores"
+	"github.com/sluicepay/sluice/watch"
 )
 
 // paidTo reads from the LTC node what a transaction paid to each address, exactly.
@@ -639,5 +640,51 @@ func TestDeadCallbackDomainBlocked(t *testing.T) {
 	}
 	if in, body := receive("http://localhost:9/other"); in == "" {
 		t.Fatalf("receive after unblocking: %v", body)
+	}
+}
+
+// TestExpiredReceiveAddressStillForwards: litepay's "normal addresses expire
+// after 30 days of idle", with receive.expire_after at 3s: the idle address
+// expires (GET /wallet shows it) and leaves the watch set, yet a payment to
+// it afterwards is found by the reconciler's scan of expired addresses and
+// forwarded to the destination: nothing is lost.
+func TestExpiredReceiveAddressStillForwards(t *testing.T) {
+	ltc := nodeFor(t, "ltc")
+	dest := devnetAddress(t, "ltc")
+	prices := deadPort(t)
+	a := newAPIEnv(t, "SLUICE_SWEEPS_ENABLED=true", "SLUICE_FEE_ADDRESS_LTC="+devnetAddress(t, "ltc"),
+		"SLUICE_RATES_SOURCES=coingecko=http://"+prices, "SLUICE_RECEIVE_EXPIRE_AFTER=3s", "SLUICE_RECEIVE_EXPIRED_SCAN=2s")
+	a.startSub(t, nil, "devnet", "prices", "--listen", prices)
+	a.srv = startServeArgs(t, a.env)
+	var in string
+	waitFor(t, "a receive address (index synced)", 90*time.Second, func() bool {
+		code, body := a.call(t, "GET", "/api/receive?"+url.Values{"method": {"ltc"}, "address": {dest}, "callback_req": {"0"}}.Encode(), a.key, nil)
+		in, _ = body["input_address"].(string)
+		return code == 200 && in != ""
+	})
+	waitFor(t, "the idle address expired", 60*time.Second, func() bool {
+		_, body := a.call(t, "GET", "/wallet/"+in, a.key, nil)
+		return strings.Contains(mustJSON(body), `"expired":true`)
+	})
+	ws, err := watch.Open(context.Background(), a.redis, "ltc", watch.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the expired address out of the watch set", 30*time.Second, func() bool {
+		m, err := ws.Match(context.Background(), []string{in})
+		return err == nil && len(m) == 0
+	})
+	devnetPay(t, "LTC", in, "0.05")
+	devnetMine(t, "ltc", 1)
+	waitFor(t, "the late payment forwarded", 90*time.Second, func() bool {
+		s := a.sweeps(t)
+		return len(s) == 1 && (s[0].state == "broadcast" || s[0].state == "confirmed")
+	})
+	s := a.sweeps(t)[0]
+	want := mustBig(t, "5000000")
+	want.Sub(want, mustBig(t, s.feeService))
+	want.Sub(want, mustBig(t, s.feeNet))
+	if got := paidTo(t, ltc, s.txid); got[dest] != want.String() {
+		t.Errorf("forwarded %v, want %s to %s", got, want, dest)
 	}
 }
