@@ -95,6 +95,11 @@ type Metrics struct {
 	HotWallet, Owed, Shortfall, Paused *prometheus.GaugeVec
 	// Donations counts litepay payments kept under the minimum, per currency.
 	Donations *prometheus.CounterVec
+	// RoundErrors counts rounds that failed (a job that cannot be built or
+	// sent, a node or database error), per chain; OldestJob is the age of
+	// the oldest job in each open state (planned included), per chain.
+	RoundErrors *prometheus.CounterVec
+	OldestJob   *prometheus.GaugeVec
 }
 
 // NewMetrics registers the sweep metrics with reg.
@@ -115,7 +120,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "1 while withdrawals of the currency are paused (solvency shortfall, reorg of a swept deposit), else 0."}, []string{"currency"})
 	m.Donations = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_litepay_donations_total",
 		Help: "litepay payments under the 1 USD minimum kept as donations (not forwarded, no callback), by currency."}, []string{"currency"})
-	reg.MustRegister(m.Jobs, m.Open, m.HotWallet, m.Owed, m.Shortfall, m.Paused, m.Donations)
+	m.RoundErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_sweep_round_errors_total",
+		Help: "Sweep rounds that failed (a job that cannot be built or sent, a node or database error), by chain; the log says why."}, []string{"chain"})
+	m.OldestJob = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_sweep_job_oldest_seconds",
+		Help: "Age of the oldest sweep job in each open state (planned, signed, broadcast), by chain; 0 when none."}, []string{"chain", "state"})
+	reg.MustRegister(m.Jobs, m.Open, m.HotWallet, m.Owed, m.Shortfall, m.Paused, m.Donations, m.RoundErrors, m.OldestJob)
 	return m
 }
 
@@ -139,6 +148,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		if err := r.Round(ctx); err != nil && ctx.Err() == nil {
 			r.Log.Warn("sweep round failed; retrying", "chain", r.Chain, "err", err)
+			if r.Metrics != nil {
+				r.Metrics.RoundErrors.WithLabelValues(r.Chain).Inc()
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -569,6 +581,10 @@ func (r *Runner) initMetrics() {
 			r.Metrics.Jobs.WithLabelValues(r.Chain, k, s)
 		}
 	}
+	r.Metrics.RoundErrors.WithLabelValues(r.Chain)
+	for _, s := range []string{StatePlanned, StateSigned, StateBroadcast} {
+		r.Metrics.OldestJob.WithLabelValues(r.Chain, s)
+	}
 	for _, cur := range r.Currencies {
 		r.Metrics.Paused.WithLabelValues(cur)
 		r.Metrics.Shortfall.WithLabelValues(cur)
@@ -588,8 +604,11 @@ func (r *Runner) gauge(ctx context.Context) {
 	}
 	for _, s := range []string{StatePlanned, StateSigned, StateBroadcast} {
 		var n int
-		if err := r.DB.QueryRow(ctx, "SELECT count(*) FROM sweeps WHERE chain = $1 AND state = $2", r.Chain, s).Scan(&n); err == nil {
+		var age float64
+		if err := r.DB.QueryRow(ctx, `SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
+			FROM sweeps WHERE chain = $1 AND state = $2`, r.Chain, s).Scan(&n, &age); err == nil {
 			r.Metrics.Open.WithLabelValues(r.Chain, s).Set(float64(n))
+			r.Metrics.OldestJob.WithLabelValues(r.Chain, s).Set(age)
 		}
 	}
 }
