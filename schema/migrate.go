@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
@@ -130,6 +131,12 @@ func migratePostgres(ctx context.Context, cfg *pgx.ConnConfig, out io.Writer) er
 	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithTableName("sluice_schema_migrations"))
 	if err != nil {
 		return fmt.Errorf("postgres migrations: %w", err)
+	}
+	if cur, err := p.GetDBVersion(ctx); err == nil {
+		if known, kerr := KnownVersion(); kerr == nil && cur > known {
+			return fmt.Errorf("%w: the ledger is at version %d, this binary knows up to %d: run the sluice that migrated it (or newer), "+
+				"or restore the backup taken before that upgrade (docs/operations.md, Upgrades)", ErrSchemaNewer, cur, known)
+		}
 	}
 	res, err := p.Up(ctx)
 	for _, r := range res {
@@ -253,4 +260,56 @@ func recordVersion(ctx context.Context, ch *stores.ClickHouse, m Migration) erro
 		return err
 	}
 	return b.Send()
+}
+
+// ErrSchemaNewer is returned by CheckVersion when the ledger's schema was
+// migrated by a newer sluice than this one.
+var ErrSchemaNewer = errors.New("the database schema is newer than this sluice knows")
+
+// KnownVersion is the newest Postgres schema version this binary embeds.
+func KnownVersion() (int64, error) {
+	entries, err := fs.ReadDir(files, "postgres")
+	if err != nil {
+		return 0, err
+	}
+	var newest int64
+	for _, e := range entries {
+		n, _, found := strings.Cut(e.Name(), "_")
+		if !found || !strings.HasSuffix(e.Name(), ".sql") {
+			continue
+		}
+		v, err := strconv.ParseInt(n, 10, 64)
+		if err != nil {
+			continue
+		}
+		newest = max(newest, v)
+	}
+	return newest, nil
+}
+
+// CheckVersion refuses a ledger whose schema a newer sluice migrated: an
+// older binary must not run against tables it does not know (a rollback
+// is a restore of the backup taken before the upgrade). A ledger not yet
+// migrated passes (sluice migrate creates it).
+func CheckVersion(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) error {
+	known, err := KnownVersion()
+	if err != nil {
+		return err
+	}
+	var v int64
+	err = q.QueryRow(ctx, `SELECT coalesce(max(version_id), 0) FROM sluice_schema_migrations WHERE is_applied`).Scan(&v)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42P01" { // no such table: never migrated
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: read the schema version: %w", err)
+	}
+	if v > known {
+		return fmt.Errorf("%w: the ledger is at version %d, this binary knows up to %d: run the sluice that migrated it (or newer), "+
+			"or restore the backup taken before that upgrade (docs/operations.md, Upgrades)", ErrSchemaNewer, v, known)
+	}
+	return nil
 }

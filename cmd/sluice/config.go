@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/payments"
+	"github.com/sluicepay/sluice/schema"
 	"github.com/sluicepay/sluice/stores"
 )
 
@@ -109,4 +111,18 @@ func withLedger(cmd *cobra.Command, fn func(cfg *config.Config, pg *pgxpool.Pool
 	}
 	defer pg.Close()
 	return fn(cfg, pg)
+}
+
+// openStores opens the three stores and refuses a ledger whose schema a
+// newer sluice migrated (schema.CheckVersion).
+func openStores(ctx context.Context, cfg *config.Config) (*stores.Set, error) {
+	st, err := stores.Open(ctx, cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
+	if err != nil {
+		return nil, err
+	}
+	if err := schema.CheckVersion(ctx, st.PG); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
 }

@@ -68,7 +68,7 @@ func runConsumers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 	if len(chains) == 0 {
 		return errors.New("no chain configured to consume")
 	}
-	st, err := stores.Open(ctx, cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
+	st, err := openStores(ctx, cfg)
 	if err != nil {
 		return err
 	}

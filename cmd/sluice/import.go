@@ -12,7 +12,6 @@ import (
 	"github.com/sluicepay/sluice/indexer"
 	"github.com/sluicepay/sluice/indexer/bitcoin"
 	"github.com/sluicepay/sluice/indexer/store"
-	"github.com/sluicepay/sluice/stores"
 )
 
 func newImportCmd() *cobra.Command {
@@ -95,7 +94,7 @@ func runImport(cmd *cobra.Command, cfg *config.Config, log *slog.Logger, chain, 
 	}
 	fmt.Fprintf(out, "found %d blocks in %s; main chain 0..%d (%.1fs)\n", bd.Len(), dir, len(hashes)-1, time.Since(start).Seconds())
 
-	st, err := stores.Open(ctx, cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
+	st, err := openStores(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -247,7 +247,7 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	if len(chains) == 0 {
 		return errors.New("no chain to index: configure chains.btc, chains.ltc or chains.eth (or SLUICE_BTC_RPC, SLUICE_LTC_RPC, SLUICE_ETH_WS)")
 	}
-	st, err := stores.Open(ctx, cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
+	st, err := openStores(ctx, cfg)
 	if err != nil {
 		return err
 	}

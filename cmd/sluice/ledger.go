@@ -17,7 +17,6 @@ import (
 	"github.com/sluicepay/sluice/payments"
 	"github.com/sluicepay/sluice/payments/ledger"
 	"github.com/sluicepay/sluice/payments/sweep"
-	"github.com/sluicepay/sluice/stores"
 )
 
 func newLedgerCmd() *cobra.Command {
@@ -77,7 +76,7 @@ none. --no-solvency skips the node reads.`,
 			if err != nil {
 				return err
 			}
-			st, err := stores.Open(cmd.Context(), cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
+			st, err := openStores(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicepay/sluice/payments"
-	"github.com/sluicepay/sluice/stores"
 )
 
 func newReconcileCmd() *cobra.Command {
@@ -34,7 +33,7 @@ for older gaps (e.g. after restoring a ledger backup, from a height before it).`
 			if payments.ChainOf(map[string]string{"btc": "BTC", "ltc": "LTC", "eth": "ETH"}[chain]) == "" {
 				return fmt.Errorf("--chain %q: one of btc, ltc, eth", chain)
 			}
-			st, err := stores.Open(cmd.Context(), cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
+			st, err := openStores(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}

@@ -87,7 +87,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, log *slo
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	st, err := stores.Open(ctx, cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
+	st, err := openStores(ctx, cfg)
 	if err != nil {
 		return err
 	}

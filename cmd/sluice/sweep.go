@@ -75,7 +75,7 @@ func runSweepers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	if len(chains) == 0 {
 		chains = enabledChains(cfg)
 	}
-	st, err := stores.Open(ctx, cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
+	st, err := openStores(ctx, cfg)
 	if err != nil {
 		return err
 	}

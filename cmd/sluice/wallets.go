@@ -9,7 +9,6 @@ import (
 
 	"github.com/sluicepay/sluice/indexer/store"
 	"github.com/sluicepay/sluice/payments"
-	"github.com/sluicepay/sluice/stores"
 )
 
 func newWalletsCmd() *cobra.Command {
@@ -45,7 +44,7 @@ index holds). Each new wallet is also checked on its own before it is handed out
 			if err != nil {
 				return err
 			}
-			st, err := stores.Open(cmd.Context(), cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
+			st, err := openStores(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
