@@ -4,6 +4,7 @@
 GO      ?= go
 SLUICE  := var/bin/sluice
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 export GOFLAGS ?= -buildvcs=false
 
 .PHONY: all build run test vet stack-up stack-down fmt clean
@@ -12,7 +13,7 @@ all: build
 
 build:
 	@mkdir -p var/bin
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(SLUICE) ./cmd/sluice
+	$(GO) build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(SLUICE) ./cmd/sluice
 
 run: build
 	bash scripts/run.sh

@@ -29,7 +29,7 @@ type Currency struct {
 	Chain         string `json:"chain"`
 	Network       string `json:"network"`
 	Decimals      int    `json:"decimals"`
-	Confirmations int    `json:"confirmations"` // the default; merchants may set their own
+	Confirmations int    `json:"confirmations"` // the calling merchant's, else the default
 	Contract      string `json:"contract,omitempty"`
 	// Withdrawals: the smallest amount, and the network fee reserved on top
 	// of it until the withdrawal confirms (in WithdrawalFeeCurrency, the
@@ -202,7 +202,29 @@ func (m *merchantAPI) currencies(c *gin.Context) {
 			paused[p.Currency] = true
 		}
 	}
+	// the calling merchant's own confirmation counts, where it set them
+	own := map[string]int{}
+	rows, err := m.DB.Query(c.Request.Context(), "SELECT currency, confirmations FROM merchant_confirmations WHERE merchant_id = $1",
+		principal(c).MerchantID)
+	if err != nil {
+		m.ledgerError(c, err)
+		return
+	}
+	for rows.Next() {
+		var cur string
+		var n int
+		if err := rows.Scan(&cur, &n); err != nil {
+			rows.Close()
+			m.ledgerError(c, err)
+			return
+		}
+		own[cur] = n
+	}
+	rows.Close()
 	for _, cur := range m.Currencies {
+		if n, found := own[cur.Currency]; found && n > 0 {
+			cur.Confirmations = n
+		}
 		cur.WithdrawalsPaused = paused[cur.Currency] || paused[cur.Policy.FeeCurrency]
 		if cur.Policy.FeeReserve != nil {
 			r, err := sweep.Reserve(c.Request.Context(), m.DB, cur.Currency, cur.Policy)

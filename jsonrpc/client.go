@@ -95,6 +95,12 @@ func (c *Client) Call(ctx context.Context, method string, result any, params ...
 		return fmt.Errorf("%s: %w", method, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// A node closes idle keep-alive connections (bitcoind's rpcservertimeout):
+	// a call that meets one it just closed fails with EOF before the node
+	// read it. Marked idempotent (a nil value sends no header), the Transport
+	// sends it again on a fresh connection; node calls are safe to repeat in
+	// that case (the node never saw the first).
+	req.Header["Idempotency-Key"] = nil
 	if c.user != "" || c.pass != "" {
 		req.SetBasicAuth(c.user, c.pass)
 	}

@@ -43,7 +43,7 @@ replay changes nothing. "sluice serve" runs these workers too.`,
 			if err != nil {
 				return err
 			}
-			reg, stop, err := workerMetrics(metricsListen, log)
+			reg, stop, err := workerMetrics("consume", metricsListen, log)
 			if err != nil {
 				return err
 			}

@@ -64,7 +64,7 @@ Run "sluice migrate" first.`,
 			if err != nil {
 				return err
 			}
-			reg, stop, err := workerMetrics(metricsListen, log)
+			reg, stop, err := workerMetrics("index", metricsListen, log)
 			if err != nil {
 				return err
 			}

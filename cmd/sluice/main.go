@@ -19,6 +19,9 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// commit is the git commit the binary was built from (make build sets it).
+var commit = "unknown"
+
 type redisLog struct{}
 
 func (redisLog) Printf(ctx context.Context, format string, v ...any) {
@@ -80,8 +83,8 @@ present) with SLUICE_* environment overrides; see "sluice config --help".`,
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version and the commit it was built from",
 		Args:  cobra.NoArgs,
-		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "sluice", version) },
+		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "sluice", version, "commit", commit) },
 	}
 }

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/sluicepay/sluice/api"
@@ -84,8 +82,8 @@ sweeps.enabled the sweepers (see "sluice index --help", "sluice webhooks --help"
 func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, log *slog.Logger, index bool) error {
 	gin.SetMode(gin.ReleaseMode)
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newRegistry("serve", log)
+	defer log.Info("stopped", "role", "serve", "version", version)
 
 	st, err := openStores(ctx, cfg)
 	if err != nil {

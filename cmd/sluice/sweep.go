@@ -49,7 +49,7 @@ one paying a higher fee, up to sweeps.fee_rate_ceiling; whichever the chain mine
 			if err != nil {
 				return err
 			}
-			reg, stop, err := workerMetrics(metricsListen, log)
+			reg, stop, err := workerMetrics("sweep", metricsListen, log)
 			if err != nil {
 				return err
 			}

@@ -54,7 +54,7 @@ request), webhooks.max_age. Any number of these processes may share one ledger.`
 			if err != nil {
 				return err
 			}
-			reg, stop, err := workerMetrics(metricsListen, log)
+			reg, stop, err := workerMetrics("webhooks", metricsListen, log)
 			if err != nil {
 				return err
 			}

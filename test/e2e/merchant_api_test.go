@@ -147,6 +147,16 @@ func TestMerchantAPI(t *testing.T) {
 			t.Errorf("currencies lack %s: %s", c, js)
 		}
 	}
+	// the calling merchant's own confirmation count, not the default
+	if _, err := a.pgExec(t, `INSERT INTO merchant_confirmations (merchant_id, currency, confirmations) VALUES ($1, 'LTC', 9)`, a.id); err != nil {
+		t.Fatal(err)
+	}
+	_, body = a.call(t, "GET", "/currencies", a.key, nil)
+	for _, c := range body["data"].([]any) {
+		if cur := c.(map[string]any); cur["currency"] == "LTC" && cur["confirmations"] != 9.0 || cur["currency"] == "BTC" && cur["confirmations"] != 2.0 {
+			t.Errorf("GET /currencies for a merchant with 9 LTC confirmations: %v", cur)
+		}
+	}
 
 	// wallets: same address for the same extId, also as a number and under concurrency
 	code, body = a.call(t, "POST", "/wallet/create/LTC", a.key, map[string]any{"extId": "customer-1"})

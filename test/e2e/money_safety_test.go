@@ -186,6 +186,14 @@ func TestLTCMoneySafety(t *testing.T) {
 		raw, _ := io.ReadAll(resp.Body)
 		return strings.Contains(string(raw), `sluice_withdrawals_paused{currency="LTC"} 1`)
 	})
+	if resp, err := http.Get("http://" + metrics + "/metrics"); err == nil {
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		// every process names itself: its role, version and commit
+		if !strings.Contains(string(raw), `role="sweep"`) || !strings.Contains(string(raw), "sluice_build_info{") {
+			t.Errorf("the sweeper's /metrics has no sluice_build_info with its role")
+		}
+	}
 	if r := run(t, a.env, "withdrawals", "list"); !strings.Contains(r.stdout, "LTC") || !strings.Contains(r.stdout, "reorg") {
 		t.Errorf("withdrawals list: %s %s", r.stdout, r.stderr)
 	}
