@@ -85,6 +85,8 @@ func newVersionCmd() *cobra.Command {
 		Use:   "version",
 		Short: "Print the version and the commit it was built from",
 		Args:  cobra.NoArgs,
-		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "sluice", version, "commit", commit) },
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "sluice", version, "commit", commit)
+		},
 	}
 }
