@@ -149,30 +149,15 @@ const (
 	reconcileDepth = 2000
 )
 
+// reconcileLoop runs the reconciler every reconcileEvery over the last
+// reconcileDepth blocks for every wallet; a deposit it finds is one the fast
+// path (watch set → block event) missed.
 func reconcileLoop(ctx context.Context, cons *payments.Consumer, st *stores.Set, tokens map[string]string,
 	metrics *payments.Metrics, log *slog.Logger) {
-	t := time.NewTicker(reconcileEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		from := int64(0)
-		if tip, err := store.Tip(ctx, st.CH, cons.Chain); err == nil {
-			from = max(0, tip-reconcileDepth)
-		}
-		n, err := payments.Reconcile(ctx, cons, st.CH, tokens, from)
-		if err != nil {
-			log.Warn("reconcile failed; next round in a while", "chain", cons.Chain, "err", err)
-			continue
-		}
-		if n > 0 {
-			metrics.Reconciled.WithLabelValues(cons.Chain).Add(float64(n))
-			log.Warn("the reconciler found deposits the fast path missed", "chain", cons.Chain, "count", n)
-		}
-	}
+	reconcileTicker(ctx, cons, st, reconcileEvery, metrics, log, "the reconciler found deposits the fast path missed",
+		func(ctx context.Context, from int64) (int, error) {
+			return payments.Reconcile(ctx, cons, st.CH, tokens, from)
+		})
 }
 
 // expiredLoop looks for late payments to expired receive addresses (out of
@@ -180,6 +165,20 @@ func reconcileLoop(ctx context.Context, cons *payments.Consumer, st *stores.Set,
 // reconciler: they are credited, confirmed and forwarded like any other.
 func expiredLoop(ctx context.Context, cons *payments.Consumer, st *stores.Set, tokens map[string]string, every time.Duration,
 	metrics *payments.Metrics, log *slog.Logger) {
+	reconcileTicker(ctx, cons, st, every, metrics, log, "late payments to expired receive addresses found",
+		func(ctx context.Context, from int64) (int, error) {
+			addrs, err := cons.Ledger.ExpiredAddresses(ctx, cons.Chain)
+			if err != nil {
+				return 0, err
+			}
+			return payments.ReconcileAddresses(ctx, cons, st.CH, tokens, from, addrs)
+		})
+}
+
+// reconcileTicker runs scan every interval from reconcileDepth below the
+// index's tip, counting and logging (as found) what it creates.
+func reconcileTicker(ctx context.Context, cons *payments.Consumer, st *stores.Set, every time.Duration, metrics *payments.Metrics,
+	log *slog.Logger, found string, scan func(ctx context.Context, from int64) (int, error)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -188,22 +187,18 @@ func expiredLoop(ctx context.Context, cons *payments.Consumer, st *stores.Set, t
 			return
 		case <-t.C:
 		}
-		addrs, err := cons.Ledger.ExpiredAddresses(ctx, cons.Chain)
-		if err != nil || len(addrs) == 0 {
-			continue
-		}
 		from := int64(0)
 		if tip, err := store.Tip(ctx, st.CH, cons.Chain); err == nil {
 			from = max(0, tip-reconcileDepth)
 		}
-		n, err := payments.ReconcileAddresses(ctx, cons, st.CH, tokens, from, addrs)
+		n, err := scan(ctx, from)
 		if err != nil {
-			log.Warn("scanning expired receive addresses failed; next round in a while", "chain", cons.Chain, "err", err)
+			log.Warn("reconcile failed; next round in a while", "chain", cons.Chain, "err", err)
 			continue
 		}
 		if n > 0 {
 			metrics.Reconciled.WithLabelValues(cons.Chain).Add(float64(n))
-			log.Info("late payments to expired receive addresses found", "chain", cons.Chain, "count", n)
+			log.Warn(found, "chain", cons.Chain, "count", n)
 		}
 	}
 }
