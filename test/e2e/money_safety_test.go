@@ -14,8 +14,6 @@ import (
 
 	"github.com/sluicepay/sluice/internal/testenv"
 	"github.com/sluicepay/sluice/jsonrpc"
-	"github.com/sluicepay/sluice/payments/keys"
-	ethsweep "github.com/sluicepay/sluice/payments/sweep/ethereum"
 )
 
 // TestLTCMoneySafety attacks withdrawals on the real stack as issue 14's
@@ -262,15 +260,7 @@ func TestUSDTWithdrawalGasIsTheMerchants(t *testing.T) {
 	}
 	usdt := testenv.Get(t, "SLUICE_USDT_CONTRACT")
 	a := newAPIEnv(t, "SLUICE_SWEEPS_ENABLED=true", "SLUICE_SWEEPS_SOLVENCY_INTERVAL=2s")
-	seed, err := keys.LoadSeed(envOf(a.env, "SLUICE_SEED_FILE"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tank, err := ethsweep.GasTankAddress(seed, "dev")
-	if err != nil {
-		t.Fatal(err)
-	}
-	devnetPay(t, "ETH", tank, "1")
+	a.fundGasTank(t)
 	a.srv = startServeArgs(t, a.env)
 	wkey := a.newKey(t, "--scope", "withdraw,read", "--allow-ip", "127.0.0.0/8")
 	dest := devnetAddress(t, "eth")

@@ -460,16 +460,7 @@ func TestETHAndUSDTSweepToSettlement(t *testing.T) {
 		"--fee", "ETH=2", "--fee", "USDT=2"); r.code != 0 {
 		t.Fatalf("merchant update: %s", r.stderr)
 	}
-	// this test's seed has a gas tank of its own
-	seed, err := keys.LoadSeed(envOf(a.env, "SLUICE_SEED_FILE"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tank, err := ethsweep.GasTankAddress(seed, "dev")
-	if err != nil {
-		t.Fatal(err)
-	}
-	devnetPay(t, "ETH", tank, "1")
+	a.fundGasTank(t)
 	a.srv = startServeArgs(t, a.env)
 	ethAddr := a.walletWhenSynced(t, "ETH", "sweep-eth")
 	usdtAddr := a.walletWhenSynced(t, "USDT", "sweep-usdt")
@@ -687,4 +678,19 @@ func TestExpiredReceiveAddressStillForwards(t *testing.T) {
 	if got := paidTo(t, ltc, s.txid); got[dest] != want.String() {
 		t.Errorf("forwarded %v, want %s to %s", got, want, dest)
 	}
+}
+
+// fundGasTank sends 1 ETH to the gas tank of this test's seed (each test
+// has a tank of its own), which pays USDT sweeps' gas.
+func (a *apiEnv) fundGasTank(t *testing.T) {
+	t.Helper()
+	seed, err := keys.LoadSeed(envOf(a.env, "SLUICE_SEED_FILE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tank, err := ethsweep.GasTankAddress(seed, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	devnetPay(t, "ETH", tank, "1")
 }
