@@ -357,7 +357,7 @@ func (c *Consumer) unsweep(ctx context.Context, tx pgx.Tx, deposits []int64, has
 			WHERE state = 'confirmed' AND id IN (SELECT sweep_id FROM deposits WHERE id = ANY($1) AND sweep_id IS NOT NULL)
 			RETURNING id, kind, currency),
 		p AS (INSERT INTO withdrawal_pauses (currency, reason)
-			SELECT DISTINCT currency, $2 FROM s WHERE kind = 'hot' ON CONFLICT DO NOTHING RETURNING currency)
+			SELECT DISTINCT currency, $2 FROM s WHERE kind = 'hot' `+PauseConflict+` RETURNING currency)
 		SELECT s.id, s.kind, s.currency, s.currency IN (SELECT currency FROM p) FROM s`, deposits, why)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
@@ -465,3 +465,11 @@ func event(ctx context.Context, tx pgx.Tx, deposit int64, kind string, status, c
 	}
 	return nil
 }
+
+// PauseConflict is the ON CONFLICT clause of every insert into
+// withdrawal_pauses: a pause already in place keeps its reasons and gains
+// the new one unless one of the same kind (the text before its first
+// colon) is there, so the operator sees every cause before resuming and a
+// check that repeats each round does not grow the text.
+const PauseConflict = `ON CONFLICT (currency) DO UPDATE SET reason = withdrawal_pauses.reason || '; ' || EXCLUDED.reason
+	WHERE strpos(withdrawal_pauses.reason, split_part(EXCLUDED.reason, ':', 1)) = 0`

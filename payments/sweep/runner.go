@@ -59,7 +59,7 @@ type Runner struct {
 	SolvencyInterval time.Duration
 	Currencies       []string
 
-	lastSolvency, lastQuote time.Time
+	lastQuote time.Time
 }
 
 // FeeQuoter is a Chain that quotes the fee reserve of a withdrawal made now.
@@ -145,6 +145,15 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	r.initMetrics()
 	r.Log.Info("sweeping", "chain", r.Chain, "every", r.Interval)
+	// The solvency check reads the hot wallet from the node (scantxoutset on
+	// bitcoind/litecoind takes minutes on mainnet): on its own clock, so it
+	// never holds up a sweep round.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.solvencyLoop(ctx)
+	}()
+	defer func() { <-done }()
 	for ctx.Err() == nil {
 		if err := r.Round(ctx); err != nil && ctx.Err() == nil {
 			r.Log.Warn("sweep round failed; retrying", "chain", r.Chain, "err", err)
@@ -176,9 +185,6 @@ func (r *Runner) Round(ctx context.Context) error {
 		}
 	}
 	r.gauge(ctx)
-	if err := r.solvency(ctx); err != nil {
-		errs = append(errs, err)
-	}
 	if err := r.quote(ctx); err != nil {
 		errs = append(errs, err)
 	}

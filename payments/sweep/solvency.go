@@ -95,14 +95,29 @@ func CheckSolvency(ctx context.Context, db *pgxpool.Pool, held map[string]*big.I
 	return out, nil
 }
 
-// solvency checks the chain's hot wallet against the ledger, at most every
-// SolvencyInterval: a shortfall or a negative balance pauses withdrawals
-// of that currency (sluice withdrawals resume lifts it).
-func (r *Runner) solvency(ctx context.Context) error {
+// solvencyLoop runs the solvency check at start and every
+// SolvencyInterval until ctx ends (never when negative, or when the chain
+// cannot read its hot wallet); failures are logged and retried.
+func (r *Runner) solvencyLoop(ctx context.Context) {
 	hh, ok := r.Impl.(HotHolder)
-	if !ok || r.SolvencyInterval < 0 || time.Since(r.lastSolvency) < r.SolvencyInterval {
-		return nil
+	if !ok || r.SolvencyInterval < 0 {
+		return
 	}
+	for ctx.Err() == nil {
+		if err := r.solvency(ctx, hh); err != nil && ctx.Err() == nil {
+			r.Log.Warn("solvency check failed; retrying", "chain", r.Chain, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(r.SolvencyInterval):
+		}
+	}
+}
+
+// solvency checks the chain's hot wallet against the ledger: a shortfall
+// or a negative balance pauses withdrawals of that currency (sluice
+// withdrawals resume lifts it).
+func (r *Runner) solvency(ctx context.Context, hh HotHolder) error {
 	held, err := hh.HotBalances(ctx)
 	if err != nil {
 		return fmt.Errorf("solvency check: %w", err)
@@ -111,7 +126,6 @@ func (r *Runner) solvency(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("solvency check: %w", err)
 	}
-	r.lastSolvency = time.Now()
 	for _, s := range res {
 		if r.Metrics != nil {
 			r.Metrics.HotWallet.WithLabelValues(s.Currency).Set(float64FromInt(s.OnChain))

@@ -127,16 +127,23 @@ func Paused(ctx context.Context, q interface {
 }
 
 // Pause stops withdrawals of currency (and of tokens whose fee it pays)
-// until Resume; pausing a paused currency keeps the first reason.
+// until Resume; true when it was not paused before. Pausing a paused
+// currency adds the reason (payments.PauseConflict).
 func Pause(ctx context.Context, q interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }, currency, reason string) (bool, error) {
-	tag, err := q.Exec(ctx, "INSERT INTO withdrawal_pauses (currency, reason) VALUES ($1, $2) ON CONFLICT DO NOTHING", currency, reason)
+	var inserted bool
+	err := q.QueryRow(ctx, "INSERT INTO withdrawal_pauses (currency, reason) VALUES ($1, $2) "+payments.PauseConflict+" RETURNING xmax = 0",
+		currency, reason).Scan(&inserted)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("ledger: %w", err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return inserted, nil
 }
+
 
 // Resume lets withdrawals of currency go out again; false if not paused.
 func Resume(ctx context.Context, db *pgxpool.Pool, currency string) (bool, error) {

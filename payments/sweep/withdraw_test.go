@@ -373,3 +373,27 @@ func TestFeeReserveQuote(t *testing.T) {
 		t.Fatalf("a quote above the ceiling's reserve: %d, want 2000", r)
 	}
 }
+
+// TestPauseReasonsAccumulate: a second cause of a pause is kept beside the
+// first (the operator must see both before resuming); the same kind of
+// cause repeated by a check each round is not appended again.
+func TestPauseReasonsAccumulate(t *testing.T) {
+	db := testledger.Fresh(t)
+	ctx := context.Background()
+	if first, err := sweep.Pause(ctx, db, "LTC", "solvency check: LTC short by 7"); err != nil || !first {
+		t.Fatalf("first pause: %v %v", first, err)
+	}
+	if again, err := sweep.Pause(ctx, db, "LTC", "solvency check: LTC short by 8"); err != nil || again {
+		t.Fatalf("a repeated solvency pause: %v %v", again, err)
+	}
+	if again, err := sweep.Pause(ctx, db, "LTC", "a reorg removed LTC block 9 (ab)"); err != nil || again {
+		t.Fatalf("a reorg pause on a paused currency: %v %v", again, err)
+	}
+	why, err := sweep.Paused(ctx, db, "LTC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "solvency check: LTC short by 7; a reorg removed LTC block 9 (ab)"; why != want {
+		t.Fatalf("reason %q, want %q", why, want)
+	}
+}
