@@ -144,7 +144,6 @@ func Pause(ctx context.Context, q interface {
 	return inserted, nil
 }
 
-
 // Resume lets withdrawals of currency go out again; false if not paused.
 func Resume(ctx context.Context, db *pgxpool.Pool, currency string) (bool, error) {
 	tag, err := db.Exec(ctx, "DELETE FROM withdrawal_pauses WHERE currency = $1", currency)
