@@ -56,6 +56,8 @@ var startSeries = []struct {
 	{"sluice_deposits_created_total", "currency", []string{"BTC", "ETH", "LTC"}, true},
 	{"sluice_deposits_failed_total", "currency", []string{"BTC", "ETH", "LTC"}, true},
 	{"sluice_reconciler_deposits_found_total", "chain", []string{"btc", "eth", "ltc"}, true},
+	{"sluice_webhook_deliveries_total", "flavour", []string{"iqpay", "litepay", "withdrawal"}, true},
+	{"sluice_webhook_deliveries_total", "merchant", []string{"1"}, true}, // the merchant created before serve
 	{"sluice_webhook_delivery_duration_seconds_count", "flavour", []string{"iqpay", "litepay", "withdrawal"}, true},
 	{"sluice_webhook_delivery_duration_seconds_bucket", "flavour", []string{"iqpay", "litepay", "withdrawal"}, true},
 	{"sluice_sweep_jobs_total", "chain", []string{"btc", "eth", "ltc"}, true},
@@ -170,6 +172,12 @@ func TestRealScrape(t *testing.T) {
 		t.Fatalf("sluice migrate: %v\n%s", err, out)
 	}
 	t.Logf("fresh ledger and index migrated after %s", time.Since(start).Round(time.Millisecond))
+	// a merchant: the webhook delivery counter has a series per merchant
+	mc := exec.CommandContext(ctx, bin, "merchant", "create", "--name", "scrape")
+	mc.Dir, mc.Env = t.TempDir(), env
+	if out, err := mc.Output(); err != nil {
+		t.Fatalf("sluice merchant create: %v\n%s", err, out)
+	}
 
 	serve := startProc(t, "sluice serve", env, bin, "serve")
 	waitFor(t, "sluice serve /healthz", 20*time.Second, func() (bool, string) {

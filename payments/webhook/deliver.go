@@ -181,7 +181,7 @@ func (r *runner) deliver(ctx context.Context, j *job) {
 		if o.refused && result == ResultRetry {
 			label = ResultRefused
 		}
-		r.m.Deliveries.WithLabelValues(j.Flavour, label).Inc()
+		r.m.delivered(j.Flavour, j.MerchantID, label)
 	}
 	switch result {
 	case ResultDelivered:

@@ -147,7 +147,7 @@ func TestIQPayFlow(t *testing.T) {
 	if h := created.Header; h.Get(HeaderDeliveryID) == "" || !strings.HasPrefix(h.Get(HeaderSignature), "v2=") || strings.Contains(h.Get(HeaderSignature), "v1=") || h.Get("User-Agent") != "sluice-webhooks/1" {
 		t.Errorf("headers %v", h)
 	}
-	if n := testutil.ToFloat64(d.Metrics.Deliveries.WithLabelValues("iqpay", ResultDelivered)); n != 9 {
+	if n := counted(d.Metrics, "iqpay", ResultDelivered); n != 9 {
 		t.Errorf("delivered metric %v", n)
 	}
 	// one series per flavour, created at zero (iqpay, litepay, withdrawal)
@@ -289,7 +289,7 @@ func TestOnly200Acks(t *testing.T) {
 	if !strings.Contains(got.Log[0].Error, `HTTP 201, not 200: "created"`) || !strings.Contains(got.Log[2].Error, "no response within 500ms") {
 		t.Fatalf("log errors %q / %q", got.Log[0].Error, got.Log[2].Error)
 	}
-	if n := testutil.ToFloat64(d.Metrics.Deliveries.WithLabelValues("iqpay", ResultRetry)); n != 3 {
+	if n := counted(d.Metrics, "iqpay", ResultRetry); n != 3 {
 		t.Fatalf("retry metric %v", n)
 	}
 }
@@ -400,7 +400,7 @@ func TestGiveUp(t *testing.T) {
 	if young.State != "pending" || young.NextAt == nil || time.Until(*young.NextAt) > 2*time.Minute {
 		t.Fatalf("young delivery %+v", young)
 	}
-	if n := testutil.ToFloat64(d.Metrics.Deliveries.WithLabelValues("iqpay", ResultFailed)); n != 1 {
+	if n := counted(d.Metrics, "iqpay", ResultFailed); n != 1 {
 		t.Fatalf("failed metric %v", n)
 	}
 
@@ -528,7 +528,7 @@ func TestRefusedAtDial(t *testing.T) {
 		!strings.Contains(got.LastError, "loopback") || got.LastStatus != nil {
 		t.Fatalf("delivery %+v, %d hits", got, len(rcv.hits()))
 	}
-	if n := testutil.ToFloat64(d.Metrics.Deliveries.WithLabelValues("iqpay", ResultRefused)); n != 1 {
+	if n := counted(d.Metrics, "iqpay", ResultRefused); n != 1 {
 		t.Fatalf("refused metric %v", n)
 	}
 }

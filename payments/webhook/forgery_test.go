@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestLitepayCallbackIsNotIqpay: the runner's litepay callback, sent to
@@ -110,7 +108,7 @@ func TestShadowingURLNotSent(t *testing.T) {
 			t.Errorf("%s delivery %d: %+v, want failed with %q", c.flavour, c.id, dl, c.says)
 		}
 	}
-	if n := testutil.ToFloat64(d.Metrics.Deliveries.WithLabelValues(FlavourLitepay, ResultFailed)); n != 2 {
+	if n := counted(d.Metrics, FlavourLitepay, ResultFailed); n != 2 {
 		t.Errorf("litepay failed metric %v", n)
 	}
 

@@ -5,14 +5,18 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sluicepay/sluice/internal/testledger"
 )
@@ -187,6 +191,19 @@ func (r *receiver) setRespond(f func(h hit, n int) (int, string, time.Duration))
 
 func answer(status int, body string) func(hit, int) (int, string, time.Duration) {
 	return func(hit, int) (int, string, time.Duration) { return status, body, 0 }
+}
+
+// counted sums sluice_webhook_deliveries_total of flavour and result over
+// the merchants.
+func counted(m *Metrics, flavour, result string) float64 {
+	m.mu.Lock()
+	ids := slices.Collect(maps.Keys(m.merchants))
+	m.mu.Unlock()
+	var n float64
+	for _, id := range ids {
+		n += testutil.ToFloat64(m.Deliveries.WithLabelValues(flavour, strconv.FormatInt(id, 10), result))
+	}
+	return n
 }
 
 // testDeps are quick settings: loopback allowed (the receivers live there),

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // receiveAddress makes a litepay receive address (a wallet with a callback).
@@ -165,10 +163,10 @@ func TestLitepay(t *testing.T) {
 		t.Fatalf("orphaned: %+v", d)
 	}
 
-	if n := testutil.ToFloat64(r.m.Deliveries.WithLabelValues("litepay", ResultDelivered)); n != 1 {
+	if n := counted(r.m, "litepay", ResultDelivered); n != 1 {
 		t.Fatalf("litepay delivered metric %v", n)
 	}
-	if n := testutil.ToFloat64(r.m.Deliveries.WithLabelValues("litepay", ResultFailed)); n != 1 {
+	if n := counted(r.m, "litepay", ResultFailed); n != 1 {
 		t.Fatalf("litepay failed metric %v", n)
 	}
 }

@@ -80,16 +80,45 @@ const deliveryColumns = `wd.id, coalesce(wd.event_id, wd.withdrawal_event_id), c
 	wd.attempts, CASE WHEN wd.state = 'pending' AND wd.next_at <> 'infinity' THEN wd.next_at END,
 	wd.last_status, wd.last_error, wd.created_at, wd.delivered_at`
 
-func scanDelivery(row pgx.Row) (Delivery, error) {
+// scanDelivery reads deliveryColumns, then the columns after them into extra.
+func scanDelivery(row pgx.Row, extra ...any) (Delivery, error) {
 	var d Delivery
-	err := row.Scan(&d.ID, &d.EventID, &d.DepositID, &d.WithdrawalID, &d.Flavour, &d.Kind, &d.Confirmations, &d.Status,
-		&d.Method, &d.URL, &d.State, &d.Attempts, &d.NextAt, &d.LastStatus, &d.LastError, &d.CreatedAt, &d.DeliveredAt)
+	err := row.Scan(append([]any{&d.ID, &d.EventID, &d.DepositID, &d.WithdrawalID, &d.Flavour, &d.Kind, &d.Confirmations, &d.Status,
+		&d.Method, &d.URL, &d.State, &d.Attempts, &d.NextAt, &d.LastStatus, &d.LastError, &d.CreatedAt, &d.DeliveredAt}, extra...)...)
 	return d, err
 }
 
 // ListDeliveries returns the merchant's deliveries, newest first, each with
 // its attempts, and the cursor of the next page ("" on the last one).
 func ListDeliveries(ctx context.Context, db Querier, merchantID int64, f ListFilter) ([]Delivery, string, error) {
+	out, next, err := listDeliveries(ctx, db, merchantID, false, f, 200)
+	if err != nil {
+		return nil, "", err
+	}
+	ds := make([]Delivery, len(out))
+	for i, d := range out {
+		ds[i] = d.Delivery
+	}
+	return ds, next, nil
+}
+
+// MerchantDelivery is a delivery with its merchant: the operator's view.
+type MerchantDelivery struct {
+	MerchantID int64 `json:"merchant_id"`
+	Delivery
+}
+
+// OperatorMaxLimit is the most deliveries one ListAllDeliveries page holds.
+const OperatorMaxLimit = 10000
+
+// ListAllDeliveries is ListDeliveries for the operator: one merchant's
+// deliveries, or every merchant's when merchantID is 0, pages of up to
+// OperatorMaxLimit.
+func ListAllDeliveries(ctx context.Context, db Querier, merchantID int64, f ListFilter) ([]MerchantDelivery, string, error) {
+	return listDeliveries(ctx, db, merchantID, merchantID == 0, f, OperatorMaxLimit)
+}
+
+func listDeliveries(ctx context.Context, db Querier, merchantID int64, anyMerchant bool, f ListFilter, maxLimit int) ([]MerchantDelivery, string, error) {
 	switch f.State {
 	case "", "pending", "delivered", "failed":
 	default:
@@ -103,8 +132,8 @@ func ListDeliveries(ctx context.Context, db Querier, merchantID int64, f ListFil
 	if f.Limit == 0 {
 		f.Limit = 50
 	}
-	if f.Limit < 1 || f.Limit > 200 {
-		return nil, "", fmt.Errorf("%w: limit %d is not from 1 to 200", ErrBadFilter, f.Limit)
+	if f.Limit < 1 || f.Limit > maxLimit {
+		return nil, "", fmt.Errorf("%w: limit %d is not from 1 to %d", ErrBadFilter, f.Limit, maxLimit)
 	}
 	var before int64
 	if f.Cursor != "" {
@@ -113,22 +142,23 @@ func ListDeliveries(ctx context.Context, db Querier, merchantID int64, f ListFil
 			return nil, "", fmt.Errorf("%w: cursor %q is not one this API returned", ErrBadFilter, f.Cursor)
 		}
 	}
-	rows, err := db.Query(ctx, `SELECT `+deliveryColumns+` FROM `+deliveryFrom+`
-		WHERE wd.merchant_id = $1 AND ($2 = '' OR wd.state = $2) AND ($3 = '' OR wd.flavour = $3)
+	rows, err := db.Query(ctx, `SELECT `+deliveryColumns+`, wd.merchant_id FROM `+deliveryFrom+`
+		WHERE (wd.merchant_id = $1 OR $9::boolean) AND ($2 = '' OR wd.state = $2) AND ($3 = '' OR wd.flavour = $3)
 			AND ($4::bigint = 0 OR wd.deposit_id = $4) AND ($5::bigint = 0 OR coalesce(wd.event_id, wd.withdrawal_event_id) = $5)
 			AND ($6::bigint = 0 OR wd.id < $6) AND ($8::bigint = 0 OR wd.withdrawal_id = $8)
-		ORDER BY wd.id DESC LIMIT $7`, merchantID, f.State, f.Flavour, f.DepositID, f.EventID, before, f.Limit+1, f.WithdrawalID)
+		ORDER BY wd.id DESC LIMIT $7`, merchantID, f.State, f.Flavour, f.DepositID, f.EventID, before, f.Limit+1, f.WithdrawalID, anyMerchant)
 	if err != nil {
 		return nil, "", fmt.Errorf("webhook deliveries: %w", err)
 	}
-	var out []Delivery
+	var out []MerchantDelivery
 	for rows.Next() {
-		d, err := scanDelivery(rows)
+		var md MerchantDelivery
+		md.Delivery, err = scanDelivery(rows, &md.MerchantID)
 		if err != nil {
 			rows.Close()
 			return nil, "", fmt.Errorf("webhook deliveries: %w", err)
 		}
-		out = append(out, d)
+		out = append(out, md)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -139,8 +169,15 @@ func ListDeliveries(ctx context.Context, db Querier, merchantID int64, f ListFil
 		out = out[:f.Limit]
 		next = strconv.FormatInt(out[len(out)-1].ID, 10)
 	}
-	if err := attachLogs(ctx, db, out); err != nil {
+	ds := make([]Delivery, len(out))
+	for i := range out {
+		ds[i] = out[i].Delivery
+	}
+	if err := attachLogs(ctx, db, ds); err != nil {
 		return nil, "", err
+	}
+	for i := range out {
+		out[i].Delivery = ds[i]
 	}
 	return out, next, nil
 }
@@ -214,4 +251,97 @@ func Redeliver(ctx context.Context, db Querier, merchantID, deliveryID int64) (D
 		return Delivery{}, err
 	}
 	return ds[0], nil
+}
+
+// RedeliverSelection names the deliveries an operator sends again: these
+// deliveries, the deliveries of these events, and (with State) every
+// delivery in that state; MerchantID, when not 0, narrows all of them to one
+// merchant. A State across every merchant needs AllMerchants.
+type RedeliverSelection struct {
+	DeliveryIDs  []int64
+	EventIDs     []int64
+	MerchantID   int64
+	State        string // pending, delivered or failed
+	AllMerchants bool
+}
+
+// Beginner starts a transaction (a pool or a connection).
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// RedeliverSelected is Redeliver for the operator: each selected delivery
+// is sent again exactly as the merchant's own redelivery would, all in one
+// transaction. A delivery or event that is not found (or not the merchant's)
+// is ErrNotFound and nothing changes.
+func RedeliverSelected(ctx context.Context, db Beginner, sel RedeliverSelection) ([]MerchantDelivery, error) {
+	switch sel.State {
+	case "", "pending", "delivered", "failed":
+	default:
+		return nil, fmt.Errorf("%w: state %q is not pending, delivered or failed", ErrBadFilter, sel.State)
+	}
+	if sel.State != "" && sel.MerchantID == 0 && !sel.AllMerchants {
+		return nil, fmt.Errorf("%w: redelivering every %s delivery of every merchant needs the merchant or all merchants named", ErrBadFilter, sel.State)
+	}
+	if sel.State == "" && len(sel.DeliveryIDs) == 0 && len(sel.EventIDs) == 0 {
+		return nil, fmt.Errorf("%w: no delivery, event or state given", ErrBadFilter)
+	}
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("webhook redeliver: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	// Every selected row is locked first, in id order, so that a concurrent
+	// selection cannot deadlock with this one.
+	rows, err := tx.Query(ctx, `SELECT id, merchant_id, coalesce(event_id, withdrawal_event_id) FROM webhook_deliveries
+		WHERE ($1::bigint = 0 OR merchant_id = $1)
+			AND (id = ANY($2) OR coalesce(event_id, withdrawal_event_id) = ANY($3) OR ($4 <> '' AND state = $4))
+		ORDER BY id FOR UPDATE`, sel.MerchantID, sel.DeliveryIDs, sel.EventIDs, sel.State)
+	if err != nil {
+		return nil, fmt.Errorf("webhook redeliver: %w", err)
+	}
+	type target struct{ id, merchant int64 }
+	var targets []target
+	found := map[int64]bool{}
+	events := map[int64]bool{}
+	for rows.Next() {
+		var t target
+		var event int64
+		if err := rows.Scan(&t.id, &t.merchant, &event); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("webhook redeliver: %w", err)
+		}
+		targets = append(targets, t)
+		found[t.id], events[event] = true, true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("webhook redeliver: %w", err)
+	}
+	of := ""
+	if sel.MerchantID != 0 {
+		of = fmt.Sprintf(" of merchant %d", sel.MerchantID)
+	}
+	for _, id := range sel.DeliveryIDs {
+		if !found[id] {
+			return nil, fmt.Errorf("%w: %d%s", ErrNotFound, id, of)
+		}
+	}
+	for _, id := range sel.EventIDs {
+		if !events[id] {
+			return nil, fmt.Errorf("%w for event %d%s", ErrNotFound, id, of)
+		}
+	}
+	out := make([]MerchantDelivery, 0, len(targets))
+	for _, t := range targets {
+		d, err := Redeliver(ctx, tx, t.merchant, t.id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, MerchantDelivery{MerchantID: t.merchant, Delivery: d})
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("webhook redeliver: %w", err)
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -52,6 +53,8 @@ type runner struct {
 	poll                    time.Duration
 	backoffBase, backoffMax time.Duration
 	blockAfter              time.Duration
+
+	merchantsSeen int64 // the highest merchant id whose metric series exist
 
 	mu       sync.Mutex // serialises claims, so the per-merchant cap holds
 	inflight map[int64]int
@@ -146,6 +149,7 @@ func (r *runner) outboxLoop(ctx context.Context) {
 			if backlogN, oldest, err = backlog(ctx, r.db); err == nil {
 				r.m.Backlog.Set(float64(backlogN))
 				r.m.Oldest.Set(oldest.Seconds())
+				err = r.addMerchants(ctx)
 				gauged = time.Now()
 			}
 		}
@@ -164,6 +168,25 @@ func (r *runner) outboxLoop(ctx context.Context) {
 		}
 		sleep(ctx, r.poll)
 	}
+}
+
+// addMerchants creates the delivery series of merchants added since the
+// last look, so a new merchant's first failures show in rate() too.
+func (r *runner) addMerchants(ctx context.Context) error {
+	rows, err := r.db.Query(ctx, "SELECT id FROM merchants WHERE id > $1 ORDER BY id", r.merchantsSeen)
+	if err != nil {
+		return fmt.Errorf("webhook metrics: merchants: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("webhook metrics: merchants: %w", err)
+		}
+		r.m.addMerchant(id)
+		r.merchantsSeen = id
+	}
+	return rows.Err()
 }
 
 // workerLoop claims and sends deliveries one at a time.
