@@ -20,6 +20,7 @@ type Config struct {
 	Sweeps     Sweeps     `yaml:"sweeps"`
 	Receive    Receive    `yaml:"receive"`
 	Log        Log        `yaml:"log"`
+	Secrets    Secrets    `yaml:"secrets"`
 
 	// src says where each key came from, to locate problems found after
 	// Load (see Errorf).
@@ -295,6 +296,15 @@ type Token struct {
 	Symbol   string `yaml:"symbol"`
 	Address  string `yaml:"address"`
 	Decimals int    `yaml:"decimals"`
+}
+
+// Secrets configures how merchant secrets are stored in the ledger.
+type Secrets struct {
+	// KeyFile holds the 32-byte key (64 hex digits, "sluice secrets keygen"
+	// writes one) that encrypts webhook secrets at rest (AES-256-GCM), mode
+	// 0600; keep it apart from database backups. Empty: secrets are stored
+	// in the clear (sluice warns).
+	KeyFile string `yaml:"key_file"`
 }
 
 // Log configures log/slog output.

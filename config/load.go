@@ -95,6 +95,7 @@ var EnvVars = []struct {
 	{"SLUICE_USDT_CONTRACT", "chains.eth.tokens", func(c *Config, v string) { setToken(eth(c), "USDT", v, 6) }},
 	{"SLUICE_SEED_FILE", "payments.seed_file", func(c *Config, v string) { c.Payments.SeedFile = v }},
 	{"SLUICE_SEED_PASSPHRASE_FILE", "payments.seed_passphrase_file", func(c *Config, v string) { c.Payments.SeedPassphraseFile = v }},
+	{"SLUICE_SECRETS_KEY_FILE", "secrets.key_file", func(c *Config, v string) { c.Secrets.KeyFile = v }},
 	{"SLUICE_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "webhooks.allow_private_targets", func(c *Config, v string) {
 		c.Webhooks.AllowPrivateTargets = strings.Split(v, ",") // e.g. loopback,10.1.0.0/16
 	}},

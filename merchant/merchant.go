@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sluicepay/sluice/internal/secrets"
 	"github.com/sluicepay/sluice/payments/webhook"
 )
 
@@ -35,6 +36,9 @@ type Spec struct {
 	Confirmations   map[string]int      // by currency, overriding the defaults
 	ConvertCurrency string              // "", USD or EUR
 	Key             KeySpec             // the first API key
+	// SecretKey encrypts the webhook secret at rest (secrets.key_file);
+	// nil stores it in the clear.
+	SecretKey *secrets.Key
 }
 
 // Created is what creation returns, once: the secrets are not kept in
@@ -94,9 +98,17 @@ func Create(ctx context.Context, db *pgxpool.Pool, s Spec, check TargetCheck) (C
 		return Created{}, fmt.Errorf("ledger: %w", err)
 	}
 	out := Created{APIKey: key.text, WebhookSecret: secret}
-	if err := tx.QueryRow(ctx, `INSERT INTO merchants (name, key_account, webhook_secret, convert_currency)
-		SELECT $1, coalesce(max(key_account) + 1, 0), $2, $3 FROM merchants RETURNING id`,
-		s.Name, secret, s.ConvertCurrency).Scan(&out.ID); err != nil {
+	if err := tx.QueryRow(ctx, `INSERT INTO merchants (name, key_account, convert_currency)
+		SELECT $1, coalesce(max(key_account) + 1, 0), $2 FROM merchants RETURNING id`,
+		s.Name, s.ConvertCurrency).Scan(&out.ID); err != nil {
+		return Created{}, fmt.Errorf("create merchant: %w", err)
+	}
+	// sealed once the id is known: the ciphertext is bound to it
+	stored, err := s.SecretKey.SealWebhookSecret(out.ID, secret)
+	if err != nil {
+		return Created{}, err
+	}
+	if _, err := tx.Exec(ctx, "UPDATE merchants SET webhook_secret = $2 WHERE id = $1", out.ID, stored); err != nil {
 		return Created{}, fmt.Errorf("create merchant: %w", err)
 	}
 	for kind, e := range s.Webhooks {

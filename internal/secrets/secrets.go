@@ -12,6 +12,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/sluicepay/sluice/config"
 )
 
 // KeySize is the key's length in bytes (AES-256).
@@ -195,3 +197,22 @@ func (k *Key) OpenWebhookSecret(merchantID int64, stored string) (string, error)
 func (k *Key) SealWebhookSecret(merchantID int64, secret string) (string, error) {
 	return k.Seal(secret, WebhookSecretAD(merchantID))
 }
+
+// KeyFromConfig loads the key of secrets.key_file (SLUICE_SECRETS_KEY_FILE);
+// nil and no error when none is configured. A problem is located at the
+// key, as config.Load locates its own.
+func KeyFromConfig(cfg *config.Config) (*Key, error) {
+	if cfg.Secrets.KeyFile == "" {
+		return nil, nil
+	}
+	k, err := LoadKeyFile(cfg.Secrets.KeyFile)
+	if err != nil {
+		return nil, cfg.Errorf("secrets.key_file", "%w", err)
+	}
+	return k, nil
+}
+
+// ClearWarning is what sluice logs (and config check prints) when no key is
+// configured.
+const ClearWarning = "no secrets.key_file (SLUICE_SECRETS_KEY_FILE): merchants' webhook secrets are stored in the clear in Postgres, " +
+	"and so in every database dump; create a key with \"sluice secrets keygen FILE\" and name it in the config"
