@@ -105,10 +105,12 @@ func (r *runner) done(j *job) {
 // load reads what the delivery of an event says, as the ledger has it now.
 func (r *runner) load(ctx context.Context, eventID int64) (event, error) {
 	var ev event
+	var stored storedSecrets
 	err := r.db.QueryRow(ctx, `SELECT e.id, e.deposit_id, e.kind, e.status, e.confirmations, e.created_at,
 			w.address, w.ext_id, d.from_address, d.txid, d.position, d.currency, d.chain, d.amount::text,
-			d.status, d.block_height, c.height, d.confirmations, m.webhook_secret, m.convert_currency,
-			coalesce(mc.confirmations, 0), coalesce(ra.destination, ''), d.donation, coalesce(s.state, '')
+			d.status, d.block_height, c.height, d.confirmations, m.convert_currency,
+			coalesce(mc.confirmations, 0), coalesce(ra.destination, ''), d.donation, coalesce(s.state, ''),
+			`+secretColumns+`
 		FROM deposit_events e JOIN deposits d ON d.id = e.deposit_id JOIN wallets w ON w.id = d.wallet_id
 		LEFT JOIN sweeps s ON s.id = d.sweep_id
 		JOIN merchants m ON m.id = w.merchant_id
@@ -117,10 +119,14 @@ func (r *runner) load(ctx context.Context, eventID int64) (event, error) {
 		LEFT JOIN chain_checkpoints c ON c.chain = d.chain
 		WHERE e.id = $1`, eventID).Scan(&ev.ID, &ev.DepositID, &ev.Kind, &ev.Status, &ev.Confirmations, &ev.At,
 		&ev.Address, &ev.ExtID, &ev.From, &ev.TxID, &ev.Position, &ev.Currency, &ev.Chain, &ev.Units,
-		&ev.DepositStatus, &ev.BlockHeight, &ev.Tip, &ev.DepositConfirmations, &ev.Secret, &ev.Convert,
-		&ev.Required, &ev.Destination, &ev.Donation, &ev.SweepState)
+		&ev.DepositStatus, &ev.BlockHeight, &ev.Tip, &ev.DepositConfirmations, &ev.Convert,
+		&ev.Required, &ev.Destination, &ev.Donation, &ev.SweepState,
+		&stored.merchantID, &stored.current, &stored.previous)
 	if err != nil {
 		return event{}, fmt.Errorf("webhook: read event %d: %w", eventID, err)
+	}
+	if ev.Secret, err = stored.open(r.secrets); err != nil {
+		return event{}, fmt.Errorf("webhook: event %d: %w", eventID, err)
 	}
 	if ev.Required == 0 {
 		ev.Required = payments.DefaultConfirmations[ev.Currency]
@@ -228,7 +234,7 @@ func notSent(err error) outcome {
 }
 
 // sendIqpay sends an iqpay-flavour request: only HTTP 200 acknowledges.
-func (r *runner) sendIqpay(ctx context.Context, j *job, secret string, req request) outcome {
+func (r *runner) sendIqpay(ctx context.Context, j *job, secret signingSecrets, req request) outcome {
 	o, body := r.send(ctx, j, secret, req)
 	if o.status != nil {
 		if *o.status == http.StatusOK {
@@ -293,7 +299,7 @@ const maxBody = 64 << 10
 
 // send makes one signed request. The outcome has the status when a
 // response came, or the transport error.
-func (r *runner) send(ctx context.Context, j *job, secret string, req request) (outcome, []byte) {
+func (r *runner) send(ctx context.Context, j *job, secret signingSecrets, req request) (outcome, []byte) {
 	var body io.Reader
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
@@ -303,7 +309,7 @@ func (r *runner) send(ctx context.Context, j *job, secret string, req request) (
 		return outcome{err: fmt.Sprintf("webhook URL: %v", errText(err))}, nil
 	}
 	ts := time.Now().Unix()
-	sig, err := Sign(secret, ts, Purpose{Flavour: j.Flavour, Kind: req.Kind, EventID: j.EventID, Method: req.Method, URL: req.URL}, req.Signed)
+	sig, err := secret.sign(ts, Purpose{Flavour: j.Flavour, Kind: req.Kind, EventID: j.EventID, Method: req.Method, URL: req.URL}, req.Signed)
 	if err != nil {
 		return outcome{err: err.Error()}, nil
 	}

@@ -62,7 +62,8 @@ type event struct {
 	DepositStatus         int
 	BlockHeight, Tip      *int64
 	DepositConfirmations  int
-	Secret, Convert       string
+	Secret                signingSecrets // opened at load
+	Convert               string
 	Required              int
 	Destination           string // litepay receive address: where the payment is forwarded
 	Donation              bool   // litepay: under the minimum, never forwarded

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluicepay/sluice/internal/secrets"
 )
 
 // Defaults of Deps (and of the webhooks config section).
@@ -33,6 +35,9 @@ type Deps struct {
 	// BlockDeadAfter: a litepay callback domain failing this long without
 	// one *ok* is blocked (default DefaultBlockDeadAfter; receive.block_dead_after).
 	BlockDeadAfter time.Duration
+	// Secrets decrypts the merchants' webhook secrets (secrets.key_file);
+	// nil: only secrets stored in the clear can sign.
+	Secrets *secrets.Key
 
 	// Tuning; tests shorten them.
 	Poll        time.Duration // how often the outbox is looked at when idle (default 250ms)
@@ -53,6 +58,7 @@ type runner struct {
 	poll                    time.Duration
 	backoffBase, backoffMax time.Duration
 	blockAfter              time.Duration
+	secrets                 *secrets.Key
 
 	merchantsSeen int64 // the highest merchant id whose metric series exist
 
@@ -67,7 +73,7 @@ func newRunner(d Deps) (*runner, error) {
 	}
 	r := &runner{db: d.DB, log: d.Log, m: d.Metrics, convert: d.Convert, workers: d.Workers, timeout: d.Timeout,
 		maxAge: d.MaxAge, lease: d.Lease, poll: d.Poll, backoffBase: d.BackoffBase, backoffMax: d.BackoffMax,
-		blockAfter: d.BlockDeadAfter, inflight: map[int64]int{}}
+		blockAfter: d.BlockDeadAfter, secrets: d.Secrets, inflight: map[int64]int{}}
 	if r.blockAfter <= 0 {
 		r.blockAfter = DefaultBlockDeadAfter
 	}

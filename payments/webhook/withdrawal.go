@@ -48,22 +48,27 @@ type withdrawalEvent struct {
 	At, Created           time.Time
 	Currency, ExtID       string
 	Address, TxID         string
-	Units, Gas            string // base units
-	Secret                string
+	Units, Gas            string         // base units
+	Secret                signingSecrets // opened at load
 }
 
 // loadWithdrawal reads a withdrawal event with its withdrawal as it is now.
 func (r *runner) loadWithdrawal(ctx context.Context, eventID int64) (withdrawalEvent, error) {
 	var we withdrawalEvent
+	var stored storedSecrets
 	err := r.db.QueryRow(ctx, `SELECT e.id, w.id, e.status, e.created_at, w.created_at, w.currency, w.ext_id, w.address,
 			coalesce(s.txid, ''), w.amount::text, (CASE WHEN e.status = 0 THEN coalesce(s.fee_network, 0) ELSE w.gas END)::text,
-			m.webhook_secret
+			`+secretColumns+`
 		FROM withdrawal_events e JOIN withdrawals w ON w.id = e.withdrawal_id JOIN merchants m ON m.id = w.merchant_id
 		LEFT JOIN sweeps s ON s.id = w.sweep_id
 		WHERE e.id = $1`, eventID).Scan(&we.EventID, &we.WithdrawalID, &we.Status, &we.At, &we.Created, &we.Currency,
-		&we.ExtID, &we.Address, &we.TxID, &we.Units, &we.Gas, &we.Secret)
+		&we.ExtID, &we.Address, &we.TxID, &we.Units, &we.Gas,
+		&stored.merchantID, &stored.current, &stored.previous)
 	if err != nil {
 		return withdrawalEvent{}, fmt.Errorf("webhook: read withdrawal event %d: %w", eventID, err)
+	}
+	if we.Secret, err = stored.open(r.secrets); err != nil {
+		return withdrawalEvent{}, fmt.Errorf("webhook: withdrawal event %d: %w", eventID, err)
 	}
 	return we, nil
 }
