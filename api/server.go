@@ -61,7 +61,7 @@ func New(d Deps) http.Handler {
 		}
 		c.JSON(code, gin.H{"status": status, "dependencies": results})
 	})
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry})))
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry, ErrorHandling: promhttp.ContinueOnError})))
 	r.GET("/openapi.yaml", serveOpenAPI)
 	if d.Merchant != nil {
 		(&merchantAPI{Merchant: *d.Merchant, refused: newRefused(d.Registry)}).routes(r)

@@ -71,6 +71,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			Group: consumerGroup, Consumer: c.Name, Streams: []string{stream, start}, Count: 100, Block: 2 * time.Second,
 		}).Result()
 		if errors.Is(err, redis.Nil) {
+			c.observeLag(ctx, stream)
 			continue
 		}
 		if err != nil {
@@ -93,7 +94,6 @@ func (c *Consumer) Run(ctx context.Context) error {
 			continue
 		}
 		backoff = time.Second
-		c.observeLag(ctx, stream)
 		msgs := res[0].Messages
 		if start == "0" && len(msgs) == 0 {
 			start = ">" // our backlog is done; take over what dead workers left
@@ -118,6 +118,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 					return nil
 				}
 				c.Log.Warn("applying a block event failed; retrying", "stream", stream, "id", m.ID, "err", err, "retry_in", backoff)
+				c.observeLag(ctx, stream)
 				sleep(ctx, backoff)
 				backoff = min(2*backoff, 10*time.Second)
 			}
@@ -130,11 +131,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 				c.Log.Warn("ack failed; the entry will be replayed harmlessly", "id", m.ID, "err", err)
 			}
 		}
+		c.observeLag(ctx, stream)
 	}
 	return nil
 }
 
-// observeLag records how many block events wait for the payments workers.
+// observeLag records how many block events wait for the payments workers:
+// entries not yet delivered to the group plus those delivered and not yet
+// acknowledged. It is read after a batch is acknowledged, on every idle
+// read (each 2 s) and while an entry is retried, so it never keeps the
+// count of a batch already done.
 func (c *Consumer) observeLag(ctx context.Context, stream string) {
 	if c.Metrics == nil {
 		return

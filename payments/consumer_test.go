@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/sluicepay/sluice/indexer"
 	"github.com/sluicepay/sluice/internal/testenv"
 	"github.com/sluicepay/sluice/stores"
@@ -50,7 +53,8 @@ func TestConsumerGone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := &Consumer{Ledger: l, Redis: rd, Chain: "ltc", Name: "t", Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	c := &Consumer{Ledger: l, Redis: rd, Chain: "ltc", Name: "t", Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Metrics: NewMetrics(prometheus.NewRegistry())}
 	go func() { _ = c.Run(ctx) }()
 	state := func() (status, confs int) {
 		_ = l.DB.QueryRow(ctx, "SELECT status, confirmations FROM deposits WHERE txid = 'aa'").Scan(&status, &confs)
@@ -129,4 +133,7 @@ func TestConsumerGone(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("events\n got %s\nwant %v", js, want)
 	}
+	// every entry is applied and acknowledged: the lag gauge says 0, not the
+	// size of the last batch it read
+	wait("stream lag 0", func() bool { return testutil.ToFloat64(c.Metrics.Lag.WithLabelValues("ltc")) == 0 })
 }

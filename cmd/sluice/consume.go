@@ -43,7 +43,11 @@ replay changes nothing. "sluice serve" runs these workers too.`,
 			if err != nil {
 				return err
 			}
-			reg, stop, err := workerMetrics("consume", metricsListen, log)
+			checks, err := workerChecks(cmd.Context(), cfg, chains, "postgres", "redis")
+			if err != nil {
+				return err
+			}
+			reg, stop, err := workerMetrics("consume", metricsListen, log, checks)
 			if err != nil {
 				return err
 			}

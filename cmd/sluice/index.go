@@ -64,7 +64,11 @@ Run "sluice migrate" first.`,
 			if err != nil {
 				return err
 			}
-			reg, stop, err := workerMetrics("index", metricsListen, log)
+			checks, err := workerChecks(cmd.Context(), cfg, chains, "clickhouse", "postgres", "redis")
+			if err != nil {
+				return err
+			}
+			reg, stop, err := workerMetrics("index", metricsListen, log, checks)
 			if err != nil {
 				return err
 			}

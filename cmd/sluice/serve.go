@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"syscall"
 	"time"
 
@@ -168,11 +169,23 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, log *slo
 // dependencyChecks opens (lazily) every store and node the config names.
 func dependencyChecks(cfg *config.Config, st *stores.Set) ([]health.Check, error) {
 	checks := []health.Check{health.ClickHouse(st.CH), health.Postgres(st.PG), health.Redis(st.Redis)}
+	nodes, err := nodeChecks(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	return append(checks, nodes...), nil
+}
+
+// nodeChecks are the health checks of the nodes of chains (every
+// configured chain when chains is empty).
+func nodeChecks(cfg *config.Config, chains []string) ([]health.Check, error) {
+	want := func(c string) bool { return len(chains) == 0 || slices.Contains(chains, c) }
+	var checks []health.Check
 	for _, n := range []struct {
 		name string
 		c    *config.Bitcoin
 	}{{"btc", cfg.Chains.BTC}, {"ltc", cfg.Chains.LTC}} {
-		if !n.c.IsEnabled() {
+		if !n.c.IsEnabled() || !want(n.name) {
 			continue
 		}
 		node, err := bitcoin.NewNode(n.name, n.c.RPC, nil)
@@ -181,7 +194,7 @@ func dependencyChecks(cfg *config.Config, st *stores.Set) ([]health.Check, error
 		}
 		checks = append(checks, health.BitcoinNode(n.name, node, n.c.Network))
 	}
-	if e := cfg.Chains.ETH; e.IsEnabled() {
+	if e := cfg.Chains.ETH; e.IsEnabled() && want("eth") {
 		url := e.RPC
 		if url == "" {
 			url = e.WS
