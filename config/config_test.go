@@ -116,7 +116,7 @@ func TestProblems(t *testing.T) {
 		{"bad port", func(s string) string { return strings.Replace(s, "127.0.0.1:27080", "127.0.0.1:99999", 1) },
 			[]string{"api.listen:", "port \"99999\""}},
 		{"wrong type", func(s string) string { return strings.Replace(s, "  listen: 127.0.0.1:27080", "  listen: [1, 2]", 1) },
-			[]string{"sluice.yaml:2:", "cannot unmarshal"}},
+			[]string{"sluice.yaml:2: api.listen: a list is not a string"}},
 		{"bad duration", func(s string) string {
 			return strings.Replace(s, "  listen: 127.0.0.1:27080", "  listen: 127.0.0.1:27080\n  shutdown_timeout: soon", 1)
 		}, []string{"sluice.yaml:3:", "soon"}},

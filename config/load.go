@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -125,10 +126,10 @@ var EnvVars = []struct {
 	{"SLUICE_RECEIVE_EXPIRED_SCAN", "receive.expired_scan", func(c *Config, v string) { c.Receive.ExpiredScan = envDuration(v) }},
 	{"SLUICE_RECEIVE_BLOCK_DEAD_AFTER", "receive.block_dead_after", func(c *Config, v string) { c.Receive.BlockDeadAfter = envDuration(v) }},
 	{"SLUICE_SWEEPS_SOLVENCY_INTERVAL", "sweeps.solvency_interval", func(c *Config, v string) { c.Sweeps.SolvencyInterval = envDuration(v) }},
-	{"SLUICE_FEE_ADDRESS_BTC", "sweeps.fee_addresses", func(c *Config, v string) { feeAddress(c, "BTC", v) }},
-	{"SLUICE_FEE_ADDRESS_LTC", "sweeps.fee_addresses", func(c *Config, v string) { feeAddress(c, "LTC", v) }},
-	{"SLUICE_FEE_ADDRESS_ETH", "sweeps.fee_addresses", func(c *Config, v string) { feeAddress(c, "ETH", v) }},
-	{"SLUICE_FEE_ADDRESS_USDT", "sweeps.fee_addresses", func(c *Config, v string) { feeAddress(c, "USDT", v) }},
+	{"SLUICE_FEE_ADDRESS_BTC", "sweeps.fee_addresses.BTC", func(c *Config, v string) { feeAddress(c, "BTC", v) }},
+	{"SLUICE_FEE_ADDRESS_LTC", "sweeps.fee_addresses.LTC", func(c *Config, v string) { feeAddress(c, "LTC", v) }},
+	{"SLUICE_FEE_ADDRESS_ETH", "sweeps.fee_addresses.ETH", func(c *Config, v string) { feeAddress(c, "ETH", v) }},
+	{"SLUICE_FEE_ADDRESS_USDT", "sweeps.fee_addresses.USDT", func(c *Config, v string) { feeAddress(c, "USDT", v) }},
 	{"SLUICE_LOG_LEVEL", "log.level", func(c *Config, v string) { c.Log.Level = v }},
 	{"SLUICE_LOG_FORMAT", "log.format", func(c *Config, v string) { c.Log.Format = v }},
 }
@@ -143,20 +144,36 @@ func envInt(v string) int64 {
 	return n
 }
 
+// A Check validates what this package cannot by itself (an address of a
+// chain's network, a seed file): it returns problems with Key and Msg (or
+// NewProblem's cause), which Load locates as its own. A check must expect
+// a configuration with problems already reported and not repeat them.
+type Check func(*Config) []Problem
+
+// NewProblem is a problem with the value of key caused by err, for a Check;
+// errors.Is and errors.As see err through the *Error Load returns. The
+// message must not quote a secret.
+func NewProblem(key string, err error) Problem {
+	return Problem{Key: key, Msg: err.Error(), err: err}
+}
+
 // Load reads the YAML file at path (none when path is empty), applies the
-// environment overrides read through getenv, fills defaults and validates.
-// Every problem is reported at once, with file and line where it has one.
-func Load(path string, getenv func(string) string) (*Config, error) {
+// environment overrides read through getenv, fills defaults, validates and
+// runs checks. Every problem is reported at once, with file and line where
+// it has one: the file's (unknown keys, values of the wrong type) first,
+// then those of the values.
+func Load(path string, getenv func(string) string, checks ...Check) (*Config, error) {
 	cfg := Config{}
 	var lines map[string]int
 	var keyProbs []Problem
+	var badKeys []string
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("read config: %w", err)
 		}
 		var fatal bool
-		lines, keyProbs, fatal = parse(path, data, &cfg)
+		lines, keyProbs, badKeys, fatal = parse(path, data, &cfg)
 		if fatal {
 			return nil, &Error{Problems: keyProbs}
 		}
@@ -164,6 +181,14 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	cfg.src = source{path: path, lines: lines, env: applyEnv(&cfg, getenv)}
 	cfg.applyDefaults()
 	probs := cfg.validate()
+	for _, check := range checks {
+		probs = append(probs, check(&cfg)...)
+	}
+	// a value of the wrong type was left out (default or zero): its type
+	// problem is the one to fix, not what validation makes of the rest
+	probs = slices.DeleteFunc(probs, func(p Problem) bool {
+		return slices.ContainsFunc(badKeys, func(k string) bool { return under(p.Key, k) })
+	})
 	for i := range probs {
 		cfg.src.locate(&probs[i])
 	}
@@ -171,6 +196,11 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		return nil, &Error{Problems: probs}
 	}
 	return &cfg, nil
+}
+
+// under says whether key is parent or inside it (a.b under a, a[0].b under a).
+func under(key, parent string) bool {
+	return key == parent || strings.HasPrefix(key, parent+".") || strings.HasPrefix(key, parent+"[")
 }
 
 // source is where a loaded configuration came from.
@@ -231,39 +261,50 @@ func lineOf(lines map[string]int, key string) int {
 
 var yamlLineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
 
-// parse decodes data into cfg, checking keys against the struct first so an
-// unknown key is named with its path and the keys that would be accepted.
-// fatal means the file could not be read as a configuration at all.
-func parse(path string, data []byte, cfg *Config) (lines map[string]int, probs []Problem, fatal bool) {
+// parse decodes data into cfg, checking keys and value types against the
+// struct first so an unknown key is named with its path and the keys that
+// would be accepted, and a value of the wrong type with its key and what it
+// should be. fatal means the file could not be read as a configuration at
+// all; bad lists the keys whose values were of the wrong type.
+func parse(path string, data []byte, cfg *Config) (lines map[string]int, probs []Problem, bad []string, fatal bool) {
 	lines = map[string]int{}
 	if len(bytes.TrimSpace(data)) == 0 {
-		return lines, nil, false // an empty file is a valid, empty configuration
+		return lines, nil, nil, false // an empty file is a valid, empty configuration
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, []Problem{yamlProblem(path, err)}, true
+		return nil, []Problem{yamlProblem(path, err)}, nil, true
 	}
+	w := walker{path: path, lines: lines}
 	if len(root.Content) == 1 {
-		walkKeys(path, root.Content[0], reflect.TypeOf(*cfg), "", lines, &probs)
+		doc := root.Content[0]
+		if doc.Kind != yaml.MappingNode && !isNull(doc) {
+			return lines, []Problem{{File: path, Line: doc.Line,
+				Msg: "the file must be a map of sections (api:, postgres:, chains:, ...), not " + describe(doc)}}, nil, true
+		}
+		w.walkStruct(doc, reflect.TypeOf(*cfg), "")
 	}
-	// Unknown keys are reported, and the rest is still decoded and checked,
-	// so one run lists every problem.
+	// The rest is still decoded and checked, so one run lists every problem;
+	// yaml.v3 sets what it can and leaves the values of the wrong type out.
 	if err := root.Decode(cfg); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return lines, append(probs, yamlProblem(path, err)), true
+			return lines, append(w.probs, yamlProblem(path, err)), w.bad, true
 		}
+		// anything the walk did not foresee, in yaml.v3's words
 		for _, msg := range te.Errors {
 			p := Problem{File: path, Msg: msg}
 			if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
 				p.Line, _ = strconv.Atoi(m[1])
 				p.Msg = m[2]
 			}
-			probs = append(probs, p)
+			if !slices.ContainsFunc(w.probs, func(q Problem) bool { return q.Line == p.Line && p.Line > 0 }) {
+				w.probs = append(w.probs, p)
+			}
 		}
-		return lines, probs, true
 	}
-	return lines, probs, false
+	sort.SliceStable(w.probs, func(i, j int) bool { return w.probs[i].Line < w.probs[j].Line })
+	return lines, w.probs, w.bad, false
 }
 
 func yamlProblem(path string, err error) Problem {
@@ -276,23 +317,18 @@ func yamlProblem(path string, err error) Problem {
 	return p
 }
 
-// walkKeys records the line of every key and reports keys the struct lacks.
-func walkKeys(path string, n *yaml.Node, t reflect.Type, prefix string, lines map[string]int, probs *[]Problem) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode && prefix != "" {
-		// list items are located as key[i] (chains.eth.tokens[0].address)
-		for i, item := range n.Content {
-			k := fmt.Sprintf("%s[%d]", prefix, i)
-			lines[k] = item.Line
-			walkKeys(path, item, t.Elem(), k, lines, probs)
-		}
-		return
-	}
-	if t.Kind() != reflect.Struct || n.Kind != yaml.MappingNode {
-		return
-	}
+// walker records the line of every key and reports keys the struct lacks
+// and values of the wrong type.
+type walker struct {
+	path  string
+	lines map[string]int // key -> line
+	probs []Problem
+	bad   []string // keys whose values are of the wrong type
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+func (w *walker) walkStruct(n *yaml.Node, t reflect.Type, prefix string) {
 	fields := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
 		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
@@ -306,7 +342,7 @@ func walkKeys(path string, n *yaml.Node, t reflect.Type, prefix string, lines ma
 		if prefix != "" {
 			key = prefix + "." + k.Value
 		}
-		lines[key] = k.Line
+		w.lines[key] = k.Line
 		ft, ok := fields[k.Value]
 		if !ok {
 			known := make([]string, 0, len(fields))
@@ -314,12 +350,114 @@ func walkKeys(path string, n *yaml.Node, t reflect.Type, prefix string, lines ma
 				known = append(known, f)
 			}
 			sort.Strings(known)
-			*probs = append(*probs, Problem{File: path, Line: k.Line, Key: key,
+			w.probs = append(w.probs, Problem{File: w.path, Line: k.Line, Key: key,
 				Msg: fmt.Sprintf("unknown key %q (known keys here: %s)", k.Value, strings.Join(known, ", "))})
 			continue
 		}
-		walkKeys(path, v, ft, key, lines, probs)
+		w.walkValue(v, ft, key)
 	}
+}
+
+// walkValue checks that n can be decoded into a t: a section is a map of
+// its keys, a list a sequence, and a scalar whatever yaml.v3 makes of it.
+func (w *walker) walkValue(n *yaml.Node, t reflect.Type, key string) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if isNull(n) {
+		return // the zero value, as yaml.v3 decodes it
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t.Kind() == reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			w.wrongType(n, t, key)
+			return
+		}
+		w.walkStruct(n, t, key)
+	case t.Kind() == reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			w.wrongType(n, t, key)
+			return
+		}
+		// list items are located as key[i] (chains.eth.tokens[0].address)
+		for i, item := range n.Content {
+			k := fmt.Sprintf("%s[%d]", key, i)
+			w.lines[k] = item.Line
+			w.walkValue(item, t.Elem(), k)
+		}
+	case t.Kind() == reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			w.wrongType(n, t, key)
+			return
+		}
+		// entries are located as key.NAME (sweeps.fee_addresses.BTC)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := key + "." + n.Content[i].Value
+			w.lines[k] = n.Content[i].Line
+			w.walkValue(n.Content[i+1], t.Elem(), k)
+		}
+	default:
+		if n.Kind != yaml.ScalarNode || n.Decode(reflect.New(t).Interface()) != nil {
+			w.wrongType(n, t, key)
+		}
+	}
+}
+
+func (w *walker) wrongType(n *yaml.Node, t reflect.Type, key string) {
+	w.bad = append(w.bad, key)
+	w.probs = append(w.probs, Problem{File: w.path, Line: n.Line, Key: key,
+		Msg: fmt.Sprintf("%s is not %s", describe(n), want(t, n))})
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// describe names a value for a message: a scalar quoted (at most 40
+// characters: no key of a secret is a number, a flag or a duration), a list
+// or a map by its kind.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a map"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	if len(n.Value) > 40 {
+		return strconv.Quote(n.Value[:40]) + "…"
+	}
+	return strconv.Quote(n.Value)
+}
+
+// want says what a key of type t holds, for a message about n.
+func want(t reflect.Type, n *yaml.Node) string {
+	if t == durationType {
+		return "a duration such as 30s, 5m or 1h"
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
+			return "an integer this key can hold (out of range)"
+		}
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		return "a list ([a, b] or one \"- item\" a line)"
+	case reflect.Map:
+		return "a map of NAME: VALUE"
+	case reflect.Struct:
+		return "a section of keys (key: value lines, indented)"
+	}
+	return "a " + t.String()
 }
 
 // applyEnv sets the overrides present in the environment and returns which

@@ -14,6 +14,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sluicepay/sluice/amount"
 )
 
 // Networks each chain accepts, as written in the config.
@@ -171,9 +173,13 @@ func (c *Config) validate() []Problem {
 			key := fmt.Sprintf("chains.eth.tokens[%d]", i)
 			if !ethAddressRe.MatchString(tk.Address) {
 				add(key+".address", "%q is not a 0x-prefixed 20-byte hex address", tk.Address)
+			} else if strings.Trim(tk.Address[2:], "0") == "" {
+				add(key+".address", "%q is the zero address, not a token contract", tk.Address)
 			}
 			if tk.Symbol == "" || strings.ToUpper(tk.Symbol) != tk.Symbol {
 				add(key+".symbol", "%q: use the upper-case ticker, e.g. USDT", tk.Symbol)
+			} else if tk.Symbol == "ETH" {
+				add(key+".symbol", "ETH is the chain's own coin, not a token")
 			}
 			if tk.Decimals < 0 || tk.Decimals > 36 {
 				add(key+".decimals", "%d is not from 0 to 36", tk.Decimals)
@@ -222,8 +228,20 @@ func (c *Config) validate() []Problem {
 		add("receive.confirmations", "%d: from 1 to 100 (litepay forwards at 1)", c.Receive.Confirmations)
 	}
 	for cur, v := range c.Sweeps.WithdrawalMinimum {
-		if !regexp.MustCompile(`^[0-9]+(\.[0-9]{1,18})?$`).MatchString(v) {
-			add("sweeps.withdrawal_minimum."+cur, "%q must be an exact decimal such as 0.001", v)
+		// as many decimals as the currency has: the API compares base units
+		decimals, known := amount.Decimals[cur]
+		if e := c.Chains.ETH; e.IsEnabled() {
+			for _, tk := range e.Tokens {
+				if tk.Symbol == cur {
+					decimals, known = tk.Decimals, true
+				}
+			}
+		}
+		if !known {
+			decimals = 18
+		}
+		if _, err := amount.Parse(v, decimals); err != nil || !regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`).MatchString(v) {
+			add("sweeps.withdrawal_minimum."+cur, "%q must be an exact decimal such as 0.001, with at most %d decimals", v, decimals)
 		}
 	}
 	if !regexp.MustCompile(`^[0-9]+(\.[0-9]{1,18})?$`).MatchString(c.Sweeps.GasTankLow) {
@@ -231,7 +249,7 @@ func (c *Config) validate() []Problem {
 	}
 	for cur := range c.Sweeps.FeeAddresses {
 		if cur != "BTC" && cur != "LTC" && cur != "ETH" && cur != "USDT" {
-			add("sweeps.fee_addresses", "currency %q: one of BTC, LTC, ETH, USDT", cur)
+			add("sweeps.fee_addresses."+cur, "currency %q: one of BTC, LTC, ETH, USDT", cur)
 		}
 	}
 	if c.Indexer.UnboundedReorgs {
@@ -242,9 +260,9 @@ func (c *Config) validate() []Problem {
 			}
 		}
 	}
-	// The seed files are read where the keys are made (payments.KeysFromConfig,
-	// which "sluice config check" runs too), not here: processes that need no
-	// keys (indexers, consumers) do not need the files either.
+	// The seed files are read by payments.CheckSeed, which the commands that
+	// make keys run (and "sluice config check"), not here: processes that
+	// need no keys (indexers, consumers) do not need the files either.
 	if c.Payments.SeedPassphraseFile != "" && c.Payments.SeedFile == "" {
 		add("payments.seed_passphrase_file", "set without payments.seed_file (SLUICE_SEED_FILE): a passphrase needs the mnemonic it belongs to")
 	}

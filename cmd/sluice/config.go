@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
@@ -33,21 +35,35 @@ when present) and then these environment variables, which override the file:
 	}
 	check := &cobra.Command{
 		Use:   "check FILE",
-		Short: "Validate a configuration file (with the SLUICE_* overrides applied) and its seed file; exit 1 listing every problem",
+		Short: "Check a configuration file (with the SLUICE_* overrides applied) as every sluice process does at start; exit 1 listing every problem",
+		Long: `Checks FILE, with the SLUICE_* variables of the environment applied, with the code every
+sluice command runs at start before it touches a store or a node, and all of it at once:
+what "serve", "sweep" and "wallets rescan" check besides ("index", "consume" and
+"webhooks" read no seed). It says ok exactly when every process accepts the configuration,
+and otherwise lists every problem in one run, each with its file, line and key (or the
+SLUICE_* variable that set it):
+
+  - the file: YAML syntax, unknown keys, values of the wrong type ("fast" for an integer);
+  - the values: URLs and DSNs (which must carry their passwords), networks, listen
+    addresses, durations and limits, tokens, rates sources, log settings, and more;
+  - sweeps.fee_addresses: each must be an address of its currency's configured network
+    (a regtest bcrt1... for BTC on regtest; 0x and 40 hex digits for ETH and USDT);
+  - sweeps.withdrawal_minimum: at most as many decimals as the currency has;
+  - payments.seed_file and payments.seed_passphrase_file: present, mode 0600 (no group or
+    other access), and a mnemonic or hex seed; sweeps.enabled needs a seed file.
+
+It connects to nothing: whether the stores and nodes answer, and on the network configured,
+is checked by the processes when they start (and shown by /readyz).`,
 		Example: `  sluice config check var/stack/sluice.yaml
-  sluice config check /etc/sluice/sluice.yaml`,
+  sluice config check /etc/sluice/sluice.yaml
+  SLUICE_SEED_FILE=/run/sluice/seed/seed sluice config check /etc/sluice/sluice.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := config.Load(args[0], os.Getenv)
+			cfg, err := loadConfigFile(args[0], needSeed|needSweep)
 			if err != nil {
 				return err
 			}
-			// the seed is read where the keys are made; check it here too
-			keys, err := payments.KeysFromConfig(cfg)
-			if err != nil {
-				return err
-			}
-			if keys == nil {
+			if cfg.Payments.SeedFile == "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (no payments.seed_file: no custodial wallets, only merchants' watch-only ones)\n", args[0])
 				return nil
 			}
@@ -59,7 +75,56 @@ when present) and then these environment variables, which override the file:
 	return cmd
 }
 
-// loadConfig resolves the config file the way every subcommand does and loads it.
+// need is what a command checks of its configuration at start beyond what
+// every command checks.
+type need int
+
+const (
+	needSeed  need = 1 << iota // it derives keys: payments.seed_file must be a seed
+	needSweep                  // it runs the sweepers when sweeps.enabled
+)
+
+// configNeeds is what cmd, with its flags, needs of its configuration.
+func configNeeds(cmd *cobra.Command) need {
+	switch cmd.CommandPath() {
+	case "sluice serve":
+		if index, _ := cmd.Flags().GetBool("index"); index {
+			return needSeed | needSweep
+		}
+		return needSeed
+	case "sluice sweep":
+		return needSeed | needSweep
+	case "sluice wallets rescan":
+		return needSeed
+	case "sluice ledger check":
+		if noSolvency, _ := cmd.Flags().GetBool("no-solvency"); !noSolvency {
+			return needSeed
+		}
+	}
+	return 0
+}
+
+// configChecks are the checks config.Load runs for a command needing n;
+// "sluice config check" runs them all.
+func configChecks(n need) []config.Check {
+	checks := []config.Check{payments.CheckFeeAddresses}
+	if n&needSeed != 0 {
+		checks = append(checks, payments.CheckSeed)
+	}
+	if n&needSweep != 0 {
+		checks = append(checks, payments.CheckSweeping)
+	}
+	return checks
+}
+
+// loadConfigFile loads path (none when empty) with the environment's
+// overrides and the checks of a command needing n.
+func loadConfigFile(path string, n need) (*config.Config, error) {
+	return config.Load(path, os.Getenv, configChecks(n)...)
+}
+
+// loadConfig resolves the config file the way every subcommand does and
+// loads it with the checks cmd needs (configNeeds).
 func loadConfig(cmd *cobra.Command) (*config.Config, error) {
 	path, _ := cmd.Flags().GetString("config")
 	if path == "" {
@@ -70,11 +135,7 @@ func loadConfig(cmd *cobra.Command) (*config.Config, error) {
 			path = "var/stack/sluice.yaml"
 		}
 	}
-	cfg, err := config.Load(path, os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	return cfg, nil
+	return loadConfigFile(path, configNeeds(cmd))
 }
 
 // loadConfigAndLogger loads the config and makes its logger the process default.
@@ -114,15 +175,45 @@ func withLedger(cmd *cobra.Command, fn func(cfg *config.Config, pg *pgxpool.Pool
 }
 
 // openStores opens the three stores and refuses a ledger whose schema a
-// newer sluice migrated (schema.CheckVersion).
+// newer sluice migrated (schema.CheckVersion). A ledger that does not
+// answer yet is no reason to stop: the process starts (its /readyz says
+// postgres is down) and checks the version once the ledger answers,
+// exiting then if the schema is newer.
 func openStores(ctx context.Context, cfg *config.Config) (*stores.Set, error) {
 	st, err := stores.Open(ctx, cfg.ClickHouse.DSN, cfg.Postgres.DSN, cfg.Redis.URL)
 	if err != nil {
 		return nil, err
 	}
-	if err := schema.CheckVersion(ctx, st.PG); err != nil {
+	err = schema.CheckVersion(ctx, st.PG)
+	if errors.Is(err, schema.ErrSchemaNewer) {
 		st.Close()
 		return nil, err
 	}
+	if err != nil {
+		slog.Warn("cannot read the ledger's schema version yet; starting, and checking again until it answers", "err", err)
+		go checkVersionLater(ctx, st)
+	}
 	return st, nil
+}
+
+// checkVersionLater retries schema.CheckVersion every 5 s until the ledger
+// answers, and ends the process if a newer sluice migrated it: an older
+// binary must not write to a schema it does not know.
+func checkVersionLater(ctx context.Context, st *stores.Set) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+		err := schema.CheckVersion(ctx, st.PG)
+		if errors.Is(err, schema.ErrSchemaNewer) {
+			slog.Error("refusing to run", "err", err)
+			os.Exit(1)
+		}
+		if err == nil {
+			slog.Info("the ledger's schema version is one this binary knows")
+			return
+		}
+	}
 }

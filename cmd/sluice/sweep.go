@@ -49,7 +49,11 @@ one paying a higher fee, up to sweeps.fee_rate_ceiling; whichever the chain mine
 			if err != nil {
 				return err
 			}
-			reg, stop, err := workerMetrics("sweep", metricsListen, log)
+			checks, err := workerChecks(cmd.Context(), cfg, chains, "postgres", "redis")
+			if err != nil {
+				return err
+			}
+			reg, stop, err := workerMetrics("sweep", metricsListen, log, checks)
 			if err != nil {
 				return err
 			}
@@ -80,9 +84,6 @@ func runSweepers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 		return err
 	}
 	defer st.Close()
-	if err := checkFeeAddresses(cfg); err != nil {
-		return err
-	}
 	minimum, stop := sweepMinimum(ctx, cfg, st, reg, log)
 	defer stop()
 	metrics := sweep.NewMetrics(reg)
@@ -168,21 +169,6 @@ func sweepChain(ctx context.Context, cfg *config.Config, db *pgxpool.Pool, sk pa
 		return impl, hots, nil
 	}
 	return nil, nil, fmt.Errorf("--chain %s: one of btc, ltc, eth", chain)
-}
-
-// checkFeeAddresses validates sweeps.fee_addresses for the configured networks.
-func checkFeeAddresses(cfg *config.Config) error {
-	nets := payments.NetworksFromConfig(cfg)
-	for cur, addr := range cfg.Sweeps.FeeAddresses {
-		network, ok := nets[cur]
-		if !ok || addr == "" {
-			continue // a currency this sluice does not take, or no fee taken in it
-		}
-		if err := payments.ValidAddress(cur, network, addr); err != nil {
-			return fmt.Errorf("sweeps.fee_addresses.%s: %w", cur, err)
-		}
-	}
-	return nil
 }
 
 // sweepMinimum is litepay's 1 USD minimum from the fiat rates; nil (every
