@@ -17,6 +17,7 @@ import (
 func newMerchantCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "merchant", Short: "Create merchants, their API keys and watch-only keys"}
 	cmd.AddCommand(newMerchantCreateCmd(), newMerchantUpdateCmd(), newMerchantKeyCmd(), newMerchantXPubCmd())
+	cmd.AddCommand(newMerchantListCmd(), newMerchantShowCmd())
 	return cmd
 }
 
@@ -256,6 +257,7 @@ func newMerchantKeyCmd() *cobra.Command {
 	revoke.Flags().Int64Var(&rid, "merchant", 0, "the merchant's id (required)")
 	_ = revoke.MarkFlagRequired("merchant")
 	cmd.AddCommand(create, revoke)
+	cmd.AddCommand(newMerchantKeyListCmd())
 	return cmd
 }
 

@@ -64,6 +64,7 @@ request), webhooks.max_age. Any number of these processes may share one ledger.`
 	}
 	addMetricsFlag(cmd, &metricsListen, "127.0.0.1:9103")
 	cmd.AddCommand(newWebhooksVerifyCmd())
+	cmd.AddCommand(newWebhooksDeliveriesCmd(), newWebhooksRedeliverCmd())
 	return cmd
 }
 
