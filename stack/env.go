@@ -3,6 +3,7 @@ package stack
 import (
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -18,7 +19,7 @@ func (s *Stack) loop(port int) string { return fmt.Sprintf("127.0.0.1:%d", port)
 // Env lists the variables that point sluice (and people) at this stack.
 func (s *Stack) Env() []KV {
 	p, st := s.Ports, s.State
-	return []KV{
+	env := []KV{
 		{"SLUICE_STACK_DIR", s.Dir},
 		{"SLUICE_CONFIG", s.ConfigFile()},
 		{"SLUICE_API", "http://" + s.loop(p.API)},
@@ -44,6 +45,12 @@ func (s *Stack) Env() []KV {
 		{"SLUICE_USDT_CONTRACT", st.USDTContract},
 		{"SLUICE_ETH_FORWARDER", st.ForwarderContract},
 	}
+	// a stack made before key files has none until its next up: until then
+	// its secrets stay in the clear rather than every command failing
+	if _, err := os.Stat(s.SecretsKeyFile()); err == nil {
+		env = append(env, KV{"SLUICE_SECRETS_KEY_FILE", s.SecretsKeyFile()})
+	}
+	return env
 }
 
 func (s *Stack) clickhouseDSN() string {
@@ -93,6 +100,8 @@ chains:
       - {symbol: USDT, address: %q, decimals: 6}
 payments:
   seed_file: %q
+secrets:
+  key_file: %q   # encrypts merchants' webhook secrets in Postgres; kept apart from dumps in production
 webhooks:
   allow_private_targets: [loopback]   # the local stack's demo receivers run on this machine
 sweeps:
@@ -105,7 +114,7 @@ log:
   format: text
 `, s.Dir, env["SLUICE_API_LISTEN"], env["SLUICE_CLICKHOUSE_DSN"], env["SLUICE_POSTGRES_DSN"], env["SLUICE_REDIS_URL"],
 		env["SLUICE_BTC_RPC"], env["SLUICE_LTC_RPC"], env["SLUICE_ETH_RPC"], env["SLUICE_ETH_WS"], env["SLUICE_USDT_CONTRACT"],
-		env["SLUICE_SEED_FILE"], s.State.BTCMiningAddress, s.State.LTCFeeAddress, s.State.ETHDevAccount, s.State.ETHDevAccount)
+		env["SLUICE_SEED_FILE"], env["SLUICE_SECRETS_KEY_FILE"], s.State.BTCMiningAddress, s.State.LTCFeeAddress, s.State.ETHDevAccount, s.State.ETHDevAccount)
 	// No internet here: fiat prices come from the local price server, fixed ones.
 	y += fmt.Sprintf(`rates:
   sources:   # "sluice devnet prices --listen %[1]s" (make run starts it)

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sluicepay/sluice/internal/secrets"
 )
 
 // DefaultPortBase is where the stack's ports start; every port is base+offset
@@ -177,6 +179,9 @@ func (s *Stack) ensureSecrets() error {
 	if err := s.ensureSeed(); err != nil {
 		return err
 	}
+	if err := s.ensureSecretsKey(); err != nil {
+		return err
+	}
 	if s.State.BTCMiningKey == "" {
 		key, addr, err := newRegtestKey()
 		if err != nil {
@@ -198,6 +203,19 @@ func (s *Stack) ensureSeed() error {
 		return err // nil when it exists: sluice checks its mode and content
 	}
 	return writeFileAtomic(s.SeedFile(), []byte(randomHex(32)+"\n"), 0o600)
+}
+
+// SecretsKeyFile is the stack's secrets.key_file, written once by Up
+// (mode 0600): the stack's webhook secrets are encrypted with it.
+func (s *Stack) SecretsKeyFile() string { return filepath.Join(s.Dir, "secrets.key") }
+
+// ensureSecretsKey writes the key on the first up (of a stack made before
+// key files, too) and keeps it after: what it encrypted needs it.
+func (s *Stack) ensureSecretsKey() error {
+	if _, err := os.Stat(s.SecretsKeyFile()); !errors.Is(err, os.ErrNotExist) {
+		return err // nil when it exists: sluice checks its mode and content
+	}
+	return secrets.Keygen(s.SecretsKeyFile())
 }
 
 func randomHex(n int) string {

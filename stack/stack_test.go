@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sluicepay/sluice/internal/secrets"
 	"github.com/sluicepay/sluice/internal/testenv"
 	"github.com/sluicepay/sluice/payments/keys"
 )
@@ -373,5 +374,50 @@ func TestSeedFile(t *testing.T) {
 	}
 	if y, _ := os.ReadFile(s.ConfigFile()); !strings.Contains(string(y), "seed_file: \""+s.SeedFile()+"\"") {
 		t.Fatalf("config lacks the seed:\n%s", y)
+	}
+}
+
+// TestSecretsKeyFile: the first up writes a secrets key only its owner may
+// read, later ones keep it, and the config and env name it, so the stack's
+// webhook secrets are encrypted at rest.
+func TestSecretsKeyFile(t *testing.T) {
+	s, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range s.Env() {
+		if kv.Key == "SLUICE_SECRETS_KEY_FILE" {
+			t.Fatal("stack env names a key file before one exists")
+		}
+	}
+	if err := s.ensureSecrets(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(s.SecretsKeyFile())
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", st, err)
+	}
+	first, _ := os.ReadFile(s.SecretsKeyFile())
+	if _, err := secrets.LoadKeyFile(s.SecretsKeyFile()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ensureSecrets(); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(s.SecretsKeyFile()); string(again) != string(first) {
+		t.Fatal("the key changed on a second up")
+	}
+	found := false
+	for _, kv := range s.Env() {
+		found = found || kv.Key == "SLUICE_SECRETS_KEY_FILE" && kv.Value == s.SecretsKeyFile()
+	}
+	if !found {
+		t.Fatal("stack env lacks SLUICE_SECRETS_KEY_FILE")
+	}
+	if err := s.writeConfig(); err != nil {
+		t.Fatal(err)
+	}
+	if y, _ := os.ReadFile(s.ConfigFile()); !strings.Contains(string(y), "secrets:\n  key_file: \""+s.SecretsKeyFile()+"\"") {
+		t.Fatalf("config lacks secrets.key_file:\n%s", y)
 	}
 }

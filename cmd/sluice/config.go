@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicepay/sluice/config"
+	"github.com/sluicepay/sluice/internal/secrets"
 	"github.com/sluicepay/sluice/payments"
 	"github.com/sluicepay/sluice/schema"
 	"github.com/sluicepay/sluice/stores"
@@ -50,7 +51,9 @@ SLUICE_* variable that set it):
     (a regtest bcrt1... for BTC on regtest; 0x and 40 hex digits for ETH and USDT);
   - sweeps.withdrawal_minimum: at most as many decimals as the currency has;
   - payments.seed_file and payments.seed_passphrase_file: present, mode 0600 (no group or
-    other access), and a mnemonic or hex seed; sweeps.enabled needs a seed file.
+    other access), and a mnemonic or hex seed; sweeps.enabled needs a seed file;
+  - secrets.key_file: present, mode 0600, and a key (without one: a warning that webhook
+    secrets are stored in the clear).
 
 It connects to nothing: whether the stores and nodes answer, and on the network configured,
 is checked by the processes when they start (and shown by /readyz).`,
@@ -59,9 +62,12 @@ is checked by the processes when they start (and shown by /readyz).`,
   SLUICE_SEED_FILE=/run/sluice/seed/seed sluice config check /etc/sluice/sluice.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfigFile(args[0], needSeed|needSweep)
+			cfg, err := loadConfigFile(args[0], needSeed|needSweep|needSecrets)
 			if err != nil {
 				return err
+			}
+			if cfg.Secrets.KeyFile == "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "warning: %s\n", secrets.ClearWarning)
 			}
 			if cfg.Payments.SeedFile == "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (no payments.seed_file: no custodial wallets, only merchants' watch-only ones)\n", args[0])
@@ -80,8 +86,9 @@ is checked by the processes when they start (and shown by /readyz).`,
 type need int
 
 const (
-	needSeed  need = 1 << iota // it derives keys: payments.seed_file must be a seed
-	needSweep                  // it runs the sweepers when sweeps.enabled
+	needSeed    need = 1 << iota // it derives keys: payments.seed_file must be a seed
+	needSweep                    // it runs the sweepers when sweeps.enabled
+	needSecrets                  // it reads or writes webhook secrets: secrets.key_file must be a key
 )
 
 // configNeeds is what cmd, with its flags, needs of its configuration.
@@ -89,13 +96,16 @@ func configNeeds(cmd *cobra.Command) need {
 	switch cmd.CommandPath() {
 	case "sluice serve":
 		if index, _ := cmd.Flags().GetBool("index"); index {
-			return needSeed | needSweep
+			return needSeed | needSweep | needSecrets
 		}
 		return needSeed
 	case "sluice sweep":
 		return needSeed | needSweep
 	case "sluice wallets rescan":
 		return needSeed
+	case "sluice webhooks", "sluice merchant create", "sluice merchant rotate-secret",
+		"sluice secrets encrypt", "sluice secrets check", "sluice secrets rekey":
+		return needSecrets
 	case "sluice ledger check":
 		if noSolvency, _ := cmd.Flags().GetBool("no-solvency"); !noSolvency {
 			return needSeed
@@ -113,6 +123,9 @@ func configChecks(n need) []config.Check {
 	}
 	if n&needSweep != 0 {
 		checks = append(checks, payments.CheckSweeping)
+	}
+	if n&needSecrets != 0 {
+		checks = append(checks, secrets.CheckKeyFile)
 	}
 	return checks
 }

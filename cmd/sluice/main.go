@@ -77,6 +77,7 @@ present) with SLUICE_* environment overrides; see "sluice config --help".`,
 		newDecodeCmd(), newBenchCmd(), newDevnetCmd(), newVersionCmd())
 	root.AddCommand(newSchemaCmd(), newWithdrawalsCmd(), newReceiveCmd())
 	root.AddCommand(newWalletsCmd())
+	root.AddCommand(newSecretsCmd())
 	return root
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicepay/sluice/config"
+	"github.com/sluicepay/sluice/internal/secrets"
 	"github.com/sluicepay/sluice/merchant"
 	"github.com/sluicepay/sluice/payments"
 )
@@ -17,6 +18,7 @@ import (
 func newMerchantCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "merchant", Short: "Create merchants, their API keys and watch-only keys"}
 	cmd.AddCommand(newMerchantCreateCmd(), newMerchantUpdateCmd(), newMerchantKeyCmd(), newMerchantXPubCmd())
+	cmd.AddCommand(newMerchantRotateSecretCmd())
 	cmd.AddCommand(newMerchantListCmd(), newMerchantShowCmd())
 	return cmd
 }
@@ -127,8 +129,12 @@ status 1), failed (status 2), withdrawal (the withdrawal webhook: status 0 sent,
 				if _, err := sf.Changes(); err != nil {
 					return err
 				}
+				secretKey, err := secrets.KeyFromConfig(cfg)
+				if err != nil {
+					return err
+				}
 				created, err := merchant.Create(cmd.Context(), pg, merchant.Spec{Name: name, Webhooks: endpoints, Confirmations: cs,
-					ConvertCurrency: convert, Key: ks}, targetCheck(cfg))
+					ConvertCurrency: convert, Key: ks, SecretKey: secretKey}, targetCheck(cfg))
 				if err != nil {
 					return err
 				}
@@ -257,6 +263,7 @@ func newMerchantKeyCmd() *cobra.Command {
 	revoke.Flags().Int64Var(&rid, "merchant", 0, "the merchant's id (required)")
 	_ = revoke.MarkFlagRequired("merchant")
 	cmd.AddCommand(create, revoke)
+	cmd.AddCommand(newMerchantKeyRotateCmd())
 	cmd.AddCommand(newMerchantKeyListCmd())
 	return cmd
 }

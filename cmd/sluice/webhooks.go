@@ -186,6 +186,10 @@ func runWebhooks(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 		return err
 	}
 	defer pg.Close()
+	key, err := webhookSecrets(ctx, cfg, pg, log)
+	if err != nil {
+		return err
+	}
 	convert, stopRates, err := startRates(ctx, cfg, pg, reg, log) // fiat conversion, rates fixed per deposit
 	if err != nil {
 		return err
@@ -193,5 +197,5 @@ func runWebhooks(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	defer stopRates()
 	return webhook.Run(ctx, webhook.Deps{DB: pg, Log: log.With("worker", "webhooks"), Metrics: webhook.NewMetrics(reg),
 		Allow: allow, Workers: cfg.Webhooks.Workers, Timeout: cfg.Webhooks.Timeout, MaxAge: cfg.Webhooks.MaxAge,
-		Convert: convert, BlockDeadAfter: cfg.Receive.BlockDeadAfter})
+		Convert: convert, BlockDeadAfter: cfg.Receive.BlockDeadAfter, Secrets: key})
 }

@@ -212,6 +212,19 @@ func KeyFromConfig(cfg *config.Config) (*Key, error) {
 	return k, nil
 }
 
+// CheckKeyFile is the config.Check of secrets.key_file: the file is
+// present, mode 0600 (or stricter) and a key. Commands that read or write
+// webhook secrets run it at start, and "sluice config check" runs it.
+func CheckKeyFile(cfg *config.Config) []config.Problem {
+	if cfg.Secrets.KeyFile == "" {
+		return nil
+	}
+	if _, err := LoadKeyFile(cfg.Secrets.KeyFile); err != nil {
+		return []config.Problem{config.NewProblem("secrets.key_file", err)}
+	}
+	return nil
+}
+
 // ClearWarning is what sluice logs (and config check prints) when no key is
 // configured.
 const ClearWarning = "no secrets.key_file (SLUICE_SECRETS_KEY_FILE): merchants' webhook secrets are stored in the clear in Postgres, " +
