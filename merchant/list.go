@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/internal/secrets"
 	"github.com/sluicepay/sluice/payments"
 )
 
@@ -73,8 +74,8 @@ type Key struct {
 	RateLimit  int            `json:"rate_limit"` // 0: the server default
 	CreatedAt  time.Time      `json:"created_at"`
 	ExpiresAt  *time.Time     `json:"expires_at"`
-	RevokedAt  *time.Time     `json:"revoked_at"` // may be ahead: revoked then
-	State      string         `json:"state"`      // active, expired or revoked
+	RevokedAt  *time.Time     `json:"revoked_at"`
+	State      string         `json:"state"` // active, expired or revoked
 }
 
 // Keys returns the API keys of one merchant, or of every merchant when
@@ -129,13 +130,19 @@ type Confirmation struct {
 
 // Detail is one merchant as the operator sees it.
 type Detail struct {
-	ID              int64               `json:"id"`
-	Name            string              `json:"name"`
-	CreatedAt       time.Time           `json:"created_at"`
-	KeyAccount      int                 `json:"key_account"`      // its HD account for deposit addresses
-	ConvertCurrency string              `json:"convert_currency"` // "", USD or EUR
-	WatchOnly       []string            `json:"watch_only"`       // currencies whose wallets come from its xpub
-	Webhooks        map[string]Endpoint `json:"webhooks"`         // by kind
+	ID              int64     `json:"id"`
+	Name            string    `json:"name"`
+	CreatedAt       time.Time `json:"created_at"`
+	KeyAccount      int       `json:"key_account"`      // its HD account for deposit addresses
+	ConvertCurrency string    `json:"convert_currency"` // "", USD or EUR
+	WatchOnly       []string  `json:"watch_only"`       // currencies whose wallets come from its xpub
+	// The webhook secret's state, never the secret: encrypted at rest (with
+	// secrets.key_file), when it was last rotated, and until when the one
+	// it replaced still signs.
+	SecretEncrypted bool                `json:"webhook_secret_encrypted"`
+	SecretRotated   *time.Time          `json:"webhook_secret_rotated_at"`
+	PreviousUntil   *time.Time          `json:"previous_webhook_secret_until"`
+	Webhooks        map[string]Endpoint `json:"webhooks"` // by kind
 	Confirmations   []Confirmation      `json:"confirmations"`
 	Settlements     []Settlement        `json:"settlements"`
 	Keys            []Key               `json:"keys"`
@@ -145,9 +152,14 @@ type Detail struct {
 // Show reads one merchant's settings, keys (without secrets) and balances.
 func Show(ctx context.Context, db *pgxpool.Pool, merchantID int64) (Detail, error) {
 	d := Detail{ID: merchantID, WatchOnly: []string{}}
+	var stored string
 	err := db.QueryRow(ctx, `SELECT name, created_at, key_account, convert_currency,
-			coalesce((SELECT array_agg(currency ORDER BY currency) FROM merchant_xpubs WHERE merchant_id = m.id), '{}')
-		FROM merchants m WHERE id = $1`, merchantID).Scan(&d.Name, &d.CreatedAt, &d.KeyAccount, &d.ConvertCurrency, &d.WatchOnly)
+			coalesce((SELECT array_agg(currency ORDER BY currency) FROM merchant_xpubs WHERE merchant_id = m.id), '{}'),
+			webhook_secret, webhook_secret_rotated_at,
+			CASE WHEN previous_webhook_secret <> '' AND previous_webhook_secret_expires_at > now() THEN previous_webhook_secret_expires_at END
+		FROM merchants m WHERE id = $1`, merchantID).Scan(&d.Name, &d.CreatedAt, &d.KeyAccount, &d.ConvertCurrency, &d.WatchOnly,
+		&stored, &d.SecretRotated, &d.PreviousUntil)
+	d.SecretEncrypted = secrets.IsSealed(stored)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Detail{}, fmt.Errorf("no merchant %d", merchantID)
 	}

@@ -107,6 +107,17 @@ func printMerchant(out io.Writer, d merchant.Detail) error {
 	fmt.Fprintf(tw, "key account\t%d\n", d.KeyAccount)
 	fmt.Fprintf(tw, "convert\t%s\n", dashIfEmpty(d.ConvertCurrency))
 	fmt.Fprintf(tw, "watch-only\t%s\n", dashIfEmpty(strings.Join(d.WatchOnly, ",")))
+	secret := "stored in plain text (no secrets.key_file when it was set)"
+	if d.SecretEncrypted {
+		secret = "encrypted at rest"
+	}
+	if d.SecretRotated != nil {
+		secret += ", rotated " + d.SecretRotated.UTC().Format(time.RFC3339)
+	}
+	if d.PreviousUntil != nil {
+		secret += ", the previous one also signs until " + d.PreviousUntil.UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintf(tw, "webhook secret\t%s\n", secret)
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "WEBHOOK\tMETHOD\tURL")
 	for _, k := range merchant.Kinds {
@@ -216,12 +227,8 @@ func printKeys(out io.Writer, ks []merchant.Key, withMerchant bool) error {
 		if k.ExpiresAt != nil {
 			expires = k.ExpiresAt.UTC().Format(time.RFC3339)
 		}
-		state := k.State
-		if k.State == "active" && k.RevokedAt != nil {
-			state = "active, revoked at " + k.RevokedAt.UTC().Format(time.RFC3339)
-		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, dashIfEmpty(oneLine(k.Name)), strings.Join(k.Scopes, ","),
-			networks, rate, k.CreatedAt.UTC().Format(time.RFC3339), expires, state)
+			networks, rate, k.CreatedAt.UTC().Format(time.RFC3339), expires, k.State)
 	}
 	return tw.Flush()
 }
