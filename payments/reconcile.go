@@ -15,11 +15,23 @@ import (
 	"github.com/sluicepay/sluice/stores"
 )
 
-// Addresses lists the chain's wallet addresses (as the ledger holds them).
+// watched are the chain's wallets the watch set holds: expired receive
+// addresses leave it (ExpiredAddresses lists them for the reconciler).
+const watched = `FROM wallets w WHERE chain = $1
+	AND NOT EXISTS (SELECT 1 FROM receive_addresses ra WHERE ra.wallet_id = w.id AND ra.expired_at IS NOT NULL)`
+
+// Addresses lists the chain's wallet addresses the watch set must hold.
 func (l *Ledger) Addresses(ctx context.Context, chain string) ([]string, error) {
-	// expired receive addresses leave the hot set; ExpiredAddresses lists them for the reconciler
-	return l.addresses(ctx, `SELECT address FROM wallets w WHERE chain = $1
-		AND NOT EXISTS (SELECT 1 FROM receive_addresses ra WHERE ra.wallet_id = w.id AND ra.expired_at IS NOT NULL) ORDER BY id`, chain)
+	return l.addresses(ctx, "SELECT address "+watched+" ORDER BY id", chain)
+}
+
+// CountAddresses counts what Addresses lists.
+func (l *Ledger) CountAddresses(ctx context.Context, chain string) (int64, error) {
+	var n int64
+	if err := l.DB.QueryRow(ctx, "SELECT count(*) "+watched, chain).Scan(&n); err != nil {
+		return 0, fmt.Errorf("ledger: %w", err)
+	}
+	return n, nil
 }
 
 // ExpiredAddresses lists the chain's expired receive addresses: out of the

@@ -49,6 +49,13 @@ type Guard struct {
 	Interval time.Duration
 	// MaxDepth bounds how far below the tip a repair reconciles (default 10,000 blocks).
 	MaxDepth int64
+	// LedgerCount, when set, counts the addresses Ledger lists; every
+	// CountEvery (default 1 minute) the guard compares it with the set's
+	// size (sluice_watch_ledger_addresses beside sluice_watch_addresses), so
+	// a set that lost part of its members without losing its sentinel
+	// shows, and alerts.
+	LedgerCount func(ctx context.Context) (int64, error)
+	CountEvery  time.Duration
 	Log      *slog.Logger
 
 	m                 *guardMetrics
@@ -56,12 +63,14 @@ type Guard struct {
 	known             string     // the build last seen intact
 	good              int64      // Height read just before the sentinel was last seen intact
 	down, warnedError bool
+	counted           time.Time // when the sizes were last compared
 }
 
 type guardMetrics struct {
 	rebuilds *prometheus.CounterVec
 	intact   prometheus.Gauge
 	good     prometheus.Gauge
+	ledger   prometheus.Gauge
 }
 
 // NewGuard returns a guard of set with its metrics registered on reg (nil
@@ -76,14 +85,17 @@ func NewGuard(set *Set, reg prometheus.Registerer) (*Guard, error) {
 			Help: "1 while the watch set's sentinel is the one the guard knows; 0 while Redis is unreachable or the set is being repaired."}),
 		good: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sluice_watch_intact_height", ConstLabels: cl,
 			Help: "The block height matched at the last check that found the watch set intact (a repair reconciles from here)."}),
+		ledger: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sluice_watch_ledger_addresses", ConstLabels: cl,
+			Help: "The ledger's wallet addresses the watch set must hold, counted with sluice_watch_addresses each minute: fewer in the set means payments to the rest are not matched."}),
 	}
 	for _, r := range []string{ReasonMissing, ReasonChanged, ReasonReconnect, ReasonRepair, ReasonShrink} {
 		m.rebuilds.WithLabelValues(r) // at 0 from the start
 	}
 	if reg != nil {
-		for i, c := range []prometheus.Collector{m.rebuilds, m.intact, m.good} {
+		all := []prometheus.Collector{m.rebuilds, m.intact, m.good, m.ledger}
+		for i, c := range all {
 			if err := reg.Register(c); err != nil {
-				for _, d := range []prometheus.Collector{m.rebuilds, m.intact, m.good}[:i] {
+				for _, d := range all[:i] {
 					reg.Unregister(d)
 				}
 				return nil, fmt.Errorf("watch %s: guard metrics: %w", set.chain, err)
@@ -153,6 +165,7 @@ func (g *Guard) Check(ctx context.Context) {
 		}
 		g.m.intact.Set(1)
 		g.warnedError = false
+		g.compareSizes(ctx)
 		return
 	}
 	g.m.intact.Set(0)
@@ -163,6 +176,31 @@ func (g *Guard) Check(ctx context.Context) {
 		}
 		g.warnedError = true
 	}
+}
+
+// compareSizes counts the ledger's addresses and the set's members, at
+// most every CountEvery. The ledger is counted first: a wallet created in
+// between is in both or only in the set, never a false shortfall.
+func (g *Guard) compareSizes(ctx context.Context) {
+	every := g.CountEvery
+	if every <= 0 {
+		every = time.Minute
+	}
+	if g.LedgerCount == nil || time.Since(g.counted) < every {
+		return
+	}
+	n, err := g.LedgerCount(ctx)
+	if err == nil {
+		_, err = g.Set.Size(ctx)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			g.logger().Warn("comparing the watch set's size with the ledger failed", "err", err)
+		}
+		return
+	}
+	g.m.ledger.Set(float64(n))
+	g.counted = time.Now()
 }
 
 func (g *Guard) repair(ctx context.Context, reason string, sen Sentinel) error {

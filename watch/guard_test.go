@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -259,5 +260,38 @@ func TestGuardShrink(t *testing.T) {
 	}
 	if r := l.reconciles(); len(r) != 0 {
 		t.Errorf("reconciles %v after a shrink", r)
+	}
+}
+
+// TestGuardComparesSizes: a set that lost members but kept its sentinel
+// (an SREM, a partial restore) is still "intact"; the size comparison shows
+// it: sluice_watch_addresses under sluice_watch_ledger_addresses.
+func TestGuardComparesSizes(t *testing.T) {
+	ctx := context.Background()
+	rdb := testRedis(t)
+	s := open(t, rdb, "ltc", Config{Expected: 1000})
+	addrs := randAddrs(rand.New(rand.NewPCG(5, 6)), "ltc1q", 20)
+	l := &guardLedger{}
+	l.set(100, addrs...)
+	if err := s.Rebuild(ctx, seqOf(addrs)); err != nil {
+		t.Fatal(err)
+	}
+	g := newTestGuard(t, s, l, prometheus.NewRegistry())
+	g.LedgerCount = func(context.Context) (int64, error) { return int64(len(addrs)), nil }
+	g.CountEvery = time.Millisecond
+	g.Check(ctx)
+	if set, led := testutil.ToFloat64(s.m.addresses), testutil.ToFloat64(g.m.ledger); set != 20 || led != 20 {
+		t.Fatalf("set %v, ledger %v; want 20 and 20", set, led)
+	}
+	if err := rdb.SRem(ctx, s.addrs, addrs[0], addrs[1]).Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond)
+	g.Check(ctx)
+	if v := testutil.ToFloat64(g.m.intact); v != 1 {
+		t.Fatalf("intact %v: the sentinel was kept", v)
+	}
+	if set, led := testutil.ToFloat64(s.m.addresses), testutil.ToFloat64(g.m.ledger); set != 18 || led != 20 {
+		t.Fatalf("set %v, ledger %v; want 18 under 20", set, led)
 	}
 }

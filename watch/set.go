@@ -101,6 +101,17 @@ func Open(ctx context.Context, rdb redis.UniversalClient, chain string, cfg Conf
 // Chain is the chain id the set was opened for.
 func (s *Set) Chain() string { return s.chain }
 
+// Size counts the exact set's members (SCARD) and sets
+// sluice_watch_addresses to it.
+func (s *Set) Size(ctx context.Context) (int64, error) {
+	n, err := s.rdb.SCard(ctx, s.addrs).Result()
+	if err != nil {
+		return 0, s.errf("size", err)
+	}
+	s.m.addresses.Set(float64(n))
+	return n, nil
+}
+
 // Layout is the bitmap's layout (m, k).
 func (s *Set) Layout() Layout { return s.layout }
 

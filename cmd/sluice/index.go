@@ -112,6 +112,7 @@ func openWatch(ctx context.Context, st *stores.Set, reg prometheus.Registerer, l
 	}
 	g.Log = log.With("chain", chain, "worker", "watch-guard")
 	g.Ledger = func(ctx context.Context) ([]string, error) { return ledger.Addresses(ctx, chain) }
+	g.LedgerCount = func(ctx context.Context) (int64, error) { return ledger.CountAddresses(ctx, chain) }
 	g.Height = func(ctx context.Context) (int64, error) { return indexer.MatchedHeight(ctx, st.PG, chain) }
 	cons := &payments.Consumer{Ledger: ledger, Chain: chain, Log: g.Log, ReceiveConfirmations: receiveConfs}
 	g.Reconcile = func(ctx context.Context, from int64) (int, error) {

@@ -63,6 +63,7 @@ one paying a higher fee, up to sweeps.fee_rate_ceiling; whichever the chain mine
 	}
 	cmd.Flags().StringSliceVar(&chains, "chain", nil, "chains to sweep (btc, ltc, eth); default every configured chain")
 	addMetricsFlag(cmd, &metricsListen, "127.0.0.1:9104")
+	cmd.AddCommand(newSweepJobsCmd())
 	return cmd
 }
 

@@ -54,7 +54,11 @@ request), webhooks.max_age. Any number of these processes may share one ledger.`
 			if err != nil {
 				return err
 			}
-			reg, stop, err := workerMetrics("webhooks", metricsListen, log)
+			checks, err := storeChecks(cmd.Context(), cfg, "postgres")
+			if err != nil {
+				return err
+			}
+			reg, stop, err := workerMetrics("webhooks", metricsListen, log, checks)
 			if err != nil {
 				return err
 			}

@@ -21,6 +21,9 @@ type Metrics struct {
 	// Age is the age of the cached price of each pair (+Inf when none is
 	// cached): above rates.max_age, conversions and the litepay minimum wait.
 	Age *prometheus.GaugeVec
+	// MaxAge is rates.max_age, so an alert compares Age with the
+	// configured limit rather than a copy of it.
+	MaxAge prometheus.Gauge
 }
 
 // NewMetrics registers the rate metrics with reg. A second call with the
@@ -34,9 +37,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Age: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_rate_age_seconds",
 			Help: "Age of the cached fiat price of each currency in each fiat currency (+Inf when none is cached). A price older than rates.max_age is never used."},
 			[]string{"currency", "fiat"}),
+		MaxAge: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sluice_rate_max_age_seconds",
+			Help: "rates.max_age: a cached fiat price older than this is never used (conversions send 0, litepay forwarding waits)."}),
 	}
 	m.Fetches = register(reg, m.Fetches)
 	m.Age = register(reg, m.Age)
+	m.MaxAge = register(reg, m.MaxAge)
 	return m
 }
 

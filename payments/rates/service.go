@@ -170,6 +170,9 @@ func (s *Service) Run(ctx context.Context) error {
 		names[i] = src.Name()
 	}
 	s.log.Info("fiat rates", "sources", names, "refresh", s.o.Refresh, "max_age", s.o.MaxAge)
+	if s.o.Metrics != nil {
+		s.o.Metrics.MaxAge.Set(s.o.MaxAge.Seconds())
+	}
 	refresh := time.NewTicker(s.o.Refresh)
 	defer refresh.Stop()
 	ages := time.NewTicker(5 * time.Second)

@@ -95,8 +95,8 @@ type Metrics struct {
 	HotWallet, Owed, Shortfall, Paused *prometheus.GaugeVec
 	// Donations counts litepay payments kept under the minimum, per currency.
 	Donations *prometheus.CounterVec
-	// RoundErrors counts rounds that failed (a job that cannot be built or
-	// sent, a node or database error), per chain; OldestJob is the age of
+	// RoundErrors counts failures of a round's steps, per chain and stage
+	// (plan, ledger, job, quote); OldestJob is the age of
 	// the oldest job in each open state (planned included), per chain.
 	RoundErrors *prometheus.CounterVec
 	OldestJob   *prometheus.GaugeVec
@@ -121,7 +121,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.Donations = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_litepay_donations_total",
 		Help: "litepay payments under the 1 USD minimum kept as donations (not forwarded, no callback), by currency."}, []string{"currency"})
 	m.RoundErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_sweep_round_errors_total",
-		Help: "Sweep rounds that failed (a job that cannot be built or sent, a node or database error), by chain; the log says why."}, []string{"chain"})
+		Help: "Failures in sweep rounds, by chain and stage: plan (new jobs could not be planned), ledger (open jobs could not be read), job (a job could not be built, signed, sent or followed; one per job), quote (the fee reserve quote); the log says why."},
+		[]string{"chain", "stage"})
 	m.OldestJob = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_sweep_job_oldest_seconds",
 		Help: "Age of the oldest sweep job in each open state (planned, signed, broadcast), by chain; 0 when none."}, []string{"chain", "state"})
 	reg.MustRegister(m.Jobs, m.Open, m.HotWallet, m.Owed, m.Shortfall, m.Paused, m.Donations, m.RoundErrors, m.OldestJob)
@@ -157,9 +158,6 @@ func (r *Runner) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		if err := r.Round(ctx); err != nil && ctx.Err() == nil {
 			r.Log.Warn("sweep round failed; retrying", "chain", r.Chain, "err", err)
-			if r.Metrics != nil {
-				r.Metrics.RoundErrors.WithLabelValues(r.Chain).Inc()
-			}
 		}
 		select {
 		case <-ctx.Done():
@@ -172,23 +170,32 @@ func (r *Runner) Run(ctx context.Context) error {
 // Round plans new jobs and moves every open job one step where it can.
 func (r *Runner) Round(ctx context.Context) error {
 	if _, err := r.plan(ctx); err != nil {
-		return err
+		return r.failed(ctx, "plan", err)
 	}
 	jobs, err := r.open(ctx)
 	if err != nil {
-		return err
+		return r.failed(ctx, "ledger", err)
 	}
 	var errs []error
 	for _, j := range jobs {
 		if err := r.advance(ctx, j); err != nil {
-			errs = append(errs, fmt.Errorf("sweep %d: %w", j.ID, err))
+			errs = append(errs, r.failed(ctx, "job", fmt.Errorf("sweep %d: %w", j.ID, err)))
 		}
 	}
 	r.gauge(ctx)
 	if err := r.quote(ctx); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, r.failed(ctx, "quote", err))
 	}
 	return errors.Join(errs...)
+}
+
+// failed counts a failed step of a round (not one cut short by ctx) and
+// returns its error.
+func (r *Runner) failed(ctx context.Context, stage string, err error) error {
+	if r.Metrics != nil && ctx.Err() == nil {
+		r.Metrics.RoundErrors.WithLabelValues(r.Chain, stage).Inc()
+	}
+	return err
 }
 
 // open lists the chain's jobs that are planned, signed or broadcast.
@@ -587,7 +594,9 @@ func (r *Runner) initMetrics() {
 			r.Metrics.Jobs.WithLabelValues(r.Chain, k, s)
 		}
 	}
-	r.Metrics.RoundErrors.WithLabelValues(r.Chain)
+	for _, stage := range []string{"plan", "ledger", "job", "quote"} {
+		r.Metrics.RoundErrors.WithLabelValues(r.Chain, stage)
+	}
 	for _, s := range []string{StatePlanned, StateSigned, StateBroadcast} {
 		r.Metrics.OldestJob.WithLabelValues(r.Chain, s)
 	}
