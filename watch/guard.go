@@ -56,7 +56,7 @@ type Guard struct {
 	// shows, and alerts.
 	LedgerCount func(ctx context.Context) (int64, error)
 	CountEvery  time.Duration
-	Log      *slog.Logger
+	Log         *slog.Logger
 
 	m                 *guardMetrics
 	mu                sync.Mutex // one Check or Shrink at a time
