@@ -11,9 +11,9 @@ ALTER TABLE merchants ADD COLUMN previous_webhook_secret_expires_at timestamptz;
 ALTER TABLE merchants ADD COLUMN webhook_secret_rotated_at timestamptz;
 
 -- +goose Down
--- An older sluice signs with webhook_secret as it is: decrypted ones
--- ("sluice secrets decrypt" before going down) sign as before, encrypted
--- ones would sign with the ciphertext.
+-- An older sluice signs with webhook_secret as it is stored: run "sluice
+-- secrets rekey --to-plaintext" before going down, or it signs with the
+-- ciphertext.
 ALTER TABLE merchants DROP COLUMN webhook_secret_rotated_at;
 ALTER TABLE merchants DROP COLUMN previous_webhook_secret_expires_at;
 ALTER TABLE merchants DROP COLUMN previous_webhook_secret;
