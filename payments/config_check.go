@@ -62,15 +62,6 @@ func CheckSeed(cfg *config.Config) []config.Problem {
 	return ps
 }
 
-// CheckSweeping refuses sweeps.enabled without payments.seed_file: the
-// sweepers sign with keys derived from the seed.
-func CheckSweeping(cfg *config.Config) []config.Problem {
-	if !cfg.Sweeps.Enabled || cfg.Payments.SeedFile != "" {
-		return nil
-	}
-	return []config.Problem{{Key: "sweeps.enabled", Msg: "the sweepers need payments.seed_file (SLUICE_SEED_FILE): the deposit keys come from it"}}
-}
-
 func sortedCurrencies(m map[string]string) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {

@@ -37,21 +37,23 @@ when present) and then these environment variables, which override the file:
 	check := &cobra.Command{
 		Use:   "check FILE",
 		Short: "Check a configuration file (with the SLUICE_* overrides applied) as every sluice process does at start; exit 1 listing every problem",
-		Long: `Checks FILE, with the SLUICE_* variables of the environment applied, with the code every
-sluice command runs at start before it touches a store or a node, and all of it at once:
-what "serve", "sweep" and "wallets rescan" check besides ("index", "consume" and
-"webhooks" read no seed). It says ok exactly when every process accepts the configuration,
-and otherwise lists every problem in one run, each with its file, line and key (or the
-SLUICE_* variable that set it):
+		Long: `Checks FILE, with the SLUICE_* variables of the environment applied, with the code the
+sluice commands run at start before they touch a store or a node: the checks of every
+command together (the seed, say, is read only by those that derive keys: serve, sweep,
+wallets rescan, ledger check). It says ok exactly when every process accepts the
+configuration, and otherwise lists every problem in one run, each with its file, line and
+key (or the SLUICE_* variable that set it), and exits 1:
 
   - the file: YAML syntax, unknown keys, values of the wrong type ("fast" for an integer);
   - the values: URLs and DSNs (which must carry their passwords), networks, listen
     addresses, durations and limits, tokens, rates sources, log settings, and more;
+  - chains: one at least (index and consume need one);
   - sweeps.fee_addresses: each must be an address of its currency's configured network
     (a regtest bcrt1... for BTC on regtest; 0x and 40 hex digits for ETH and USDT);
   - sweeps.withdrawal_minimum: at most as many decimals as the currency has;
   - payments.seed_file and payments.seed_passphrase_file: present, mode 0600 (no group or
-    other access), and a mnemonic or hex seed; sweeps.enabled needs a seed file;
+    other access), and a mnemonic or hex seed (a configuration without one is not refused:
+    the processes that need no keys run without it, and "sluice sweep" says so);
   - secrets.key_file: present, mode 0600, and a key (without one: a warning that webhook
     secrets are stored in the clear).
 
@@ -62,7 +64,7 @@ is checked by the processes when they start (and shown by /readyz).`,
   SLUICE_SEED_FILE=/run/sluice/seed/seed sluice config check /etc/sluice/sluice.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfigFile(args[0], needSeed|needSweep|needSecrets)
+			cfg, err := loadConfigFile(args[0], needSeed|needSecrets|needChain)
 			if err != nil {
 				return err
 			}
@@ -87,8 +89,8 @@ type need int
 
 const (
 	needSeed    need = 1 << iota // it derives keys: payments.seed_file must be a seed
-	needSweep                    // it runs the sweepers when sweeps.enabled
 	needSecrets                  // it reads or writes webhook secrets: secrets.key_file must be a key
+	needChain                    // it works on the configured chains: one at least
 )
 
 // configNeeds is what cmd, with its flags, needs of its configuration.
@@ -96,13 +98,15 @@ func configNeeds(cmd *cobra.Command) need {
 	switch cmd.CommandPath() {
 	case "sluice serve":
 		if index, _ := cmd.Flags().GetBool("index"); index {
-			return needSeed | needSweep | needSecrets
+			return needSeed | needSecrets
 		}
 		return needSeed
 	case "sluice sweep":
-		return needSeed | needSweep
+		return needSeed
 	case "sluice wallets rescan":
 		return needSeed
+	case "sluice index", "sluice consume":
+		return needChain
 	case "sluice webhooks", "sluice merchant create", "sluice merchant rotate-secret",
 		"sluice secrets encrypt", "sluice secrets check", "sluice secrets rekey":
 		return needSecrets
@@ -121,13 +125,22 @@ func configChecks(n need) []config.Check {
 	if n&needSeed != 0 {
 		checks = append(checks, payments.CheckSeed)
 	}
-	if n&needSweep != 0 {
-		checks = append(checks, payments.CheckSweeping)
-	}
 	if n&needSecrets != 0 {
 		checks = append(checks, secrets.CheckKeyFile)
 	}
+	if n&needChain != 0 {
+		checks = append(checks, checkSomeChain)
+	}
 	return checks
+}
+
+// checkSomeChain refuses a configuration without a chain, which the
+// indexers and payments workers have nothing to do with.
+func checkSomeChain(cfg *config.Config) []config.Problem {
+	if cfg.Chains.BTC.IsEnabled() || cfg.Chains.LTC.IsEnabled() || cfg.Chains.ETH.IsEnabled() {
+		return nil
+	}
+	return []config.Problem{{Key: "chains", Msg: "no chain configured: index and consume need chains.btc, chains.ltc or chains.eth (or SLUICE_BTC_RPC, SLUICE_LTC_RPC, SLUICE_ETH_WS)"}}
 }
 
 // loadConfigFile loads path (none when empty) with the environment's

@@ -104,6 +104,7 @@ func TestConfigCheck(t *testing.T) {
 	os.WriteFile(good, []byte(`clickhouse: {dsn: "clickhouse://default:x@127.0.0.1:9000/sluice"}
 postgres: {dsn: "postgres://u:p@127.0.0.1:5432/sluice"}
 redis: {url: "redis://127.0.0.1:6379/0"}
+chains: {btc: {network: regtest, rpc: "http://u:p@127.0.0.1:18443"}}
 `), 0o600)
 	// only the file speaks: unset every SLUICE_ override of the test stack
 	var clean []string
