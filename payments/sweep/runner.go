@@ -179,7 +179,7 @@ func (r *Runner) Round(ctx context.Context) error {
 	var errs []error
 	for _, j := range jobs {
 		if err := r.advance(ctx, j); err != nil {
-			errs = append(errs, r.failed(ctx, "job", fmt.Errorf("sweep %d: %w", j.ID, err)))
+			errs = append(errs, r.failed(ctx, "job", err)) // advance names the sweep
 		}
 	}
 	r.gauge(ctx)
