@@ -467,8 +467,8 @@ func TestComposeSluice(t *testing.T) {
 				t.Fatal(err)
 			}
 			metrics[name+":"+port] = true
-			if !strings.Contains(healthText(s), ":"+port+"/") {
-				t.Errorf("service %s: its healthcheck does not ask its metrics port %s: %q", name, port, healthText(s))
+			if hc := healthText(s); !strings.Contains(hc, ":"+port+"/healthz") || !strings.Contains(hc, ":"+port+"/readyz") {
+				t.Errorf("service %s: its healthcheck must ask /healthz and /readyz on its metrics port %s: %q", name, port, hc)
 			}
 		}
 	}
@@ -928,10 +928,11 @@ func TestKubernetesManifests(t *testing.T) {
 					t.Errorf("%s: --metrics-listen %s, but its metrics port is %d", where, l, ports["metrics"])
 				}
 			}
+			// every process serves /healthz and /readyz (the workers on their metrics port)
+			if c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+				t.Errorf("%s: want liveness /healthz and readiness /readyz, got %s and %s", where, c.LivenessProbe.HTTPGet.Path, c.ReadinessProbe.HTTPGet.Path)
+			}
 			if c.Args[0] == "serve" {
-				if c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
-					t.Errorf("%s: want liveness /healthz and readiness /readyz, got %s and %s", where, c.LivenessProbe.HTTPGet.Path, c.ReadinessProbe.HTTPGet.Path)
-				}
 				_, p, _ := net.SplitHostPort(env["SLUICE_API_LISTEN"])
 				if p == "" {
 					p = "27080" // from sluice.yaml

@@ -22,7 +22,7 @@ import (
 // addMetricsFlag adds --metrics-listen to a worker command; example is a
 // loopback address for its help.
 func addMetricsFlag(cmd *cobra.Command, listen *string, example string) {
-	cmd.Flags().StringVar(listen, "metrics-listen", "", "serve Prometheus metrics on this address (e.g. "+example+"); default off")
+	cmd.Flags().StringVar(listen, "metrics-listen", "", "serve /metrics (Prometheus), /healthz and /readyz (the stores and nodes this worker needs) on this address (e.g. "+example+"); default off")
 }
 
 // workerMetrics returns a registry with the Go and process collectors and,
