@@ -25,7 +25,7 @@ import (
 // (ReplacingMergeTree before a merge) counted once.
 func TestEthereumBalanceExact(t *testing.T) {
 	dsn := testenv.FreshClickHouse(t)
-	if err := schema.Migrate(context.Background(), testenv.FreshPostgres(t), dsn, io.Discard); err != nil {
+	if err := schema.Migrate(context.Background(), testenv.FreshPostgres(t), dsn, "", io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	ch, err := stores.OpenClickHouse(dsn)

@@ -122,7 +122,7 @@ func hx(c byte) string { return strings.Repeat(string(c), 64) }
 // abandoned block's spends no longer count, the new block's do.
 func TestResolverAndReads(t *testing.T) {
 	dsn := testenv.FreshClickHouse(t)
-	if err := schema.Migrate(context.Background(), testenv.FreshPostgres(t), dsn, io.Discard); err != nil {
+	if err := schema.Migrate(context.Background(), testenv.FreshPostgres(t), dsn, "", io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	ch, err := stores.OpenClickHouse(dsn)

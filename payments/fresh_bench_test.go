@@ -21,7 +21,7 @@ import (
 func BenchmarkWalletFor(b *testing.B) {
 	ctx := context.Background()
 	pgDSN, chDSN := testenv.FreshPostgres(b), testenv.FreshClickHouse(b)
-	if err := schema.Migrate(ctx, pgDSN, chDSN, io.Discard); err != nil {
+	if err := schema.Migrate(ctx, pgDSN, chDSN, "", io.Discard); err != nil {
 		b.Fatal(err)
 	}
 	ch, err := stores.OpenClickHouse(chDSN)

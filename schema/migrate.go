@@ -91,7 +91,7 @@ func SplitStatements(sql string) []string {
 // Migrate brings both stores to the newest schema. Concurrent runs (from
 // any number of processes) wait for each other on a Postgres advisory lock,
 // so each migration is applied once. Progress goes to out.
-func Migrate(ctx context.Context, postgresDSN, clickhouseDSN string, out io.Writer) error {
+func Migrate(ctx context.Context, postgresDSN, clickhouseDSN, binary string, out io.Writer) error {
 	pgcfg, err := pgx.ParseConfig(postgresDSN)
 	if err != nil {
 		return fmt.Errorf("postgres DSN is invalid: %w", err)
@@ -115,13 +115,16 @@ func Migrate(ctx context.Context, postgresDSN, clickhouseDSN string, out io.Writ
 		}
 	}
 	// The lock is the session's: closing lockConn releases it, also if we die.
-	if err := migratePostgres(ctx, pgcfg, out); err != nil {
+	if err := CheckVersion(ctx, lockConn); err != nil {
+		return err
+	}
+	if err := migratePostgres(ctx, pgcfg, binary, out); err != nil {
 		return err
 	}
 	return migrateClickHouse(ctx, clickhouseDSN, out)
 }
 
-func migratePostgres(ctx context.Context, cfg *pgx.ConnConfig, out io.Writer) error {
+func migratePostgres(ctx context.Context, cfg *pgx.ConnConfig, binary string, out io.Writer) error {
 	db := stdlib.OpenDB(*cfg)
 	defer db.Close()
 	sub, err := fs.Sub(files, "postgres")
@@ -131,12 +134,6 @@ func migratePostgres(ctx context.Context, cfg *pgx.ConnConfig, out io.Writer) er
 	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithTableName("sluice_schema_migrations"))
 	if err != nil {
 		return fmt.Errorf("postgres migrations: %w", err)
-	}
-	if cur, err := p.GetDBVersion(ctx); err == nil {
-		if known, kerr := KnownVersion(); kerr == nil && cur > known {
-			return fmt.Errorf("%w: the ledger is at version %d, this binary knows up to %d: run the sluice that migrated it (or newer), "+
-				"or restore the backup taken before that upgrade (docs/operations.md, Upgrades)", ErrSchemaNewer, cur, known)
-		}
 	}
 	res, err := p.Up(ctx)
 	for _, r := range res {
@@ -155,6 +152,15 @@ func migratePostgres(ctx context.Context, cfg *pgx.ConnConfig, out io.Writer) er
 	}
 	if len(res) == 0 {
 		fmt.Fprintf(out, "postgres:   up to date (version %d)\n", v)
+	}
+	if binary == "" {
+		return nil
+	}
+	// one row per release and schema version, not one per start
+	if _, err := db.ExecContext(ctx, `INSERT INTO sluice_migrated_by (binary_version, schema_version)
+		SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM (SELECT binary_version, schema_version FROM sluice_migrated_by ORDER BY id DESC LIMIT 1) last
+			WHERE last.binary_version = $1 AND last.schema_version = $2)`, binary, v); err != nil {
+		return fmt.Errorf("postgres: record the migrating release: %w", err)
 	}
 	return nil
 }
@@ -308,8 +314,13 @@ func CheckVersion(ctx context.Context, q interface {
 		return fmt.Errorf("postgres: read the schema version: %w", err)
 	}
 	if v > known {
-		return fmt.Errorf("%w: the ledger is at version %d, this binary knows up to %d: run the sluice that migrated it (or newer), "+
-			"or restore the backup taken before that upgrade (docs/operations.md, Upgrades)", ErrSchemaNewer, v, known)
+		by := "a newer sluice"
+		var release string
+		if q.QueryRow(ctx, `SELECT binary_version FROM sluice_migrated_by ORDER BY id DESC LIMIT 1`).Scan(&release) == nil {
+			by = "sluice " + release
+		}
+		return fmt.Errorf("%w: the ledger is at schema version %d (migrated by %s), this binary knows up to %d: run that release "+
+			"(or newer), or restore the backup taken before that upgrade (docs/operations.md, Upgrades)", ErrSchemaNewer, v, by, known)
 	}
 	return nil
 }

@@ -60,7 +60,7 @@ func TestClickHouseStatementsRerunnable(t *testing.T) {
 	dsn := testenv.FreshClickHouse(t)
 	pg := testenv.FreshPostgres(t)
 	ctx := context.Background()
-	if err := Migrate(ctx, pg, dsn, io.Discard); err != nil {
+	if err := Migrate(ctx, pg, dsn, "", io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	ch, err := stores.OpenClickHouse(dsn)

@@ -26,8 +26,18 @@ func TestOlderBinaryRefusesNewerSchema(t *testing.T) {
 	if err := CheckVersion(ctx, pg); err != nil {
 		t.Fatalf("a ledger never migrated: %v", err)
 	}
-	if err := Migrate(ctx, pgDSN, chDSN, io.Discard); err != nil {
+	if err := Migrate(ctx, pgDSN, chDSN, "v0.3.0", io.Discard); err != nil {
 		t.Fatal(err)
+	}
+	// migrating again with the same release records nothing more; a new one does
+	for _, rel := range []string{"v0.3.0", "v0.3.1"} {
+		if err := Migrate(ctx, pgDSN, chDSN, rel, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var history string
+	if err := pg.QueryRow(ctx, `SELECT string_agg(binary_version, ' ' ORDER BY id) FROM sluice_migrated_by`).Scan(&history); err != nil || history != "v0.3.0 v0.3.1" {
+		t.Fatalf("migrated-by history %q (%v)", history, err)
 	}
 	if err := CheckVersion(ctx, pg); err != nil {
 		t.Fatalf("a ledger at this binary's version: %v", err)
@@ -41,10 +51,10 @@ func TestOlderBinaryRefusesNewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = CheckVersion(ctx, pg)
-	if !errors.Is(err, ErrSchemaNewer) || !strings.Contains(err.Error(), "restore the backup") {
+	if !errors.Is(err, ErrSchemaNewer) || !strings.Contains(err.Error(), "restore the backup") || !strings.Contains(err.Error(), "migrated by sluice v0.3.1") {
 		t.Fatalf("CheckVersion on a newer ledger: %v", err)
 	}
-	if err := Migrate(ctx, pgDSN, chDSN, io.Discard); !errors.Is(err, ErrSchemaNewer) {
+	if err := Migrate(ctx, pgDSN, chDSN, "v0.3.0", io.Discard); !errors.Is(err, ErrSchemaNewer) {
 		t.Fatalf("migrate with an older binary: %v", err)
 	}
 }

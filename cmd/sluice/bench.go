@@ -129,7 +129,7 @@ rows/s over the smaller limit's.`,
 				return fmt.Errorf("clickhouse DSN: %w", err)
 			}
 			u.Path = strings.TrimSuffix(u.Path, "/") + "_bench"
-			if err := schema.Migrate(ctx, cfg.Postgres.DSN, u.String(), cmd.ErrOrStderr()); err != nil {
+			if err := schema.Migrate(ctx, cfg.Postgres.DSN, u.String(), version, cmd.ErrOrStderr()); err != nil {
 				return err
 			}
 			ch, err := stores.OpenClickHouse(u.String())

@@ -84,7 +84,7 @@ ClickHouse's own SELECT 1 round trip. ratio_to_limit is the first page's p99 ove
 			}
 			if !reuse {
 				drop() // a run killed before left it
-				if err := schema.Migrate(ctx, cfg.Postgres.DSN, dsn, io.Discard); err != nil {
+				if err := schema.Migrate(ctx, cfg.Postgres.DSN, dsn, version, io.Discard); err != nil {
 					return err
 				}
 			}

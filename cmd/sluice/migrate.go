@@ -24,7 +24,7 @@ advisory lock. The ClickHouse database named in the DSN is created if missing.`,
 			if err != nil {
 				return err
 			}
-			if err := schema.Migrate(cmd.Context(), cfg.Postgres.DSN, cfg.ClickHouse.DSN, cmd.OutOrStdout()); err != nil {
+			if err := schema.Migrate(cmd.Context(), cfg.Postgres.DSN, cfg.ClickHouse.DSN, version, cmd.OutOrStdout()); err != nil {
 				return fmt.Errorf("migrate: %w", err)
 			}
 			return nil

@@ -18,7 +18,7 @@ import (
 func DSN(t testing.TB) string {
 	t.Helper()
 	dsn := testenv.FreshPostgres(t)
-	if err := schema.Migrate(context.Background(), dsn, testenv.FreshClickHouse(t), io.Discard); err != nil {
+	if err := schema.Migrate(context.Background(), dsn, testenv.FreshClickHouse(t), "", io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	return dsn

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,6 +64,38 @@ func checkSchema(t *testing.T, pgDSN, chDSN string) {
 	for _, want := range []string{"blocks", "block_status", "schema_migrations"} {
 		if !slices.Contains(tables, want) {
 			t.Errorf("clickhouse: table %s missing (have %v)", want, tables)
+		}
+	}
+}
+
+// TestOlderBinaryRefusesNewerSchema: the real binary migrates a ledger and
+// records its release; a schema version bumped past what it knows (what a
+// newer release's migrate leaves) is refused by migrate and by a worker
+// with a clear error naming that release, and nothing runs.
+func TestOlderBinaryRefusesNewerSchema(t *testing.T) {
+	ie := newIndexEnv(t) // migrated by this binary
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, ie.pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var release string
+	if err := conn.QueryRow(ctx, `SELECT binary_version FROM sluice_migrated_by ORDER BY id DESC LIMIT 1`).Scan(&release); err != nil || release == "" {
+		t.Fatalf("the migrating release is not recorded: %q %v", release, err)
+	}
+	if v := run(t, nil, "version").stdout; !strings.Contains(v, release) {
+		t.Fatalf("recorded %q, but sluice version says %q", release, v)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO sluice_schema_migrations (version_id, is_applied) VALUES (9999, true);
+		INSERT INTO sluice_migrated_by (binary_version, schema_version) VALUES ('v99.0.0', 9999)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"migrate"}, {"consume", "--chain", "ltc"}, {"ledger", "check", "--no-solvency"}} {
+		r := run(t, ie.env, args...)
+		if r.code != 1 || !strings.Contains(r.stderr, "schema version 9999 (migrated by sluice v99.0.0)") ||
+			!strings.Contains(r.stderr, "restore the backup") {
+			t.Fatalf("sluice %s on a newer schema: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
 		}
 	}
 }
