@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -31,16 +30,13 @@ func newDepositsCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				out := cmd.OutOrStdout()
 				if asJSON {
 					if ds == nil {
 						ds = []payments.DepositRow{}
 					}
-					enc := json.NewEncoder(out)
-					enc.SetIndent("", "  ")
-					return enc.Encode(ds)
+					return printJSON(cmd, ds)
 				}
-				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tMERCHANT\tEXT_ID\tCURRENCY\tAMOUNT\tSTATUS\tCONFS\tTXID\tPOSITION\tFROM")
 				for _, d := range ds {
 					status := []string{"seen", "confirmed", "failed"}[d.Status]

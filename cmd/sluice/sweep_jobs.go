@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -39,13 +38,10 @@ Amounts are in base units (satoshi, litoshi, wei, token units).`,
 				if err != nil {
 					return err
 				}
-				out := cmd.OutOrStdout()
 				if asJSON {
-					enc := json.NewEncoder(out)
-					enc.SetIndent("", "  ")
-					return enc.Encode(jobs)
+					return printJSON(cmd, jobs)
 				}
-				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tCHAIN\tKIND\tCURRENCY\tMERCHANT\tSTATE\tAGE\tAMOUNT\tATTEMPTS\tTXID\tERROR")
 				for _, j := range jobs {
 					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", j.ID, j.Chain, j.Kind, j.Currency, j.MerchantID,
