@@ -150,8 +150,9 @@ func pinned(image string) bool {
 	return ok && tag != "" && tag != "latest" && !strings.Contains(tag, "$")
 }
 
-// configCheck runs `sluice config check FILE` with only env (and a fresh
-// seed file when the environment names one) as SLUICE_* variables.
+// configCheck runs `sluice config check FILE` with only env as SLUICE_*
+// variables, each secret file the environment names (fileSecrets) replaced
+// by a fresh stand-in.
 func configCheck(t *testing.T, bin, where, file string, env map[string]string) {
 	t.Helper()
 	var vars []string
@@ -161,8 +162,11 @@ func configCheck(t *testing.T, bin, where, file string, env map[string]string) {
 		}
 	}
 	for k, v := range env {
-		if k == "SLUICE_SEED_FILE" {
+		switch k {
+		case "SLUICE_SEED_FILE":
 			v = seedFile(t)
+		case "SLUICE_SECRETS_KEY_FILE":
+			v = secretsKeyFile(t, bin)
 		}
 		if k == "SLUICE_CONFIG" {
 			continue
@@ -192,6 +196,45 @@ func seedFile(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// secretsKeyFile is a new secrets key (secrets.key_file), written by
+// `sluice secrets keygen` as the deployments' instructions make it: mode
+// 0600, 64 hex digits.
+func secretsKeyFile(t *testing.T, bin string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "secrets.key")
+	if out, err := exec.Command(bin, "secrets", "keygen", p).CombinedOutput(); err != nil {
+		t.Fatalf("sluice secrets keygen %s: %v\n%s", p, err, out)
+	}
+	if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("sluice secrets keygen %s: want a file mode 0600, got %v, %v", p, st, err)
+	}
+	return p
+}
+
+// fileSecret is a secret sluice reads from a file of its own, mode 0600:
+// the variable that names the file, how each deployment provides it, and
+// the processes (commandKey) that need it. Every other process must go
+// without it: least privilege.
+type fileSecret struct {
+	env         string // the SLUICE_* variable naming the file
+	compose     string // the compose secret, mounted at /run/secrets/NAME
+	composeFile string // ... and its file on the host
+	k8sSecret   string // the Kubernetes Secret an init container copies from
+	k8sKey      string // ... and its key
+	processes   []string
+}
+
+var fileSecrets = []fileSecret{
+	// derives deposit addresses (serve) and signs (sweep); docs/operations.md, Keys and the seed
+	{env: "SLUICE_SEED_FILE", compose: "seed", composeFile: "./secrets/seed",
+		k8sSecret: "sluice-seed", k8sKey: "seed", processes: []string{"serve --index=false", "sweep"}},
+	// decrypts the merchants' webhook secrets to sign deliveries (webhooks);
+	// the API's container is where the operator runs merchant create and
+	// rotate-secret, which store them encrypted (docs/operations.md)
+	{env: "SLUICE_SECRETS_KEY_FILE", compose: "secrets_key", composeFile: "./secrets/secrets.key",
+		k8sSecret: "sluice-secrets-key", k8sKey: "secrets.key", processes: []string{"serve --index=false", "webhooks"}},
 }
 
 // ---- compose ----------------------------------------------------------------
@@ -392,6 +435,20 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("secret %s: file %q is not under ./secrets/ (ignored by git)", name, sec.File)
 		}
 	}
+	// the header says how to make each secret file
+	raw, err := os.ReadFile(filepath.Join("compose", "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, _, _ := strings.Cut(string(raw), "\nname:")
+	for name, sec := range f.Secrets {
+		if !strings.Contains(header, strings.TrimPrefix(sec.File, "./")) {
+			t.Errorf("docker-compose.yml's header comments do not say how to create %s (secret %s)", sec.File, name)
+		}
+	}
+	if !strings.Contains(header, "secrets keygen") {
+		t.Errorf("docker-compose.yml's header comments must give the sluice secrets keygen command for secrets/secrets.key")
+	}
 	if _, err := os.Stat(filepath.Join("compose", ".env")); err == nil {
 		t.Logf("compose/.env exists here; it is ignored by git, never commit it")
 	}
@@ -443,6 +500,7 @@ func TestComposeSluice(t *testing.T) {
 				t.Errorf("%s: must depend on migrate with condition service_completed_successfully, got %q", where, c)
 			}
 		}
+		composeFileSecrets(t, f, where, s)
 		configCheck(t, bin, where, filepath.Join("compose", "sluice.yaml"), s.Environment)
 	}
 	for _, want := range wantProcesses {
@@ -503,6 +561,37 @@ func TestComposeSluice(t *testing.T) {
 	if !slices.Contains(promSvc.Volumes, "../prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro") ||
 		!slices.Contains(promSvc.Volumes, "./prometheus.yml:/etc/prometheus/prometheus.yml:ro") {
 		t.Errorf("prometheus must mount ./prometheus.yml and ../prometheus/alerts.yml into /etc/prometheus: %v", promSvc.Volumes)
+	}
+}
+
+// composeFileSecrets checks that sluice service s gets each of fileSecrets
+// exactly when its process needs it: the compose secret, and the variable
+// naming it at /run/secrets.
+func composeFileSecrets(t *testing.T, f composeFile, where string, s composeService) {
+	t.Helper()
+	process := commandKey(s.Command)
+	known := map[string]bool{}
+	for _, fs := range fileSecrets {
+		known[fs.compose] = true
+		v, set := s.Environment[fs.env]
+		mounted := slices.Contains(s.Secrets, fs.compose)
+		if !slices.Contains(fs.processes, process) {
+			if set || mounted {
+				t.Errorf("%s: sluice %s does not need %s (only %v do): give it neither the secret %s nor %s", where, process, fs.env, fs.processes, fs.compose, fs.env)
+			}
+			continue
+		}
+		if want := "/run/secrets/" + fs.compose; v != want || !mounted {
+			t.Errorf("%s: sluice %s needs %s: want secrets: [%s] and %s=%s, got secrets %v and %s=%q", where, process, fs.env, fs.compose, fs.env, want, s.Secrets, fs.env, v)
+		}
+		if got := f.Secrets[fs.compose].File; got != fs.composeFile {
+			t.Errorf("secret %s: file %q, want %s", fs.compose, got, fs.composeFile)
+		}
+	}
+	for _, sec := range s.Secrets {
+		if !known[sec] {
+			t.Errorf("%s: the secret %s is not one sluice reads", where, sec)
+		}
 	}
 }
 
@@ -645,16 +734,31 @@ type podTemplate struct {
 		} `yaml:"securityContext"`
 		InitContainers []container `yaml:"initContainers"`
 		Containers     []container `yaml:"containers"`
-		Volumes        []struct {
-			Name      string `yaml:"name"`
-			ConfigMap *struct {
-				Name string `yaml:"name"`
-			} `yaml:"configMap"`
-			Secret *struct {
-				SecretName string `yaml:"secretName"`
-			} `yaml:"secret"`
-		} `yaml:"volumes"`
+		Volumes        []podVolume `yaml:"volumes"`
 	} `yaml:"spec"`
+}
+
+type podVolume struct {
+	Name      string `yaml:"name"`
+	ConfigMap *struct {
+		Name string `yaml:"name"`
+	} `yaml:"configMap"`
+	Secret *struct {
+		SecretName string `yaml:"secretName"`
+		Items      []struct {
+			Key  string `yaml:"key"`
+			Path string `yaml:"path"`
+		} `yaml:"items"`
+	} `yaml:"secret"`
+	EmptyDir *struct {
+		Medium string `yaml:"medium"`
+	} `yaml:"emptyDir"`
+}
+
+type volumeMount struct {
+	Name      string `yaml:"name"`
+	MountPath string `yaml:"mountPath"`
+	ReadOnly  bool   `yaml:"readOnly"`
 }
 
 type probe struct {
@@ -690,10 +794,7 @@ type container struct {
 		Requests map[string]string `yaml:"requests"`
 		Limits   map[string]string `yaml:"limits"`
 	} `yaml:"resources"`
-	VolumeMounts []struct {
-		Name      string `yaml:"name"`
-		MountPath string `yaml:"mountPath"`
-	} `yaml:"volumeMounts"`
+	VolumeMounts []volumeMount `yaml:"volumeMounts"`
 }
 
 // readObjects parses every document of a YAML stream as a Kubernetes object.
@@ -892,6 +993,7 @@ func TestKubernetesManifests(t *testing.T) {
 				}
 			}
 			checkEnvNames(t, where, names)
+			k8sFileSecrets(t, where, pod, c, env)
 			if env["SLUICE_CONFIG"] != "/etc/sluice/sluice.yaml" {
 				t.Errorf("%s: SLUICE_CONFIG=%q, want /etc/sluice/sluice.yaml (the ConfigMap's mount)", where, env["SLUICE_CONFIG"])
 			}
@@ -948,6 +1050,128 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Errorf("no Deployment or Job runs sluice %s (have %v)", want, keys(commands))
 		}
 	}
+
+	// every Secret the base references is one the operator is told to create:
+	// in kustomization.yaml's comments and deploy/README.md's commands
+	secretNames := map[string]bool{}
+	for _, o := range byName {
+		for _, v := range o.Spec.Template.Spec.Volumes {
+			if v.Secret != nil {
+				secretNames[v.Secret.SecretName] = true
+			}
+		}
+		for _, c := range o.Spec.Template.Spec.Containers {
+			for _, e := range c.Env {
+				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+					secretNames[e.ValueFrom.SecretKeyRef.Name] = true
+				}
+			}
+		}
+	}
+	kust, err := os.ReadFile(filepath.Join("k8s", "base", "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range secretNames {
+		if !regexp.MustCompile(`(?m)^#.*\b` + regexp.QuoteMeta(name) + `\b`).Match(kust) {
+			t.Errorf("k8s/base/kustomization.yaml: its comments do not list the Secret %s the manifests use", name)
+		}
+		if !strings.Contains(string(readme), "create secret generic "+name+" ") {
+			t.Errorf("deploy/README.md does not say how to create the Secret %s (kubectl create secret generic %s ...)", name, name)
+		}
+	}
+}
+
+// k8sFileSecrets checks that container c of pod gets each of fileSecrets
+// exactly when its process needs it: the variable naming a file that an
+// init container copies from the Secret's key (install -m 0600: sluice
+// refuses a Secret volume's root-owned files) into a memory-backed emptyDir
+// c mounts read-only. A pod whose process does not need it neither names
+// nor mounts it.
+func k8sFileSecrets(t *testing.T, where string, pod podTemplate, c container, env map[string]string) {
+	t.Helper()
+	process := commandKey(c.Args)
+	for _, fs := range fileSecrets {
+		path, set := env[fs.env]
+		if !slices.Contains(fs.processes, process) {
+			if set {
+				t.Errorf("%s: sluice %s does not need %s (only %v do)", where, process, fs.env, fs.processes)
+			}
+			for _, v := range pod.Spec.Volumes {
+				if v.Secret != nil && v.Secret.SecretName == fs.k8sSecret {
+					t.Errorf("%s: sluice %s does not need the Secret %s (only %v do), but its pod mounts it", where, process, fs.k8sSecret, fs.processes)
+				}
+			}
+			continue
+		}
+		if !set || path == "" {
+			t.Errorf("%s: sluice %s needs %s (a file copied from the Secret %s), and has none", where, process, fs.env, fs.k8sSecret)
+			continue
+		}
+		secret, key, err := k8sFileFrom(pod, c, path)
+		if err != nil {
+			t.Errorf("%s: %s=%s: %v", where, fs.env, path, err)
+		} else if secret != fs.k8sSecret || key != fs.k8sKey {
+			t.Errorf("%s: %s=%s is copied from the Secret %s key %s, want %s key %s", where, fs.env, path, secret, key, fs.k8sSecret, fs.k8sKey)
+		}
+	}
+}
+
+// k8sFileFrom is the Secret and key an init container of pod copies to
+// path, a file in a memory-backed emptyDir that c mounts read-only.
+func k8sFileFrom(pod podTemplate, c container, path string) (secret, key string, err error) {
+	vols := map[string]podVolume{}
+	for _, v := range pod.Spec.Volumes {
+		vols[v.Name] = v
+	}
+	m, rel, ok := mountOf(c, path)
+	if !ok {
+		return "", "", fmt.Errorf("no volume of %s holds it", c.Name)
+	}
+	if v := vols[m.Name]; v.EmptyDir == nil || v.EmptyDir.Medium != "Memory" {
+		return "", "", fmt.Errorf("it is on the volume %s, not a memory-backed emptyDir", m.Name)
+	}
+	if !m.ReadOnly {
+		return "", "", fmt.Errorf("%s mounts the volume %s read-write, want readOnly", c.Name, m.Name)
+	}
+	for _, ic := range pod.Spec.InitContainers {
+		cmd := ic.Command
+		if len(cmd) != 5 || cmd[0] != "/usr/bin/install" || cmd[1] != "-m" || cmd[2] != "0600" {
+			continue
+		}
+		if dm, drel, ok := mountOf(ic, cmd[4]); !ok || dm.Name != m.Name || drel != rel {
+			continue
+		}
+		sm, srel, ok := mountOf(ic, cmd[3])
+		sv := vols[sm.Name]
+		if !ok || sv.Secret == nil {
+			return "", "", fmt.Errorf("the init container %s copies it from %s, which is not in a Secret volume", ic.Name, cmd[3])
+		}
+		key = srel
+		for _, it := range sv.Secret.Items {
+			if it.Path == srel {
+				key = it.Key
+			}
+		}
+		return sv.Secret.SecretName, key, nil
+	}
+	return "", "", fmt.Errorf("no init container copies it there (install -m 0600 SECRET_FILE %s)", path)
+}
+
+// mountOf is the mount of c that holds path (the deepest), and path within
+// that volume.
+func mountOf(c container, path string) (m volumeMount, rel string, ok bool) {
+	for _, vm := range c.VolumeMounts {
+		r, found := strings.CutPrefix(path, strings.TrimSuffix(vm.MountPath, "/")+"/")
+		if found && (!ok || len(vm.MountPath) > len(m.MountPath)) {
+			m, rel, ok = vm, r, true
+		}
+	}
+	return m, rel, ok
 }
 
 // secretExample is a stand-in for the value of a Secret key, as an operator
