@@ -39,6 +39,13 @@ func TestWatchSetFlushedWhileRunning(t *testing.T) {
 	if before := metric(t, metrics, rebuilds); before != 0 {
 		t.Fatalf("a start with an intact set counted %v rebuilds", before)
 	}
+	// the guard compares the set's size with the ledger's wallets (SluiceWatchSetIncomplete)
+	waitFor(t, "the size comparison", 10*time.Second, func() bool {
+		return metric(t, metrics, `sluice_watch_ledger_addresses{chain="ltc"}`) == 1
+	})
+	if v := metric(t, metrics, `sluice_watch_addresses{chain="ltc"}`); v != 1 {
+		t.Fatalf("sluice_watch_addresses %v beside 1 ledger wallet", v)
+	}
 
 	if err := de.redis.FlushDB(ctx).Err(); err != nil { // FLUSHALL of this test's database
 		t.Fatal(err)
