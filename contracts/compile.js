@@ -12,7 +12,7 @@ if (!want || !solc.version().startsWith(want + '+')) {
   process.exit(1);
 }
 
-const contracts = ['TetherToken', 'Forwarder'];
+const contracts = ['TetherToken', 'USDCToken', 'Forwarder'];
 const sources = {};
 for (const name of contracts) {
   // Source names (not paths) go into the metadata: keep them relative and fixed.

@@ -1,5 +1,6 @@
 // Package contracts holds sluice's devnet Solidity contracts (a USDT-like
-// token and an ETH/token forwarder) and embeds their compiled artifacts.
+// token, a USDC-like token and an ETH/token forwarder) and embeds their
+// compiled artifacts.
 //
 // The artifacts in build/ are the one source of truth: build.sh writes them
 // from the .sol files with a pinned solc, and this package embeds them as they
@@ -16,6 +17,7 @@ import (
 // Names of the contracts, for Get.
 const (
 	TetherToken = "TetherToken" // USDT-like ERC-20: 6 decimals, transfer/transferFrom/approve return nothing
+	USDCToken   = "USDCToken"   // USDC-like ERC-20: 6 decimals, transfer/transferFrom/approve return bool
 	Forwarder   = "Forwarder"   // moves ETH and tokens from inside a contract call
 )
 
@@ -29,11 +31,11 @@ type Artifact struct {
 	ABI  []byte // JSON ABI as solc wrote it
 }
 
-// Get returns the compiled artifact of the contract name (TetherToken or Forwarder).
+// Get returns the compiled artifact of the contract name (TetherToken, USDCToken or Forwarder).
 func Get(name string) (Artifact, error) {
 	binHex, err := build.ReadFile("build/" + name + ".bin")
 	if err != nil {
-		return Artifact{}, fmt.Errorf("contracts: no compiled contract %q (have %s, %s)", name, TetherToken, Forwarder)
+		return Artifact{}, fmt.Errorf("contracts: no compiled contract %q (have %s, %s, %s)", name, TetherToken, USDCToken, Forwarder)
 	}
 	abi, err := build.ReadFile("build/" + name + ".abi")
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 )
 
 func TestGet(t *testing.T) {
-	for _, name := range []string{TetherToken, Forwarder} {
+	for _, name := range []string{TetherToken, USDCToken, Forwarder} {
 		a, err := Get(name)
 		if err != nil {
 			t.Fatal(err)
