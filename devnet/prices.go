@@ -3,6 +3,7 @@ package devnet
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -14,21 +15,24 @@ import (
 )
 
 // DefaultPrices are the fixed prices the local stack's price server
-// (`sluice devnet prices`) answers with, per currency and fiat currency:
-// the local stack has no internet, so webhook conversions and the litepay
-// 1 USD minimum are computed against these. A payment of 0.0001 LTC
-// (0.007235 USD) is under the minimum; 0.02 LTC (1.447 USD) is over it.
+// (`sluice devnet prices`) answers with, per rate id (a currency's RateID in
+// the chain registry) and fiat currency: the local stack has no internet,
+// so webhook conversions and the litepay 1 USD minimum are computed against
+// these. A payment of 0.0001 LTC (0.007235 USD) is under the minimum; 0.02
+// LTC (1.447 USD) is over it. USDC's price differs from USDT's, so a
+// conversion shows which one it used.
 var DefaultPrices = map[string]map[string]string{
 	"BTC":  {"USD": "43250.12", "EUR": "39800.55"},
 	"LTC":  {"USD": "72.35", "EUR": "66.58"},
 	"ETH":  {"USD": "2315.8", "EUR": "2131.1"},
 	"USDT": {"USD": "0.9998", "EUR": "0.9201"},
+	"USDC": {"USD": "1.0001", "EUR": "0.9204"},
 }
 
 // Prices is a price server in CoinGecko's format for the local stack:
 //
-//	GET /api/v3/simple/price?ids=bitcoin,tether&vs_currencies=usd,eur
-//	{"bitcoin":{"eur":39800.55,"usd":43250.12},"tether":{"eur":0.9201,"usd":0.9998}}
+//	GET /api/v3/simple/price?ids=bitcoin,tether,usd-coin&vs_currencies=usd,eur
+//	{"bitcoin":{"eur":39800.55,"usd":43250.12},"tether":{"eur":0.9201,"usd":0.9998},"usd-coin":{"eur":0.9204,"usd":1.0001}}
 //
 // answering with the prices it holds (DefaultPrices unless set), as JSON
 // numbers printed exactly. Like CoinGecko it leaves out ids and currencies
@@ -49,11 +53,13 @@ func NewPrices() *Prices {
 	return p
 }
 
-// Set changes the price of currency (BTC, LTC, ETH, USDT) in fiat (USD, EUR).
+// Set changes the price of a rate id (BTC, LTC, ETH, USDT, USDC: those with
+// a CoinGecko id) in fiat (USD, EUR).
 func (p *Prices) Set(currency, fiat, price string) error {
 	currency, fiat = strings.ToUpper(currency), strings.ToUpper(fiat)
 	if rates.CoinGeckoIDs[currency] == "" || (fiat != "USD" && fiat != "EUR") {
-		return fmt.Errorf("price of %s in %s: the currency is one of BTC, LTC, ETH, USDT and the fiat USD or EUR", currency, fiat)
+		known := slices.Sorted(maps.Keys(rates.CoinGeckoIDs))
+		return fmt.Errorf("price of %s in %s: the currency is one of %s and the fiat USD or EUR", currency, fiat, strings.Join(known, ", "))
 	}
 	d, err := decimal.NewFromString(price)
 	if err != nil || d.Sign() <= 0 {

@@ -25,18 +25,32 @@ func TestPrices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := src.Prices(context.Background(), rates.AllPairs())
+	var pairs []rates.Pair
+	for id := range rates.CoinGeckoIDs {
+		for _, f := range rates.Fiats {
+			pairs = append(pairs, rates.Pair{RateID: id, Fiat: f})
+		}
+	}
+	if len(pairs) != 10 {
+		t.Fatalf("pairs %v", pairs)
+	}
+	got, err := src.Prices(context.Background(), pairs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, pair := range rates.AllPairs() {
-		want := DefaultPrices[pair.Currency][pair.Fiat]
-		if pair == (rates.Pair{Currency: "LTC", Fiat: "EUR"}) {
+	for _, pair := range pairs {
+		want := DefaultPrices[pair.RateID][pair.Fiat]
+		if pair == (rates.Pair{RateID: "LTC", Fiat: "EUR"}) {
 			want = "60.5"
 		}
-		if got[pair] != want {
+		if want == "" || got[pair] != want {
 			t.Errorf("%s: %q, want %q", pair, got[pair], want)
 		}
+	}
+	// USDC: about 1 USD and 0.92 EUR, and not USDT's price
+	usdcUSD, usdcEUR := rates.Pair{RateID: "USDC", Fiat: "USD"}, rates.Pair{RateID: "USDC", Fiat: "EUR"}
+	if got[usdcUSD] != "1.0001" || got[usdcEUR] != "0.9204" {
+		t.Errorf("USDC %s %s", got[usdcUSD], got[usdcEUR])
 	}
 
 	resp, err := http.Get(srv.URL + "/api/v3/simple/price?ids=bitcoin,dogecoin&vs_currencies=usd,gbp")
@@ -53,5 +67,14 @@ func TestPrices(t *testing.T) {
 		if err := p.Set(bad[0], bad[1], bad[2]); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
+	}
+	if err := p.Set("DOGE", "USD", "1"); err == nil || !strings.Contains(err.Error(), "one of BTC, ETH, LTC, USDC, USDT") {
+		t.Errorf("DOGE: %v", err)
+	}
+	if err := p.Set("usdc", "eur", "0.93"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := src.Prices(context.Background(), []rates.Pair{usdcEUR}); err != nil || got[usdcEUR] != "0.93" {
+		t.Errorf("USDC set: %v %v", got, err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/payments/rates"
 	"github.com/sluicepay/sluice/payments/webhook"
@@ -23,11 +26,14 @@ func newRatesCmd() *cobra.Command {
 	var refresh, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "rates",
-		Short: "Show the cached fiat prices (BTC, LTC, ETH, USDT in USD and EUR), their source and age",
+		Short: "Show the cached fiat prices of the configured currencies in USD and EUR, their source and age",
 		Long: `Prints the fiat prices in the Redis cache that webhook conversions (convert_price,
-converted_amount) and the litepay 1 USD minimum use: price of one whole coin, the source
-that gave it, and its age. A price older than rates.max_age (default 10m) is never used:
-conversions send 0 and forwarding waits until a source answers again.
+converted_amount) and the litepay 1 USD minimum use, for every configured currency (the
+chains and tokens of the configuration: BTC, LTC, ETH, USDT, USDC...) in USD and EUR:
+price of one whole coin, the source that gave it, and its age. A currency is priced by its
+rate id (USDC for USDC on any chain); one that no source in rates.sources knows has no
+price (its conversions are 0). A price older than rates.max_age (default 10m) is never
+used: conversions send 0 and forwarding waits until a source answers again.
 
 The running workers ("sluice serve", "sluice webhooks") refresh the prices every
 rates.refresh (default 1m), from rates.sources in order (coingecko, kraken, coinbase by
@@ -57,6 +63,7 @@ default); --refresh fetches them now first.`,
 			}
 			type row struct {
 				Currency   string  `json:"currency"`
+				RateID     string  `json:"rate_id"`
 				Fiat       string  `json:"fiat"`
 				Price      string  `json:"price"`
 				Source     string  `json:"source"`
@@ -65,18 +72,26 @@ default); --refresh fetches them now first.`,
 				Fresh      bool    `json:"fresh"`
 			}
 			var rows []row
-			for _, p := range rates.AllPairs() {
-				r, ok, err := svc.Cached(ctx, p.Currency, p.Fiat)
-				if err != nil {
-					return err
+			priced := svc.Pairs()
+			for _, a := range svc.Assets() {
+				for _, f := range rates.Fiats {
+					x := row{Currency: a.Code, RateID: a.RateID, Fiat: f, Price: "-", Source: "-", AgeSeconds: -1}
+					if slices.Contains(priced, rates.Pair{RateID: a.RateID, Fiat: f}) {
+						r, ok, err := svc.Cached(ctx, a.Code, f)
+						if err != nil {
+							return err
+						}
+						if ok {
+							age := time.Since(r.At)
+							x.Price, x.Source, x.At = r.Price, r.Source, r.At.UTC().Format(time.RFC3339)
+							x.AgeSeconds, x.Fresh = age.Round(time.Second).Seconds(), age <= cfg.Rates.MaxAge
+						}
+					}
+					rows = append(rows, x)
 				}
-				x := row{Currency: p.Currency, Fiat: p.Fiat, Price: "-", Source: "-", AgeSeconds: -1}
-				if ok {
-					age := time.Since(r.At)
-					x.Price, x.Source, x.At = r.Price, r.Source, r.At.UTC().Format(time.RFC3339)
-					x.AgeSeconds, x.Fresh = age.Round(time.Second).Seconds(), age <= cfg.Rates.MaxAge
-				}
-				rows = append(rows, x)
+			}
+			if un := svc.Unpriced(); len(un) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "sluice: no source in rates.sources prices %s in every fiat currency: their conversions are 0\n", strings.Join(un, ", "))
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -104,9 +119,14 @@ default); --refresh fetches them now first.`,
 	return cmd
 }
 
-// newRates builds the fiat rate service of cfg.Rates. db, when not nil, is
-// the ledger its conversions fix deposit rates in; reg may be nil.
+// newRates builds the fiat rate service of cfg.Rates for the currencies cfg
+// configures (the chain registry). db, when not nil, is the ledger its
+// conversions fix deposit rates in; reg may be nil.
 func newRates(cfg *config.Config, rdb redis.Cmdable, db rates.DB, reg prometheus.Registerer, log *slog.Logger) (*rates.Service, error) {
+	chains, err := chain.New(cfg)
+	if err != nil {
+		return nil, err
+	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	var sources []rates.Source
 	for i, s := range cfg.Rates.Sources {
@@ -120,7 +140,7 @@ func newRates(cfg *config.Config, rdb redis.Cmdable, db rates.DB, reg prometheus
 	if reg != nil {
 		m = rates.NewMetrics(reg)
 	}
-	return rates.New(rates.Options{Redis: rdb, DB: db, Sources: sources, MaxAge: cfg.Rates.MaxAge,
+	return rates.New(rates.Options{Redis: rdb, DB: db, Sources: sources, Assets: rates.AssetsOf(chains.Currencies()), MaxAge: cfg.Rates.MaxAge,
 		Refresh: cfg.Rates.Refresh, Log: log.With("worker", "rates"), Metrics: m})
 }
 

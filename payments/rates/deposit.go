@@ -13,7 +13,7 @@ import (
 
 // Valuation is a deposit valued in fiat.
 type Valuation struct {
-	Currency  string   // the deposit's: BTC, LTC, ETH, USDT
+	Currency  string   // the deposit's code: BTC, USDC
 	Units     *big.Int // the deposit's amount in base units
 	Fiat      string
 	Rate      Rate
@@ -62,20 +62,20 @@ func (s *Service) ValueDeposit(ctx context.Context, db DB, depositID int64, fiat
 			if at != nil {
 				r.At = *at
 			}
-			return valuation(currency, fiat, n, r, true)
+			return s.valuation(currency, fiat, n, r, true)
 		}
 		r, err := s.Price(ctx, currency, fiat)
 		if err != nil {
 			return Valuation{}, fmt.Errorf("value deposit %d: %w", depositID, err)
 		}
 		if price != nil { // fixed in another fiat currency
-			return valuation(currency, fiat, n, r, false)
+			return s.valuation(currency, fiat, n, r, false)
 		}
 		var fixed bool
 		err = db.QueryRow(ctx, `UPDATE deposits SET fiat = $2, fiat_rate = $3::numeric, rate_source = $4, rate_at = $5
 			WHERE id = $1 AND fiat_rate IS NULL RETURNING true`, depositID, fiat, r.Price, r.Source, r.At).Scan(&fixed)
 		if err == nil {
-			return valuation(currency, fiat, n, r, true)
+			return s.valuation(currency, fiat, n, r, true)
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return Valuation{}, fmt.Errorf("rates: store the rate of deposit %d: %w", depositID, err)
@@ -84,8 +84,8 @@ func (s *Service) ValueDeposit(ctx context.Context, db DB, depositID int64, fiat
 	return Valuation{}, fmt.Errorf("rates: deposit %d: its rate changed twice while being read", depositID)
 }
 
-func valuation(currency, fiat string, units *big.Int, r Rate, stored bool) (Valuation, error) {
-	conv, err := ConvertUnits(currency, units, r.Price)
+func (s *Service) valuation(currency, fiat string, units *big.Int, r Rate, stored bool) (Valuation, error) {
+	conv, err := s.convertUnits(currency, units, r.Price)
 	if err != nil {
 		return Valuation{}, err
 	}
@@ -113,11 +113,38 @@ func (s *Service) Convert(ctx context.Context, depositID int64, currency, fiat s
 		}
 		price = r.Price
 	}
-	converted, err = ConvertUnits(currency, units, price)
+	converted, err = s.convertUnits(currency, units, price)
 	if err != nil {
 		return "", "", err
 	}
 	return price, converted, nil
+}
+
+// decimals are those of configured currency code.
+func (s *Service) decimals(code string) (int, error) {
+	a, ok := s.assets[code]
+	if !ok {
+		return 0, fmt.Errorf("rates: currency %q is not configured here: its decimals are unknown", code)
+	}
+	return a.Decimals, nil
+}
+
+// convertUnits is ConvertUnits with the decimals of currency code.
+func (s *Service) convertUnits(code string, units *big.Int, price string) (string, error) {
+	d, err := s.decimals(code)
+	if err != nil {
+		return "", err
+	}
+	return ConvertUnits(units, d, price)
+}
+
+// value is value with the decimals of currency code.
+func (s *Service) value(code string, units *big.Int, price string) (decimal.Decimal, error) {
+	d, err := s.decimals(code)
+	if err != nil {
+		return decimal.Decimal{}, err
+	}
+	return value(units, d, price)
 }
 
 // MinimumUSD is litepay's minimum payment: smaller ones are donations and
@@ -138,7 +165,7 @@ func (s *Service) MeetsMinimum(ctx context.Context, currency string, units *big.
 	if err != nil {
 		return false, Rate{}, err
 	}
-	v, err := value(currency, units, r.Price)
+	v, err := s.value(currency, units, r.Price)
 	if err != nil {
 		return false, Rate{}, err
 	}
@@ -157,7 +184,7 @@ func (s *Service) DepositMeetsMinimum(ctx context.Context, db DB, depositID int6
 	if err != nil {
 		return false, Valuation{}, err
 	}
-	worth, err := value(v.Currency, v.Units, v.Rate.Price)
+	worth, err := s.value(v.Currency, v.Units, v.Rate.Price)
 	if err != nil {
 		return false, Valuation{}, err
 	}

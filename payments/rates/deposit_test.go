@@ -41,7 +41,7 @@ func randHex(n int) string {
 // units of currency.
 func deposit(t *testing.T, db *pgxpool.Pool, fiat, currency, units string) (merchant, id int64) {
 	t.Helper()
-	chain := map[string]string{"BTC": "btc", "LTC": "ltc", "ETH": "eth", "USDT": "eth"}[currency]
+	chain := map[string]string{"BTC": "btc", "LTC": "ltc", "ETH": "eth", "USDT": "eth", "USDC": "eth"}[currency]
 	merchant = sqlID(t, db, `INSERT INTO merchants (name, key_account, convert_currency, webhook_secret)
 		VALUES ('shop', (SELECT coalesce(max(key_account) + 1, 0) FROM merchants), $1, 'secret') RETURNING id`, fiat)
 	addr := "addr" + randHex(8)
@@ -131,6 +131,24 @@ func TestValueDeposit(t *testing.T) {
 	}
 }
 
+// TestValueDepositUSDC: a USDC deposit (6 decimals) is valued exactly at
+// USDC's own rate, which its row keeps.
+func TestValueDepositUSDC(t *testing.T) {
+	db := ledger(t)
+	rdb, prefix := cache(t)
+	ctx := context.Background()
+	s := newService(t, rdb, prefix, nil, source(t, Kraken, newAPI(t, fixed(200, krakenBody)).URL))
+	s.o.DB = db
+	_, dep := deposit(t, db, "EUR", "USDC", "1234567891")
+	price, conv, err := s.Convert(ctx, dep, "USDC", "EUR", big.NewInt(1234567891))
+	if err != nil || price != "0.9198" || conv != "1135.56" { // 1234.567891 × 0.9198 = 1135.5555461418
+		t.Fatalf("%s %s %v", price, conv, err)
+	}
+	if row := readRate(t, db, dep); row.Fiat != "EUR" || row.Rate == nil || *row.Rate != "0.919800000000000000" || row.Source != "kraken" {
+		t.Fatalf("row %+v", row)
+	}
+}
+
 // TestValueDepositNoRate: without a fresh rate nothing is written.
 func TestValueDepositNoRate(t *testing.T) {
 	db := ledger(t)
@@ -208,7 +226,7 @@ func TestWebhookConversion(t *testing.T) {
 	rdb, prefix := cache(t)
 	ctx := context.Background()
 	a := newAPI(t, fixed(200, coinGeckoBody))
-	s, err := New(Options{Redis: rdb, DB: db, KeyPrefix: prefix, Sources: []Source{source(t, CoinGecko, a.URL)}})
+	s, err := New(Options{Redis: rdb, DB: db, KeyPrefix: prefix, Sources: []Source{source(t, CoinGecko, a.URL)}, Assets: testAssets})
 	if err != nil {
 		t.Fatal(err)
 	}

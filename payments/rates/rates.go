@@ -4,50 +4,64 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
 
-	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/chain"
 )
 
-// Currencies and Fiats are what sluice prices: every pair of one of each.
-var (
-	Currencies = []string{"BTC", "LTC", "ETH", "USDT"}
-	Fiats      = []string{"USD", "EUR"}
-)
+// Fiats are the fiat currencies sluice prices in.
+var Fiats = []string{"USD", "EUR"}
+
+// Asset is a currency sluice prices, as the chain registry describes it.
+type Asset struct {
+	Code     string // what merchants call it: BTC, USDC, USDT_POLYGON
+	RateID   string // the ticker it is priced by (BTC, USDC); several codes may share one
+	Decimals int    // of its base units, for conversions
+}
+
+// AssetsOf lists the assets of the registry's currencies (Registry.Currencies).
+func AssetsOf(cs []chain.Currency) []Asset {
+	out := make([]Asset, len(cs))
+	for i, c := range cs {
+		out[i] = Asset{Code: c.Code, RateID: c.RateID, Decimals: c.Decimals}
+	}
+	return out
+}
+
+// checkAssets refuses assets that could not be priced or converted.
+func checkAssets(as []Asset) error {
+	if len(as) == 0 {
+		return errors.New("rates: no currencies to price (Options.Assets)")
+	}
+	seen := map[string]bool{}
+	for _, a := range as {
+		switch {
+		case a.Code == "":
+			return fmt.Errorf("rates: an asset without a code (rate id %q)", a.RateID)
+		case seen[a.Code]:
+			return fmt.Errorf("rates: currency %s is listed twice", a.Code)
+		case a.RateID == "":
+			return fmt.Errorf("rates: currency %s has no rate id", a.Code)
+		case a.Decimals < 0 || a.Decimals > 77:
+			return fmt.Errorf("rates: currency %s has %d decimals: want 0 to 77", a.Code, a.Decimals)
+		}
+		seen[a.Code] = true
+	}
+	return nil
+}
 
 // ErrNoRate: no price younger than the staleness limit is cached and no
 // source answered. Whatever needed the price waits and tries again later.
 var ErrNoRate = errors.New("no fresh fiat rate")
 
-// Pair is a currency priced in a fiat currency, e.g. BTC in USD.
-type Pair struct{ Currency, Fiat string }
+// Pair is a rate id priced in a fiat currency, e.g. BTC in USD. Every
+// currency code of that rate id (USDC, USDC_POLYGON) has its price.
+type Pair struct{ RateID, Fiat string }
 
-func (p Pair) String() string { return p.Currency + "/" + p.Fiat }
-
-// AllPairs lists every pair sluice prices.
-func AllPairs() []Pair {
-	ps := make([]Pair, 0, len(Currencies)*len(Fiats))
-	for _, c := range Currencies {
-		for _, f := range Fiats {
-			ps = append(ps, Pair{c, f})
-		}
-	}
-	return ps
-}
-
-func checkPair(p Pair) error {
-	if !slices.Contains(Currencies, p.Currency) {
-		return fmt.Errorf("rates: currency %q is not one of BTC, LTC, ETH, USDT", p.Currency)
-	}
-	if !slices.Contains(Fiats, p.Fiat) {
-		return fmt.Errorf("rates: fiat currency %q is not USD or EUR", p.Fiat)
-	}
-	return nil
-}
+func (p Pair) String() string { return p.RateID + "/" + p.Fiat }
 
 // Rate is the price of one whole coin (1 BTC, not 1 satoshi) in fiat.
 type Rate struct {
@@ -90,12 +104,13 @@ func parsePrice(s string) (string, error) {
 // FiatDecimals is how many decimals a converted amount has (cents).
 const FiatDecimals = 2
 
-// ConvertUnits values units of currency (base units: satoshi, wei, ...) at
-// price (fiat per whole coin): units / 10^decimals × price, computed exactly
-// and then rounded to cents, half up (0.005 becomes 0.01). It returns the
-// amount with exactly two decimals, e.g. "5339.52".
-func ConvertUnits(currency string, units *big.Int, price string) (string, error) {
-	v, err := value(currency, units, price)
+// ConvertUnits values units (base units: satoshi, wei, token units) of a
+// currency with that many decimals at price (fiat per whole coin):
+// units / 10^decimals × price, computed exactly and then rounded to cents,
+// half up (0.005 becomes 0.01). It returns the amount with exactly two
+// decimals, e.g. "5339.52".
+func ConvertUnits(units *big.Int, decimals int, price string) (string, error) {
+	v, err := value(units, decimals, price)
 	if err != nil {
 		return "", err
 	}
@@ -103,19 +118,18 @@ func ConvertUnits(currency string, units *big.Int, price string) (string, error)
 }
 
 // value is the exact, unrounded fiat value of units.
-func value(currency string, units *big.Int, price string) (decimal.Decimal, error) {
-	dec, ok := amount.Decimals[currency]
-	if !ok {
-		return decimal.Decimal{}, fmt.Errorf("rates: currency %q has no known decimals", currency)
+func value(units *big.Int, decimals int, price string) (decimal.Decimal, error) {
+	if decimals < 0 || decimals > 77 {
+		return decimal.Decimal{}, fmt.Errorf("rates: %d decimals: want 0 to 77", decimals)
 	}
 	if units == nil || units.Sign() < 0 {
-		return decimal.Decimal{}, fmt.Errorf("rates: amount of %s must be zero or more base units", currency)
+		return decimal.Decimal{}, errors.New("rates: an amount must be zero or more base units")
 	}
 	p, err := decimal.NewFromString(price)
 	if err != nil {
 		return decimal.Decimal{}, fmt.Errorf("rates: price %q is not a decimal number", price)
 	}
-	return decimal.NewFromBigInt(units, int32(-dec)).Mul(p), nil
+	return decimal.NewFromBigInt(units, int32(-decimals)).Mul(p), nil
 }
 
 // joined is errors.Join on one line (log lines and webhook logs stay whole).

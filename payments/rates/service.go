@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +32,10 @@ type DB interface {
 // Options configure a Service. Zero values take the defaults.
 type Options struct {
 	Redis redis.Cmdable // the cache, shared by every process
+	// Assets are the currencies to price (AssetsOf the chain registry's):
+	// each is priced by its rate id, in every fiat currency, by the sources
+	// that know that rate id.
+	Assets []Asset
 	// DB, when set, lets Convert fix each deposit's rate in its ledger row
 	// (ValueDeposit); without it Convert uses the current price.
 	DB      DB
@@ -55,6 +61,9 @@ type Service struct {
 
 	fetchMu sync.Mutex // one fetch at a time per process
 
+	assets map[string]Asset // by code
+	pairs  []Pair           // what the sources know of the assets' rate ids, in every fiat
+
 	mu       sync.Mutex
 	limited  map[string]time.Time // source -> rate-limited until
 	failedAt map[Pair]time.Time   // last on-demand fetch that priced nothing
@@ -67,6 +76,10 @@ func New(o Options) (*Service, error) {
 	if o.Redis == nil {
 		return nil, errors.New("rates: no Redis")
 	}
+	if err := checkAssets(o.Assets); err != nil {
+		return nil, err
+	}
+	o.Assets = slices.Clone(o.Assets)
 	if o.MaxAge <= 0 {
 		o.MaxAge = DefaultMaxAge
 	}
@@ -80,22 +93,91 @@ func New(o Options) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Service{o: o, log: log, now: time.Now, retryEvery: 10 * time.Second,
-		limited: map[string]time.Time{}, failedAt: map[Pair]time.Time{}, local: map[Pair]Rate{}}, nil
+	s := &Service{o: o, log: log, now: time.Now, retryEvery: 10 * time.Second, assets: map[string]Asset{},
+		limited: map[string]time.Time{}, failedAt: map[Pair]time.Time{}, local: map[Pair]Rate{}}
+	for _, a := range o.Assets {
+		s.assets[a.Code] = a
+		for _, f := range Fiats {
+			p := Pair{a.RateID, f}
+			if !slices.Contains(s.pairs, p) && s.known(p) {
+				s.pairs = append(s.pairs, p)
+			}
+		}
+	}
+	return s, nil
+}
+
+// known says whether a source of the service knows p.
+func (s *Service) known(p Pair) bool {
+	return slices.ContainsFunc(s.o.Sources, func(src Source) bool { return src.Knows(p) })
+}
+
+// Assets lists the currencies the service was given, in their order.
+func (s *Service) Assets() []Asset { return slices.Clone(s.o.Assets) }
+
+// Pairs lists the pairs the service keeps fresh: the rate id of each of
+// its currencies that one of its sources knows, in every fiat currency.
+func (s *Service) Pairs() []Pair { return slices.Clone(s.pairs) }
+
+// Unpriced lists the codes of the currencies none of the sources knows, in
+// some fiat currency: their conversions are 0 and their minimums wait.
+func (s *Service) Unpriced() []string {
+	var out []string
+	for _, a := range s.o.Assets {
+		for _, f := range Fiats {
+			if !s.known(Pair{a.RateID, f}) {
+				out = append(out, a.Code)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// pair is the pair that prices currency code in fiat, and the currency.
+// A currency or fiat the service does not price is an error that says so
+// (not ErrNoRate: waiting will not help, the configuration must change).
+func (s *Service) pair(code, fiat string) (Pair, Asset, error) {
+	a, ok := s.assets[code]
+	if !ok {
+		codes := make([]string, len(s.o.Assets))
+		for i, x := range s.o.Assets {
+			codes[i] = x.Code
+		}
+		return Pair{}, Asset{}, fmt.Errorf("rates: currency %q is not one sluice prices here (configured: %s)", code, strings.Join(codes, ", "))
+	}
+	if !slices.Contains(Fiats, fiat) {
+		return Pair{}, Asset{}, fmt.Errorf("rates: fiat currency %q is not one of %s", fiat, strings.Join(Fiats, ", "))
+	}
+	p := Pair{a.RateID, fiat}
+	if len(s.o.Sources) > 0 && !s.known(p) {
+		names := make([]string, len(s.o.Sources))
+		for i, src := range s.o.Sources {
+			names[i] = src.Name()
+		}
+		return Pair{}, Asset{}, fmt.Errorf("rates: %s (rate id %s) in %s: none of the sources in rates.sources (%s) prices it",
+			code, a.RateID, fiat, strings.Join(names, ", "))
+	}
+	return p, a, nil
 }
 
 // MaxAge is the staleness limit.
 func (s *Service) MaxAge() time.Duration { return s.o.MaxAge }
 
-// Price is the price of one currency (BTC, LTC, ETH, USDT) in fiat (USD,
-// EUR): the cached one while it is younger than MaxAge, else fetched now
-// from the sources in order (and cached). When none answers it returns an
-// error wrapping ErrNoRate: a stale price is never returned.
+// Price is the price of one whole coin of a configured currency (by its
+// code: BTC, USDC) in fiat (USD, EUR), the price of its rate id: the cached
+// one while it is younger than MaxAge, else fetched now from the sources in
+// order (and cached). When none answers it returns an error wrapping
+// ErrNoRate: a stale price is never returned.
 func (s *Service) Price(ctx context.Context, currency, fiat string) (Rate, error) {
-	p := Pair{currency, fiat}
-	if err := checkPair(p); err != nil {
+	p, _, err := s.pair(currency, fiat)
+	if err != nil {
 		return Rate{}, err
 	}
+	return s.price(ctx, p)
+}
+
+func (s *Service) price(ctx context.Context, p Pair) (Rate, error) {
 	r, ok, err := s.cached(ctx, p)
 	if err != nil {
 		// Redis down: this process's own last fetch, else the sources
@@ -156,7 +238,7 @@ func (s *Service) fresh(r Rate) bool { return s.now().Sub(r.At) <= s.o.MaxAge }
 func (s *Service) Refresh(ctx context.Context) error {
 	s.fetchMu.Lock()
 	defer s.fetchMu.Unlock()
-	_, err := s.fetch(ctx, AllPairs())
+	_, err := s.fetch(ctx, s.pairs)
 	return err
 }
 
@@ -169,7 +251,16 @@ func (s *Service) Run(ctx context.Context) error {
 	for i, src := range s.o.Sources {
 		names[i] = src.Name()
 	}
-	s.log.Info("fiat rates", "sources", names, "refresh", s.o.Refresh, "max_age", s.o.MaxAge)
+	var priced []string
+	for _, p := range s.pairs {
+		if !slices.Contains(priced, p.RateID) {
+			priced = append(priced, p.RateID)
+		}
+	}
+	s.log.Info("fiat rates", "sources", names, "rate_ids", priced, "refresh", s.o.Refresh, "max_age", s.o.MaxAge)
+	if un := s.Unpriced(); len(un) > 0 && len(names) > 0 {
+		s.log.Warn("no source in rates.sources prices these currencies in every fiat currency: their conversions are 0", "currencies", un)
+	}
 	if s.o.Metrics != nil {
 		s.o.Metrics.MaxAge.Set(s.o.MaxAge.Seconds())
 	}
@@ -204,7 +295,7 @@ func (s *Service) refreshDue(ctx context.Context) {
 		s.log.Warn("reading the rate cache failed", "err", err)
 	}
 	var due []Pair
-	for _, p := range AllPairs() {
+	for _, p := range s.pairs {
 		r, ok := cached[p]
 		if !ok || s.now().Sub(r.At) >= s.o.Refresh-s.o.Refresh/10 {
 			due = append(due, p)
@@ -227,12 +318,12 @@ func (s *Service) observeAges(ctx context.Context) {
 	if err != nil {
 		return // unknown is not +Inf: leave the last values
 	}
-	for _, p := range AllPairs() {
+	for _, p := range s.pairs {
 		age := math.Inf(1)
 		if r, ok := cached[p]; ok {
 			age = max(0, s.now().Sub(r.At).Seconds())
 		}
-		s.o.Metrics.Age.WithLabelValues(p.Currency, p.Fiat).Set(age)
+		s.o.Metrics.Age.WithLabelValues(p.RateID, p.Fiat).Set(age)
 	}
 }
 
@@ -260,7 +351,18 @@ func (s *Service) fetch(ctx context.Context, pairs []Pair) (map[Pair]Rate, error
 			errs = append(errs, fmt.Errorf("%s: rate limited until %s", name, until.Format(time.TimeOnly)))
 			continue
 		}
-		prices, err := src.Prices(ctx, left)
+		var ask, unknown []Pair
+		for _, p := range left {
+			if src.Knows(p) {
+				ask = append(ask, p)
+			} else {
+				unknown = append(unknown, p)
+			}
+		}
+		if len(ask) == 0 {
+			continue
+		}
+		prices, err := src.Prices(ctx, ask)
 		at := s.now()
 		if err != nil {
 			var he *HTTPError
@@ -275,8 +377,8 @@ func (s *Service) fetch(ctx context.Context, pairs []Pair) (map[Pair]Rate, error
 			}
 			errs = append(errs, err)
 		}
-		var rest []Pair
-		for _, p := range left {
+		rest := unknown
+		for _, p := range ask {
 			price, ok := prices[p]
 			if !ok {
 				rest = append(rest, p)
@@ -293,13 +395,16 @@ func (s *Service) fetch(ctx context.Context, pairs []Pair) (map[Pair]Rate, error
 				s.log.Warn("caching a fiat rate failed", "pair", p.String(), "err", err)
 			}
 		}
-		if len(rest) > 0 && err == nil {
-			errs = append(errs, fmt.Errorf("%s: no price for %v in the answer", name, rest))
+		if missing := len(rest) - len(unknown); missing > 0 && err == nil {
+			errs = append(errs, fmt.Errorf("%s: no price for %v in the answer", name, rest[len(unknown):]))
 		}
 		left = rest
 	}
 	if len(left) == 0 {
 		return got, nil
+	}
+	if len(errs) == 0 {
+		errs = append(errs, errors.New("no source knows them"))
 	}
 	return got, fmt.Errorf("no source priced %v: %w", left, joinErrors(errs...))
 }
@@ -325,16 +430,20 @@ redis.call('HSET', KEYS[1], 'price', ARGV[1], 'source', ARGV[2], 'at', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1`)
 
-func (s *Service) key(p Pair) string { return s.o.KeyPrefix + "price:" + p.Currency + ":" + p.Fiat }
+func (s *Service) key(p Pair) string { return s.o.KeyPrefix + "price:" + p.RateID + ":" + p.Fiat }
 
 func (s *Service) store(ctx context.Context, p Pair, r Rate) error {
 	return storeScript.Run(ctx, s.o.Redis, []string{s.key(p)}, r.Price, r.Source, r.At.UnixMilli(), cacheTTL.Milliseconds()).Err()
 }
 
-// Cached is the price of a pair in the cache, however old (ok false when
-// there is none): for display. Use Price for money.
+// Cached is the price of a currency (by its code) in the cache, however old
+// (ok false when there is none): for display. Use Price for money.
 func (s *Service) Cached(ctx context.Context, currency, fiat string) (Rate, bool, error) {
-	return s.cached(ctx, Pair{currency, fiat})
+	p, _, err := s.pair(currency, fiat)
+	if err != nil {
+		return Rate{}, false, err
+	}
+	return s.cached(ctx, p)
 }
 
 func (s *Service) cached(ctx context.Context, p Pair) (Rate, bool, error) {
@@ -346,7 +455,7 @@ func (s *Service) cached(ctx context.Context, p Pair) (Rate, bool, error) {
 }
 
 func (s *Service) cachedAll(ctx context.Context) (map[Pair]Rate, error) {
-	pairs := AllPairs()
+	pairs := s.pairs
 	cmds := make([]*redis.MapStringStringCmd, len(pairs))
 	_, err := s.o.Redis.Pipelined(ctx, func(pl redis.Pipeliner) error {
 		for i, p := range pairs {

@@ -3,6 +3,7 @@ package rates
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -17,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sluicepay/sluice/chain"
+	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/internal/testenv"
 	"github.com/sluicepay/sluice/payments/webhook"
 )
@@ -48,9 +51,16 @@ func cache(t *testing.T) (*redis.Client, string) {
 	return rdb, prefix
 }
 
+// testAssets are the currencies the tests price: the built-ins, and a
+// second USDC (on another chain) that shares its rate id.
+var testAssets = []Asset{
+	{"BTC", "BTC", 8}, {"LTC", "LTC", 8}, {"ETH", "ETH", 18}, {"USDT", "USDT", 6}, {"USDC", "USDC", 6},
+	{"USDC_POLYGON", "USDC", 6},
+}
+
 func newService(t *testing.T, rdb *redis.Client, prefix string, m *Metrics, sources ...Source) *Service {
 	t.Helper()
-	s, err := New(Options{Redis: rdb, KeyPrefix: prefix, Sources: sources, Metrics: m,
+	s, err := New(Options{Redis: rdb, KeyPrefix: prefix, Sources: sources, Metrics: m, Assets: testAssets,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -173,13 +183,18 @@ func TestSharedCache(t *testing.T) {
 	if a1.hits() != 1 {
 		t.Fatalf("one request for every pair, got %d", a1.hits())
 	}
-	for _, p := range AllPairs() {
-		r, err := two.Price(ctx, p.Currency, p.Fiat)
-		if err != nil || r.Source != "coingecko" {
-			t.Fatalf("%s: %+v %v", p, r, err)
-		}
-		if p == usdtEUR && r.Price != "0.9201" {
-			t.Fatalf("%s: %+v", p, r)
+	if len(one.Pairs()) != 10 {
+		t.Fatalf("pairs %v", one.Pairs())
+	}
+	for _, a := range testAssets {
+		for _, f := range Fiats {
+			r, err := two.Price(ctx, a.Code, f)
+			if err != nil || r.Source != "coingecko" {
+				t.Fatalf("%s/%s: %+v %v", a.Code, f, r, err)
+			}
+			if a.Code == "USDT" && f == "EUR" && r.Price != "0.9201" || a.RateID == "USDC" && f == "USD" && r.Price != "0.9997" {
+				t.Fatalf("%s/%s: %+v", a.Code, f, r)
+			}
 		}
 	}
 	if a2.hits() != 0 {
@@ -206,7 +221,7 @@ func TestRun(t *testing.T) {
 	rdb, prefix := cache(t)
 	a := newAPI(t, fixed(200, coinGeckoBody))
 	m := NewMetrics(prometheus.NewRegistry())
-	s, err := New(Options{Redis: rdb, KeyPrefix: prefix, Sources: []Source{source(t, CoinGecko, a.URL)}, Metrics: m,
+	s, err := New(Options{Redis: rdb, KeyPrefix: prefix, Sources: []Source{source(t, CoinGecko, a.URL)}, Metrics: m, Assets: testAssets,
 		Refresh: 200 * time.Millisecond, MaxAge: time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -228,11 +243,13 @@ func TestRun(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.ToFloat64(m.Fetches.WithLabelValues("coingecko", ResultOK)); n < 24 {
+	if n := testutil.ToFloat64(m.Fetches.WithLabelValues("coingecko", ResultOK)); n < 30 { // 10 pairs (USDC once) a fetch
 		t.Fatalf("fetched %v pairs", n)
 	}
-	if age := testutil.ToFloat64(m.Age.WithLabelValues("USDT", "EUR")); age < 0 || age > 5 {
-		t.Fatalf("age %v", age)
+	for _, id := range []string{"USDT", "USDC"} {
+		if age := testutil.ToFloat64(m.Age.WithLabelValues(id, "EUR")); age < 0 || age > 5 {
+			t.Fatalf("age of %s %v", id, age)
+		}
 	}
 	// nothing cached: +Inf
 	rdb.Del(context.Background(), s.key(usdtEUR))
@@ -272,30 +289,38 @@ func TestRateLimited(t *testing.T) {
 
 func TestConvertUnits(t *testing.T) {
 	for _, tc := range []struct {
-		currency, units, price, want string
+		units    string
+		decimals int
+		price    string
+		want     string
 	}{
-		{"BTC", "12345678", "43250.12", "5339.52"}, // 0.12345678 BTC × 43250.12 = 5339.5205498136
-		{"USDT", "25500000", "0.9998", "25.49"},    // 25.5 × 0.9998 = 25.4949
-		{"USDT", "5000", "1", "0.01"},              // 0.005: half up
-		{"USDT", "4999", "1", "0.00"},              // 0.004999
-		{"USDT", "15000", "1", "0.02"},             // 0.015
-		{"LTC", "10000", "72.35", "0.01"},          // 0.0001 × 72.35 = 0.007235
-		{"ETH", "1", "2315.8", "0.00"},             // one wei
-		{"ETH", "1000000000000000000000000", "2315.8", "2315800000.00"},
-		{"BTC", "0", "43250.12", "0.00"},
-		{"BTC", "2100000000000000", "43250.123456789012345678", "908252592592.57"}, // 21M BTC
+		{"12345678", 8, "43250.12", "5339.52"}, // 0.12345678 BTC × 43250.12 = 5339.5205498136
+		{"25500000", 6, "0.9998", "25.49"},     // 25.5 USDT × 0.9998 = 25.4949
+		{"5000", 6, "1", "0.01"},               // 0.005: half up
+		{"4999", 6, "1", "0.00"},               // 0.004999
+		{"15000", 6, "1", "0.02"},              // 0.015
+		{"10000", 8, "72.35", "0.01"},          // 0.0001 LTC × 72.35 = 0.007235
+		{"1", 18, "2315.8", "0.00"},            // one wei
+		{"1000000000000000000000000", 18, "2315.8", "2315800000.00"},
+		{"0", 8, "43250.12", "0.00"},
+		{"2100000000000000", 8, "43250.123456789012345678", "908252592592.57"}, // 21M BTC
+		{"1234567891", 6, "0.9997", "1234.20"},                                 // 1234.567891 USDC × 0.9997 = 1234.1975206327
+		{"1", 0, "2.5", "2.50"},
 	} {
 		units, _ := new(big.Int).SetString(tc.units, 10)
-		got, err := ConvertUnits(tc.currency, units, tc.price)
+		got, err := ConvertUnits(units, tc.decimals, tc.price)
 		if err != nil || got != tc.want {
-			t.Errorf("%s %s @ %s: %q %v, want %s", tc.units, tc.currency, tc.price, got, err, tc.want)
+			t.Errorf("%s units (%d decimals) @ %s: %q %v, want %s", tc.units, tc.decimals, tc.price, got, err, tc.want)
 		}
 	}
-	if _, err := ConvertUnits("DOGE", big.NewInt(1), "1"); err == nil {
-		t.Error("DOGE converted")
+	if _, err := ConvertUnits(big.NewInt(1), -1, "1"); err == nil {
+		t.Error("negative decimals accepted")
 	}
-	if _, err := ConvertUnits("BTC", big.NewInt(-1), "1"); err == nil {
+	if _, err := ConvertUnits(big.NewInt(-1), 8, "1"); err == nil {
 		t.Error("negative amount converted")
+	}
+	if _, err := ConvertUnits(nil, 8, "1"); err == nil {
+		t.Error("nil amount converted")
 	}
 }
 
@@ -352,7 +377,7 @@ func TestNoSources(t *testing.T) {
 	if _, err := s.Price(context.Background(), "BTC", "USD"); !errors.Is(err, ErrNoRate) || !strings.Contains(err.Error(), "no sources configured") {
 		t.Fatalf("%v", err)
 	}
-	if _, err := New(Options{}); err == nil {
+	if _, err := New(Options{Assets: testAssets}); err == nil {
 		t.Fatal("no Redis accepted")
 	}
 }
@@ -390,5 +415,139 @@ func TestRedisDown(t *testing.T) {
 	}
 	if a.hits() != 1 {
 		t.Fatalf("%d fetches", a.hits())
+	}
+}
+
+// TestUSDC: USDC is priced by each source under its own ids, and a USDC
+// amount (6 decimals) converts exactly; a second code of the same rate id
+// (USDC on another chain) shares the price and the cache.
+func TestUSDC(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		source string
+		api    func(*http.Request) (int, string)
+	}{
+		{CoinGecko, fixed(200, coinGeckoBody)},
+		{Kraken, fixed(200, krakenBody)},
+		{Coinbase, func(r *http.Request) (int, string) {
+			switch r.URL.Path {
+			case "/v2/prices/USDC-USD/spot":
+				return 200, `{"data":{"amount":"0.9997","base":"USDC","currency":"USD"}}`
+			case "/v2/prices/USDC-EUR/spot":
+				return 200, `{"data":{"amount":"0.9198","base":"USDC","currency":"EUR"}}`
+			}
+			return 404, `{"errors":[{"id":"not_found","message":"Invalid currency"}]}`
+		}},
+	} {
+		t.Run(tc.source, func(t *testing.T) {
+			rdb, prefix := cache(t)
+			a := newAPI(t, tc.api)
+			s := newService(t, rdb, prefix, nil, source(t, tc.source, a.URL))
+			r, err := s.Price(ctx, "USDC", "USD")
+			if err != nil || r.Price != "0.9997" || r.Source != tc.source {
+				t.Fatalf("%+v %v", r, err)
+			}
+			// 1234.567891 USDC × 0.9198 = 1135.5555461418
+			price, conv, err := s.Convert(ctx, 0, "USDC", "EUR", big.NewInt(1234567891))
+			if err != nil || price != "0.9198" || conv != "1135.56" {
+				t.Fatalf("%s %s %v", price, conv, err)
+			}
+			hits := a.hits()
+			// the same rate id: cached, not asked again; converted with its own decimals
+			price, conv, err = s.Convert(ctx, 0, "USDC_POLYGON", "USD", big.NewInt(1234567891))
+			if err != nil || price != "0.9997" || conv != "1234.20" || a.hits() != hits {
+				t.Fatalf("%s %s %v, %d requests", price, conv, err, a.hits()-hits)
+			}
+			// 1.0003 × 0.9997 = 0.99999991: under 1 USD, not rounded up; 1.0004 is over
+			for units, want := range map[int64]bool{1000300: false, 1000400: true} {
+				if ok, _, err := s.MeetsMinimum(ctx, "USDC", big.NewInt(units), MinimumUSD); err != nil || ok != want {
+					t.Errorf("%d USDC units: %v %v", units, ok, err)
+				}
+			}
+			if r, ok, err := s.Cached(ctx, "USDC_POLYGON", "EUR"); err != nil || !ok || r.Price != "0.9198" {
+				t.Fatalf("cached %+v %v %v", r, ok, err)
+			}
+		})
+	}
+}
+
+// TestPricedCurrencies: the service prices the currencies it is given, each
+// by its rate id through the sources that know it; what none knows is named
+// at once, not waited for.
+func TestPricedCurrencies(t *testing.T) {
+	rdb, prefix := cache(t)
+	kr := newAPI(t, fixed(200, krakenBody))
+	s, err := New(Options{Redis: rdb, KeyPrefix: prefix, Sources: []Source{source(t, Kraken, kr.URL)},
+		Assets: []Asset{{"BTC", "BTC", 8}, {"DOGE", "DOGE", 8}, {"USDC", "USDC", 6}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(s.Pairs()); got != "[BTC/USD BTC/EUR USDC/USD USDC/EUR]" {
+		t.Fatalf("pairs %s", got)
+	}
+	if got := s.Unpriced(); len(got) != 1 || got[0] != "DOGE" {
+		t.Fatalf("unpriced %v", got)
+	}
+	ctx := context.Background()
+	if err := s.Refresh(ctx); err == nil || !strings.Contains(err.Error(), "BTC/EUR") || strings.Contains(err.Error(), "DOGE") {
+		t.Fatalf("refresh: %v", err) // krakenBody has no XXBTZEUR
+	}
+	if u := kr.last(); u.Query().Get("pair") != "XBTUSD,XBTEUR,USDCUSD,USDCEUR" {
+		t.Fatalf("asked %s", u)
+	}
+	n := kr.hits()
+	_, err = s.Price(ctx, "DOGE", "USD")
+	if err == nil || errors.Is(err, ErrNoRate) || !strings.Contains(err.Error(), "DOGE (rate id DOGE) in USD: none of the sources in rates.sources (kraken) prices it") || kr.hits() != n {
+		t.Fatalf("DOGE: %v", err)
+	}
+	if _, err := s.Price(ctx, "LTC", "USD"); err == nil || !strings.Contains(err.Error(), `"LTC" is not one sluice prices here (configured: BTC, DOGE, USDC)`) {
+		t.Fatalf("LTC: %v", err)
+	}
+	if _, err := s.Price(ctx, "BTC", "GBP"); err == nil || errors.Is(err, ErrNoRate) || !strings.Contains(err.Error(), "USD, EUR") {
+		t.Fatalf("GBP: %v", err)
+	}
+	if r, err := s.Price(ctx, "USDC", "EUR"); err != nil || r.Price != "0.9198" || r.Source != Kraken {
+		t.Fatalf("USDC: %+v %v", r, err)
+	}
+
+	for _, tc := range []struct {
+		assets []Asset
+		want   string
+	}{
+		{nil, "no currencies to price"},
+		{[]Asset{{"BTC", "BTC", 8}, {"BTC", "BTC", 8}}, "BTC is listed twice"},
+		{[]Asset{{"BTC", "", 8}}, "BTC has no rate id"},
+		{[]Asset{{"", "BTC", 8}}, "without a code"},
+		{[]Asset{{"BTC", "BTC", -1}}, "-1 decimals"},
+	} {
+		if _, err := New(Options{Redis: rdb, Assets: tc.assets}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.assets, err, tc.want)
+		}
+	}
+}
+
+// TestAssetsOfRegistry: the chain registry's currencies, USDC among them,
+// are what the service prices.
+func TestAssetsOfRegistry(t *testing.T) {
+	reg, err := chain.New(&config.Config{Chains: config.Chains{
+		BTC: &config.Bitcoin{Network: "regtest"},
+		ETH: &config.Ethereum{Network: "dev", Tokens: []config.Token{{Symbol: "USDC", Address: "0xabc", Decimals: 6}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := AssetsOf(reg.Currencies())
+	want := []Asset{{"BTC", "BTC", 8}, {"ETH", "ETH", 18}, {"USDC", "USDC", 6}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("assets %v, want %v", got, want)
+	}
+	for _, a := range got {
+		for _, f := range Fiats {
+			for _, name := range SourceNames {
+				if src, _ := NewSource(name, "", nil); !src.Knows(Pair{a.RateID, f}) {
+					t.Errorf("%s does not price %s in %s", name, a.Code, f)
+				}
+			}
+		}
 	}
 }

@@ -22,6 +22,9 @@ type Source interface {
 	// Name says which API it is (coingecko, kraken, coinbase): the source
 	// recorded with each price and the source label of the metrics.
 	Name() string
+	// Knows says whether the source can price p: the pairs it does not
+	// know are never asked of it.
+	Knows(p Pair) bool
 	// Prices asks for pairs and returns the prices it got, each an exact
 	// canonical decimal; a pair it could not price is absent. The error
 	// says what went wrong; a source asked one pair at a time may return
@@ -218,25 +221,35 @@ func jsonPrice(raw json.RawMessage) (string, bool, error) {
 	return p, err == nil, err
 }
 
-// --- CoinGecko: GET /api/v3/simple/price?ids=bitcoin,tether&vs_currencies=usd,eur
-//   {"bitcoin":{"usd":43250.12,"eur":39800.55},"tether":{"usd":0.9998,"eur":0.9201}}
+// --- CoinGecko: GET /api/v3/simple/price?ids=bitcoin,tether,usd-coin&vs_currencies=usd,eur
+//   {"bitcoin":{"usd":43250.12,"eur":39800.55},"tether":{"usd":0.9998,"eur":0.9201},"usd-coin":{...}}
 // Prices are JSON numbers (read exactly, never as floats); an id or fiat it
 // does not know is left out of the answer.
 
 type coinGecko struct{ httpSource }
 
-// CoinGeckoIDs are CoinGecko's API ids of the currencies.
-var CoinGeckoIDs = map[string]string{"BTC": "bitcoin", "LTC": "litecoin", "ETH": "ethereum", "USDT": "tether"}
+// CoinGeckoIDs are CoinGecko's API ids, by rate id.
+var CoinGeckoIDs = map[string]string{"BTC": "bitcoin", "LTC": "litecoin", "ETH": "ethereum", "USDT": "tether", "USDC": "usd-coin"}
+
+func (s *coinGecko) Knows(p Pair) bool {
+	return CoinGeckoIDs[p.RateID] != "" && slices.Contains(Fiats, p.Fiat)
+}
 
 func (s *coinGecko) Prices(ctx context.Context, pairs []Pair) (map[Pair]string, error) {
 	var ids, vs []string
 	for _, p := range pairs {
-		if id := CoinGeckoIDs[p.Currency]; id != "" && !slices.Contains(ids, id) {
+		if !s.Knows(p) {
+			continue
+		}
+		if id := CoinGeckoIDs[p.RateID]; !slices.Contains(ids, id) {
 			ids = append(ids, id)
 		}
 		if f := strings.ToLower(p.Fiat); !slices.Contains(vs, f) {
 			vs = append(vs, f)
 		}
+	}
+	if len(ids) == 0 {
+		return map[Pair]string{}, nil
 	}
 	var body map[string]map[string]json.RawMessage
 	err := s.get(ctx, "/api/v3/simple/price", url.Values{"ids": {strings.Join(ids, ",")},
@@ -247,7 +260,10 @@ func (s *coinGecko) Prices(ctx context.Context, pairs []Pair) (map[Pair]string, 
 	out := map[Pair]string{}
 	var errs []error
 	for _, p := range pairs {
-		raw, ok := body[CoinGeckoIDs[p.Currency]][strings.ToLower(p.Fiat)]
+		if !s.Knows(p) {
+			continue
+		}
+		raw, ok := body[CoinGeckoIDs[p.RateID]][strings.ToLower(p.Fiat)]
 		if !ok {
 			continue
 		}
@@ -271,13 +287,16 @@ func (s *coinGecko) Prices(ctx context.Context, pairs []Pair) (map[Pair]string, 
 type kraken struct{ httpSource }
 
 // KrakenPairs are, per pair, the name Kraken is asked for and the key its
-// answer uses.
+// answer uses (its AssetPairs: the key, and the altname asked for).
 var KrakenPairs = map[Pair][2]string{
 	{"BTC", "USD"}: {"XBTUSD", "XXBTZUSD"}, {"BTC", "EUR"}: {"XBTEUR", "XXBTZEUR"},
 	{"LTC", "USD"}: {"LTCUSD", "XLTCZUSD"}, {"LTC", "EUR"}: {"LTCEUR", "XLTCZEUR"},
 	{"ETH", "USD"}: {"ETHUSD", "XETHZUSD"}, {"ETH", "EUR"}: {"ETHEUR", "XETHZEUR"},
 	{"USDT", "USD"}: {"USDTUSD", "USDTZUSD"}, {"USDT", "EUR"}: {"USDTEUR", "USDTEUR"},
+	{"USDC", "USD"}: {"USDCUSD", "USDCUSD"}, {"USDC", "EUR"}: {"USDCEUR", "USDCEUR"},
 }
+
+func (s *kraken) Knows(p Pair) bool { _, ok := KrakenPairs[p]; return ok }
 
 func (s *kraken) Prices(ctx context.Context, pairs []Pair) (map[Pair]string, error) {
 	var names []string
@@ -291,6 +310,9 @@ func (s *kraken) Prices(ctx context.Context, pairs []Pair) (map[Pair]string, err
 		Result map[string]struct {
 			C []json.RawMessage `json:"c"`
 		} `json:"result"`
+	}
+	if len(names) == 0 {
+		return map[Pair]string{}, nil
 	}
 	if err := s.get(ctx, "/0/public/Ticker", url.Values{"pair": {strings.Join(names, ",")}}, &body); err != nil {
 		return nil, err
@@ -307,7 +329,10 @@ func (s *kraken) Prices(ctx context.Context, pairs []Pair) (map[Pair]string, err
 	out := map[Pair]string{}
 	var errs []error
 	for _, p := range pairs {
-		n := KrakenPairs[p]
+		n, ok := KrakenPairs[p]
+		if !ok {
+			continue
+		}
 		t, ok := body.Result[n[1]]
 		if !ok {
 			if t, ok = body.Result[n[0]]; !ok {
@@ -340,10 +365,22 @@ func (s *kraken) Prices(ctx context.Context, pairs []Pair) (map[Pair]string, err
 
 type coinbase struct{ httpSource }
 
+// CoinbaseIDs are Coinbase's currency codes, by rate id: the base of its
+// pairs (USDC-USD, USDC-EUR).
+var CoinbaseIDs = map[string]string{"BTC": "BTC", "LTC": "LTC", "ETH": "ETH", "USDT": "USDT", "USDC": "USDC"}
+
+func (s *coinbase) Knows(p Pair) bool {
+	return CoinbaseIDs[p.RateID] != "" && slices.Contains(Fiats, p.Fiat)
+}
+
 func (s *coinbase) Prices(ctx context.Context, pairs []Pair) (map[Pair]string, error) {
 	out := map[Pair]string{}
 	var errs []error
 	for _, p := range pairs {
+		if !s.Knows(p) {
+			continue
+		}
+		base := CoinbaseIDs[p.RateID]
 		var body struct {
 			Data struct {
 				Amount   json.RawMessage `json:"amount"`
@@ -351,7 +388,7 @@ func (s *coinbase) Prices(ctx context.Context, pairs []Pair) (map[Pair]string, e
 				Currency string          `json:"currency"`
 			} `json:"data"`
 		}
-		if err := s.get(ctx, "/v2/prices/"+p.Currency+"-"+p.Fiat+"/spot", nil, &body); err != nil {
+		if err := s.get(ctx, "/v2/prices/"+base+"-"+p.Fiat+"/spot", nil, &body); err != nil {
 			var he *HTTPError
 			if errors.As(err, &he) && he.Status == http.StatusTooManyRequests {
 				return out, joinErrors(append(errs, err)...) // asking for the rest would not help
@@ -360,7 +397,7 @@ func (s *coinbase) Prices(ctx context.Context, pairs []Pair) (map[Pair]string, e
 			continue
 		}
 		d := body.Data
-		if (d.Base != "" && d.Base != p.Currency) || (d.Currency != "" && d.Currency != p.Fiat) {
+		if (d.Base != "" && d.Base != base) || (d.Currency != "" && d.Currency != p.Fiat) {
 			errs = append(errs, fmt.Errorf("%s: asked for %s, got %s-%s", s.name, p, d.Base, d.Currency))
 			continue
 		}

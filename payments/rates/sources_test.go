@@ -80,25 +80,29 @@ var (
 	ethEUR  = Pair{"ETH", "EUR"}
 	usdtUSD = Pair{"USDT", "USD"}
 	usdtEUR = Pair{"USDT", "EUR"}
+	usdcUSD = Pair{"USDC", "USD"}
+	usdcEUR = Pair{"USDC", "EUR"}
 )
 
 // Real answers, in each API's own format (prices made up).
 const (
 	coinGeckoBody = `{"bitcoin":{"usd":43250.12,"eur":39800.55},"litecoin":{"usd":72.35,"eur":66.58},` +
-		`"ethereum":{"usd":2315.8,"eur":2131.1},"tether":{"usd":0.9998,"eur":0.9201}}`
+		`"ethereum":{"usd":2315.8,"eur":2131.1},"tether":{"usd":0.9998,"eur":0.9201},"usd-coin":{"usd":0.9997,"eur":0.9198}}`
 	krakenBody = `{"error":[],"result":{` +
 		`"XXBTZUSD":{"a":["43250.20000","1","1.000"],"b":["43250.10000","2","2.000"],"c":["43250.10000","0.00150000"],"v":["1021.5","2990.2"],"p":["43100.1","43050.9"],"t":[21001,60334],"l":["42800.0","42700.0"],"h":["43500.0","43600.0"],"o":"43000.00000"},` +
 		`"XLTCZUSD":{"a":["72.36","5","5.000"],"b":["72.34","3","3.000"],"c":["72.35000","0.50000000"],"v":["1","2"],"p":["72","72"],"t":[1,2],"l":["70","70"],"h":["73","73"],"o":"71.00"},` +
-		`"XETHZEUR":{"c":["2131.10","0.1"]},"USDTZUSD":{"c":["0.99980000","100.0"]},"USDTEUR":{"c":["0.92010","50.0"]}}}`
+		`"XETHZEUR":{"c":["2131.10","0.1"]},"USDTZUSD":{"c":["0.99980000","100.0"]},"USDTEUR":{"c":["0.92010","50.0"]},` +
+		`"USDCUSD":{"a":["0.99980000","1000","1000.000"],"b":["0.99970000","500","500.000"],"c":["0.99970000","25.00000000"]},"USDCEUR":{"c":["0.91980","10.0"]}}}`
 )
 
 func TestCoinGecko(t *testing.T) {
 	a := newAPI(t, fixed(200, coinGeckoBody))
-	got, err := source(t, CoinGecko, a.URL).Prices(context.Background(), []Pair{btcUSD, btcEUR, ltcUSD, ethEUR, usdtUSD})
+	got, err := source(t, CoinGecko, a.URL).Prices(context.Background(), []Pair{btcUSD, btcEUR, ltcUSD, ethEUR, usdtUSD, usdcUSD, usdcEUR})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[Pair]string{btcUSD: "43250.12", btcEUR: "39800.55", ltcUSD: "72.35", ethEUR: "2131.1", usdtUSD: "0.9998"}
+	want := map[Pair]string{btcUSD: "43250.12", btcEUR: "39800.55", ltcUSD: "72.35", ethEUR: "2131.1", usdtUSD: "0.9998",
+		usdcUSD: "0.9997", usdcEUR: "0.9198"}
 	if len(got) != len(want) {
 		t.Fatalf("got %v", got)
 	}
@@ -108,7 +112,7 @@ func TestCoinGecko(t *testing.T) {
 		}
 	}
 	u := a.last()
-	if u.Path != "/api/v3/simple/price" || u.Query().Get("ids") != "bitcoin,litecoin,ethereum,tether" ||
+	if u.Path != "/api/v3/simple/price" || u.Query().Get("ids") != "bitcoin,litecoin,ethereum,tether,usd-coin" ||
 		u.Query().Get("vs_currencies") != "usd,eur" || u.Query().Get("precision") != "full" {
 		t.Fatalf("request %s", u)
 	}
@@ -145,17 +149,18 @@ func TestExactPrices(t *testing.T) {
 
 func TestKraken(t *testing.T) {
 	a := newAPI(t, fixed(200, krakenBody))
-	got, err := source(t, Kraken, a.URL).Prices(context.Background(), []Pair{btcUSD, ltcUSD, ethEUR, usdtUSD, usdtEUR})
+	got, err := source(t, Kraken, a.URL).Prices(context.Background(), []Pair{btcUSD, ltcUSD, ethEUR, usdtUSD, usdtEUR, usdcUSD, usdcEUR})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[Pair]string{btcUSD: "43250.1", ltcUSD: "72.35", ethEUR: "2131.1", usdtUSD: "0.9998", usdtEUR: "0.9201"}
+	want := map[Pair]string{btcUSD: "43250.1", ltcUSD: "72.35", ethEUR: "2131.1", usdtUSD: "0.9998", usdtEUR: "0.9201",
+		usdcUSD: "0.9997", usdcEUR: "0.9198"}
 	for p, w := range want {
 		if got[p] != w {
 			t.Errorf("%s: %q, want %q", p, got[p], w)
 		}
 	}
-	if u := a.last(); u.Path != "/0/public/Ticker" || u.Query().Get("pair") != "XBTUSD,LTCUSD,ETHEUR,USDTUSD,USDTEUR" {
+	if u := a.last(); u.Path != "/0/public/Ticker" || u.Query().Get("pair") != "XBTUSD,LTCUSD,ETHEUR,USDTUSD,USDTEUR,USDCUSD,USDCEUR" {
 		t.Fatalf("request %s", u)
 	}
 	// a pair missing from the result is absent, not an error
@@ -177,21 +182,58 @@ func TestCoinbase(t *testing.T) {
 			return 200, `{"data":{"amount":"43250.12","base":"BTC","currency":"USD"}}`
 		case "/v2/prices/USDT-EUR/spot":
 			return 200, `{"data":{"amount":"0.9201","base":"USDT","currency":"EUR"}}`
+		case "/v2/prices/USDC-USD/spot":
+			return 200, `{"data":{"amount":"0.9997","base":"USDC","currency":"USD"}}`
+		case "/v2/prices/USDC-EUR/spot":
+			return 200, `{"data":{"amount":"0.9198","base":"USDC","currency":"EUR"}}`
 		case "/v2/prices/LTC-USD/spot": // answers for another pair: refused
 			return 200, `{"data":{"amount":"43250.12","base":"BTC","currency":"USD"}}`
 		}
 		return 404, `{"errors":[{"id":"not_found","message":"Invalid currency"}]}`
 	})
-	got, err := source(t, Coinbase, a.URL).Prices(context.Background(), []Pair{btcUSD, usdtEUR, ethEUR, ltcUSD})
-	if got[btcUSD] != "43250.12" || got[usdtEUR] != "0.9201" || len(got) != 2 {
+	got, err := source(t, Coinbase, a.URL).Prices(context.Background(), []Pair{btcUSD, usdtEUR, ethEUR, ltcUSD, usdcUSD, usdcEUR})
+	if got[btcUSD] != "43250.12" || got[usdtEUR] != "0.9201" || got[usdcUSD] != "0.9997" || got[usdcEUR] != "0.9198" || len(got) != 4 {
 		t.Fatalf("got %v", got)
 	}
 	if err == nil || !strings.Contains(err.Error(), "ETH/EUR: coinbase: HTTP 404: not_found: Invalid currency") ||
 		!strings.Contains(err.Error(), "asked for LTC/USD, got BTC-USD") {
 		t.Fatalf("error %v", err)
 	}
-	if a.hits() != 4 {
+	if a.hits() != 6 {
 		t.Fatalf("%d requests", a.hits())
+	}
+}
+
+// TestUnknownRateIDs: a pair a source does not know is never asked of it
+// (Kraken fails a whole request for one unknown pair), and is absent from
+// its answer.
+func TestUnknownRateIDs(t *testing.T) {
+	doge, gbp := Pair{"DOGE", "USD"}, Pair{"BTC", "GBP"}
+	for _, name := range SourceNames {
+		a := newAPI(t, func(r *http.Request) (int, string) {
+			if strings.Contains(r.URL.RawQuery, "DOGE") || strings.Contains(r.URL.Path, "DOGE") || strings.Contains(strings.ToUpper(r.URL.RawQuery), "GBP") {
+				return 400, `{"error":["EQuery:Unknown asset pair"]}`
+			}
+			switch name {
+			case CoinGecko:
+				return 200, coinGeckoBody
+			case Kraken:
+				return 200, krakenBody
+			}
+			return 200, `{"data":{"amount":"0.9997","base":"USDC","currency":"USD"}}`
+		})
+		src := source(t, name, a.URL)
+		if !src.Knows(usdcUSD) || !src.Knows(usdcEUR) || src.Knows(doge) || src.Knows(gbp) {
+			t.Errorf("%s knows USDC %v/%v, DOGE %v, GBP %v", name, src.Knows(usdcUSD), src.Knows(usdcEUR), src.Knows(doge), src.Knows(gbp))
+		}
+		got, err := src.Prices(context.Background(), []Pair{doge, usdcUSD, gbp})
+		if err != nil || len(got) != 1 || got[usdcUSD] != "0.9997" {
+			t.Errorf("%s: %v %v", name, got, err)
+		}
+		// nothing it knows: not asked at all
+		if got, err := src.Prices(context.Background(), []Pair{doge}); err != nil || len(got) != 0 || a.hits() != 1 {
+			t.Errorf("%s: %v %v after %d requests", name, got, err, a.hits())
+		}
 	}
 }
 
