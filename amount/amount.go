@@ -10,9 +10,6 @@ import (
 	"strings"
 )
 
-// Decimals of each currency sluice takes.
-var Decimals = map[string]int{"BTC": 8, "LTC": 8, "ETH": 18, "USDT": 6}
-
 // FormatString is Format for base units held as decimal integer text (as
 // the ledger's numeric columns read).
 func FormatString(units string, decimals int) (string, error) {

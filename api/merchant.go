@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/merchant"
 	"github.com/sluicepay/sluice/payments"
 	"github.com/sluicepay/sluice/payments/sweep"
@@ -232,7 +233,7 @@ func (m *merchantAPI) currencies(c *gin.Context) {
 				m.ledgerError(c, err)
 				return
 			}
-			cur.WithdrawalFeeReserve = amount.Format(r, amount.Decimals[cur.Policy.FeeCurrency])
+			cur.WithdrawalFeeReserve = amount.Format(r, m.decimals(cur.Policy.FeeCurrency))
 		}
 		out = append(out, cur)
 	}
@@ -246,12 +247,22 @@ func (m *merchantAPI) currency(c *gin.Context, code string) (Currency, bool) {
 	if cur, found := m.Currencies[code]; found {
 		return cur, true
 	}
-	if payments.ChainOf(code) != "" {
+	if _, known := chain.Builtin(code); known {
 		fail(c, http.StatusBadRequest, "%s is not enabled on this sluice (enabled: %s)", code, strings.Join(m.codes(), ", "))
 	} else {
 		fail(c, http.StatusBadRequest, "unknown currency %q (enabled: %s)", code, strings.Join(m.codes(), ", "))
 	}
 	return Currency{}, false
+}
+
+// decimals of a currency as configured; a currency no longer enabled keeps
+// its deposits, printed with its built-in decimals.
+func (m *merchantAPI) decimals(code string) int {
+	if cur, ok := m.Currencies[code]; ok {
+		return cur.Decimals
+	}
+	d, _ := chain.Decimals(code)
+	return d
 }
 
 func (m *merchantAPI) codes() []string {
@@ -451,7 +462,7 @@ func (m *merchantAPI) listDeposits(ctx context.Context, merchantID int64, f depo
 			&d.Confirmations, &d.Status, &d.BlockHeight, &d.Created, &d.Updated); err != nil {
 			return nil, fmt.Errorf("ledger: %w", err)
 		}
-		if d.Amount, err = amount.FormatString(d.AmountUnits, amount.Decimals[d.Currency]); err != nil {
+		if d.Amount, err = amount.FormatString(d.AmountUnits, m.decimals(d.Currency)); err != nil {
 			return nil, err
 		}
 		out = append(out, d)

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/merchant"
 	"github.com/sluicepay/sluice/payments"
 	"github.com/sluicepay/sluice/payments/sweep"
@@ -19,13 +20,13 @@ import (
 // withdrawalJSON is iqpay's withdrawal shape: amounts as exact JSON numbers
 // (never floats), times in unix seconds.
 func withdrawalJSON(w sweep.Withdrawal) gin.H {
-	dec := amount.Decimals[w.Currency]
+	dec, _ := chain.Decimals(w.Currency)
 	confirmed := int64(0)
 	if w.TimeConfirmed != nil {
 		confirmed = w.TimeConfirmed.Unix()
 	}
 	gasDec := dec
-	if d, found := amount.Decimals[w.FeeCurrency]; found {
+	if d, found := chain.Decimals(w.FeeCurrency); found {
 		gasDec = d // a token's gas is paid in the chain's coin
 	}
 	return gin.H{"id": w.ID, "extId": w.ExtID, "address": w.Address, "currency": w.Currency,

@@ -51,8 +51,20 @@ type Registry struct {
 // New builds the registry of the chains and tokens cfg enables. A token
 // named like a built-in (USDT, USDC) keeps the built-in's confirmations,
 // rate id, minimum and key branch, with the contract and decimals the
-// configuration gives.
+// configuration gives; a token sluice has no properties for is an error,
+// returned with the registry of everything else (config.Load refuses such
+// a configuration through Check, so a running process never sees one).
 func New(cfg *config.Config) (*Registry, error) {
+	r, ps := build(cfg)
+	if len(ps) > 0 {
+		return r, fmt.Errorf("%s: %s", ps[0].Key, ps[0].Msg)
+	}
+	return r, nil
+}
+
+// build is New, reporting each token it cannot take as a problem at the
+// token's key and leaving it out.
+func build(cfg *config.Config) (*Registry, []config.Problem) {
 	known := builtin()
 	byCode := func(code string) (Currency, bool) {
 		i := slices.IndexFunc(known, func(c Currency) bool { return c.Code == code })
@@ -62,6 +74,7 @@ func New(cfg *config.Config) (*Registry, error) {
 		return known[i], true
 	}
 	r := &Registry{}
+	var ps []config.Problem
 	for _, ch := range builtinChains() {
 		switch ch.Key {
 		case "btc", "ltc":
@@ -86,20 +99,25 @@ func New(cfg *config.Config) (*Registry, error) {
 			continue
 		}
 		branches := map[uint32]string{native.KeyBranch: native.Code}
-		for _, t := range cfg.Chains.ETH.Tokens {
+		for i, t := range cfg.Chains.ETH.Tokens {
+			key := fmt.Sprintf("chains.eth.tokens[%d].symbol", i)
 			c, ok := byCode(t.Symbol)
 			if !ok || c.Chain != ch.Key || !c.IsToken() {
-				return nil, fmt.Errorf("chains.eth.tokens: %s: sluice knows the tokens %s on Ethereum", t.Symbol, strings.Join(knownTokens(known), ", "))
+				if t.Symbol != native.Code { // validation names the coin listed as a token
+					ps = append(ps, config.NewProblem(key, fmt.Errorf("%s: sluice takes the tokens %s on Ethereum", t.Symbol, strings.Join(knownTokens(known), ", "))))
+				}
+				continue
 			}
 			c.Contract, c.Decimals = strings.ToLower(t.Address), t.Decimals
 			if other, taken := branches[c.KeyBranch]; taken {
-				return nil, fmt.Errorf("chains.eth.tokens: %s and %s would share deposit keys (branch %d)", other, c.Code, c.KeyBranch)
+				ps = append(ps, config.NewProblem(key, fmt.Errorf("%s and %s would share deposit keys (branch %d)", other, c.Code, c.KeyBranch)))
+				continue
 			}
 			branches[c.KeyBranch] = c.Code
 			r.currencies = append(r.currencies, c)
 		}
 	}
-	return r, nil
+	return r, ps
 }
 
 func knownTokens(cs []Currency) []string {
@@ -177,4 +195,22 @@ func (r *Registry) FeeCurrency(code string) (Currency, bool) {
 		return Currency{}, false
 	}
 	return r.Currency(ch.Native)
+}
+
+// Builtin returns the built-in currency of code, as sluice knows it where
+// no configuration is at hand (amounts already in the ledger, tests): its
+// chain, decimals and defaults. Configured currencies are Registry.Currency.
+func Builtin(code string) (Currency, bool) {
+	for _, c := range builtin() {
+		if c.Code == code {
+			return c, true
+		}
+	}
+	return Currency{}, false
+}
+
+// Decimals of a built-in currency (0 and false for an unknown code).
+func Decimals(code string) (int, bool) {
+	c, ok := Builtin(code)
+	return c.Decimals, ok
 }

@@ -14,8 +14,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/sluicepay/sluice/amount"
 )
 
 // Networks each chain accepts, as written in the config.
@@ -227,30 +225,8 @@ func (c *Config) validate() []Problem {
 	if c.Receive.Confirmations < 1 || c.Receive.Confirmations > 100 {
 		add("receive.confirmations", "%d: from 1 to 100 (litepay forwards at 1)", c.Receive.Confirmations)
 	}
-	for cur, v := range c.Sweeps.WithdrawalMinimum {
-		// as many decimals as the currency has: the API compares base units
-		decimals, known := amount.Decimals[cur]
-		if e := c.Chains.ETH; e.IsEnabled() {
-			for _, tk := range e.Tokens {
-				if tk.Symbol == cur {
-					decimals, known = tk.Decimals, true
-				}
-			}
-		}
-		if !known {
-			decimals = 18
-		}
-		if _, err := amount.Parse(v, decimals); err != nil || !regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`).MatchString(v) {
-			add("sweeps.withdrawal_minimum."+cur, "%q must be an exact decimal such as 0.001, with at most %d decimals", v, decimals)
-		}
-	}
 	if !regexp.MustCompile(`^[0-9]+(\.[0-9]{1,18})?$`).MatchString(c.Sweeps.GasTankLow) {
 		add("sweeps.gas_tank_low", "%q must be an ETH amount such as 0.05", c.Sweeps.GasTankLow)
-	}
-	for cur := range c.Sweeps.FeeAddresses {
-		if cur != "BTC" && cur != "LTC" && cur != "ETH" && cur != "USDT" {
-			add("sweeps.fee_addresses."+cur, "currency %q: one of BTC, LTC, ETH, USDT", cur)
-		}
 	}
 	if c.Indexer.UnboundedReorgs {
 		for _, n := range []struct{ name, network string }{{"btc", network(c.Chains.BTC)}, {"ltc", network(c.Chains.LTC)},

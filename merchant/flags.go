@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/chain"
 )
 
 // ParseWebhooks builds the endpoint per kind from one URL and method for
@@ -96,8 +97,8 @@ func (f SettlementFlags) Changes() (map[string]SettlementChange, error) {
 		for _, kv := range list {
 			cur, v, ok := strings.Cut(kv, "=")
 			cur = strings.ToUpper(strings.TrimSpace(cur))
-			if !ok || !currencies[cur] {
-				return fmt.Errorf("--%s %q: write CURRENCY=VALUE with a currency of BTC, LTC, ETH, USDT", flag, kv)
+			if _, known := chain.Builtin(cur); !ok || !known {
+				return fmt.Errorf("--%s %q: write CURRENCY=VALUE with a currency of %s", flag, kv, strings.Join(chain.BuiltinCodes(), ", "))
 			}
 			c := out[cur]
 			if err := set(cur, strings.TrimSpace(v), &c); err != nil {
@@ -107,7 +108,10 @@ func (f SettlementFlags) Changes() (map[string]SettlementChange, error) {
 		}
 		return nil
 	}
-	units := func(cur, v string) (*big.Int, error) { return amount.Parse(v, amount.Decimals[cur]) }
+	units := func(cur, v string) (*big.Int, error) {
+		dec, _ := chain.Decimals(cur)
+		return amount.Parse(v, dec)
+	}
 	steps := []struct {
 		flag string
 		list []string

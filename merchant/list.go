@@ -13,16 +13,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/internal/secrets"
-	"github.com/sluicepay/sluice/payments"
 )
 
 // The operator's view of merchants: what they are set up with, never their
 // secrets (the webhook secret, a key's hash).
-
-// Currencies are the currencies a merchant's settings and balances cover, in
-// the order they are shown.
-var Currencies = []string{"BTC", "LTC", "ETH", "USDT"}
 
 // Summary is one merchant in the operator's list.
 type Summary struct {
@@ -118,7 +114,10 @@ func (b Balance) MarshalJSON() ([]byte, error) {
 }
 
 // Decimal is the balance as an exact decimal of its currency.
-func (b Balance) Decimal() string { return amount.Format(b.Units, amount.Decimals[b.Currency]) }
+func (b Balance) Decimal() string {
+	dec, _ := chain.Decimals(b.Currency)
+	return amount.Format(b.Units, dec)
+}
 
 // Confirmation is the confirmations a merchant's deposits of a currency
 // need, and whether the merchant set them or they are the default.
@@ -149,8 +148,9 @@ type Detail struct {
 	Balances        []Balance           `json:"balances"`
 }
 
-// Show reads one merchant's settings, keys (without secrets) and balances.
-func Show(ctx context.Context, db *pgxpool.Pool, merchantID int64) (Detail, error) {
+// Show reads one merchant's settings, keys (without secrets) and balances
+// in currencies (the configured ones: chain.Registry.Codes).
+func Show(ctx context.Context, db *pgxpool.Pool, merchantID int64, currencies []string) (Detail, error) {
 	d := Detail{ID: merchantID, WatchOnly: []string{}}
 	var stored string
 	err := db.QueryRow(ctx, `SELECT name, created_at, key_account, convert_currency,
@@ -187,10 +187,11 @@ func Show(ctx context.Context, db *pgxpool.Pool, merchantID int64) (Detail, erro
 	if err := rows.Err(); err != nil {
 		return Detail{}, fmt.Errorf("ledger: %w", err)
 	}
-	for _, cur := range Currencies {
+	for _, cur := range currencies {
 		n, ok := set[cur]
 		if !ok {
-			n = payments.DefaultConfirmations[cur]
+			c, _ := chain.Builtin(cur)
+			n = c.Confirmations
 		}
 		d.Confirmations = append(d.Confirmations, Confirmation{Currency: cur, Confirmations: n, Default: !ok})
 		s, err := GetSettlement(ctx, db, merchantID, cur)

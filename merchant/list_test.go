@@ -77,7 +77,7 @@ func TestOperatorView(t *testing.T) {
 		t.Fatalf("merchant b listed as %+v", m)
 	}
 
-	d, err := Show(ctx, db, a.ID)
+	d, err := Show(ctx, db, a.ID, []string{"BTC", "LTC", "ETH", "USDT"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,11 +101,11 @@ func TestOperatorView(t *testing.T) {
 		t.Fatalf("keys %+v", d.Keys)
 	}
 
-	db2, err := Show(ctx, db, b.ID)
+	db2, err := Show(ctx, db, b.ID, []string{"BTC", "LTC", "ETH", "USDT"})
 	if err != nil || !db2.SecretEncrypted || len(db2.Keys) != 1 || db2.Balances[0].Units.Sign() != 0 {
 		t.Fatalf("merchant b: %+v, %v", db2, err)
 	}
-	if _, err := Show(ctx, db, 999); err == nil || err.Error() != "no merchant 999" {
+	if _, err := Show(ctx, db, 999, nil); err == nil || err.Error() != "no merchant 999" {
 		t.Fatalf("show of an unknown merchant: %v", err)
 	}
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/internal/secrets"
 	"github.com/sluicepay/sluice/payments/webhook"
 )
@@ -69,8 +70,8 @@ func Create(ctx context.Context, db *pgxpool.Pool, s Spec, check TargetCheck) (C
 		}
 	}
 	for cur, n := range s.Confirmations {
-		if _, ok := currencies[cur]; !ok {
-			return Created{}, fmt.Errorf("confirmations for %q: one of BTC, LTC, ETH, USDT", cur)
+		if _, ok := chain.Builtin(cur); !ok {
+			return Created{}, fmt.Errorf("confirmations for %q: one of %s", cur, strings.Join(chain.BuiltinCodes(), ", "))
 		}
 		if n < 1 || n > 1000 {
 			return Created{}, fmt.Errorf("confirmations for %s: %d is not from 1 to 1000", cur, n)
@@ -193,9 +194,6 @@ func Webhooks(ctx context.Context, db *pgxpool.Pool, merchantID int64) (map[stri
 	}
 	return out, rows.Err()
 }
-
-// currencies a merchant may set confirmations for.
-var currencies = map[string]bool{"BTC": true, "LTC": true, "ETH": true, "USDT": true}
 
 func validEndpoint(ctx context.Context, kind string, e Endpoint, check TargetCheck) error {
 	if !contains(Kinds, kind) {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/chain"
 )
 
 // Settlement is where and when a merchant's confirmed deposits of one
@@ -41,8 +42,8 @@ type AddressCheck func(currency, address string) error
 
 // UpdateSettlement applies a change to a merchant's settlement of currency.
 func UpdateSettlement(ctx context.Context, db *pgxpool.Pool, merchantID int64, currency string, ch SettlementChange, check AddressCheck) (Settlement, error) {
-	if !currencies[currency] {
-		return Settlement{}, fmt.Errorf("currency %q: one of BTC, LTC, ETH, USDT", currency)
+	if _, ok := chain.Builtin(currency); !ok {
+		return Settlement{}, fmt.Errorf("currency %q: one of %s", currency, strings.Join(chain.BuiltinCodes(), ", "))
 	}
 	if ch.Address != nil && *ch.Address != "" && check != nil {
 		if err := check(currency, *ch.Address); err != nil {
@@ -128,7 +129,7 @@ func PercentToFraction(p string) (string, error) {
 
 // MarshalJSON shows amounts as exact decimals of the currency.
 func (s Settlement) MarshalJSON() ([]byte, error) {
-	dec := amount.Decimals[s.Currency]
+	dec, _ := chain.Decimals(s.Currency)
 	f := func(v *big.Int) string {
 		if v == nil {
 			return "0"

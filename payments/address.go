@@ -1,6 +1,7 @@
 package payments
 
 import (
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/indexer/bitcoin"
 	"github.com/sluicepay/sluice/indexer/ethereum"
 )
@@ -8,14 +9,14 @@ import (
 // ValidAddress checks that addr can receive currency on network: a BTC or
 // LTC address of that network, or an Ethereum address for ETH and tokens.
 func ValidAddress(currency, network, addr string) error {
-	chain := ChainOf(currency)
-	if chain == "" {
+	c, ok := chain.Builtin(currency)
+	if !ok {
 		return ErrUnknownCurrency
 	}
-	if chain == "eth" {
+	if c.Family == chain.EVM {
 		return ethereum.ValidateAddress(addr)
 	}
-	params, err := bitcoin.ParamsFor(chain, network)
+	params, err := bitcoin.ParamsFor(c.Chain, network)
 	if err != nil {
 		return err
 	}

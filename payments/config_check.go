@@ -3,6 +3,7 @@ package payments
 import (
 	"sort"
 
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/indexer/bitcoin"
 	"github.com/sluicepay/sluice/payments/keys"
@@ -26,8 +27,8 @@ func CheckFeeAddresses(cfg *config.Config) []config.Problem {
 		if !ok || addr == "" {
 			continue // a currency this sluice does not take, or no fee taken in it
 		}
-		if chain := ChainOf(cur); chain != "eth" {
-			if _, err := bitcoin.ParamsFor(chain, network); err != nil {
+		if c, _ := chain.Builtin(cur); c.Family == chain.Bitcoin {
+			if _, err := bitcoin.ParamsFor(c.Chain, network); err != nil {
 				continue
 			}
 		}

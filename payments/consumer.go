@@ -13,12 +13,20 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/indexer"
 )
 
-// DefaultConfirmations are the confirmations a deposit needs, per currency,
-// unless the merchant set its own.
-var DefaultConfirmations = map[string]int{"BTC": 2, "LTC": 6, "ETH": 12, "USDT": 12}
+// DefaultConfirmations is what a deposit of currency needs unless its
+// merchant set its own (the registry's, chain.Currency.Confirmations). A
+// currency without one is an error, never 0: a deposit must not confirm in
+// the block it was seen in for want of a number.
+func DefaultConfirmations(currency string) (int, error) {
+	if c, ok := chain.Builtin(currency); ok && c.Confirmations > 0 {
+		return c.Confirmations, nil
+	}
+	return 0, fmt.Errorf("no default confirmations known for %q", currency)
+}
 
 // FailAfter is how many blocks a deposit whose block a reorg removed may wait
 // for its transaction to be mined again before it counts as gone for good
@@ -292,7 +300,11 @@ func (c *Consumer) confirm(ctx context.Context, tx pgx.Tx, tip int64) error {
 		case receive:
 			o.needed = max(c.ReceiveConfirmations, 1)
 		case o.needed == 0:
-			o.needed = DefaultConfirmations[currency]
+			var err error
+			if o.needed, err = DefaultConfirmations(currency); err != nil {
+				rows.Close()
+				return err
+			}
 		}
 		opens = append(opens, o)
 	}
@@ -411,7 +423,11 @@ func (c *Consumer) fail(ctx context.Context, tx pgx.Tx, tip int64) error {
 			return err
 		}
 		if o.needed == 0 {
-			o.needed = DefaultConfirmations[o.currency]
+			var err error
+			if o.needed, err = DefaultConfirmations(o.currency); err != nil {
+				rows.Close()
+				return err
+			}
 		}
 		orphans = append(orphans, o)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -144,7 +146,7 @@ func (l *Ledger) used(ctx context.Context, q pgx.Tx, chain string, addrs []strin
 // caller holds the counter's row lock in tx) and returns the index and
 // address to hand out. One ledger and one chain-index lookup per address.
 func (l *Ledger) freshAddress(ctx context.Context, tx pgx.Tx, merchantID int64, currency string, index uint32, derive func(uint32) (string, error)) (uint32, string, error) {
-	chain := chainOf[currency]
+	chain := chainOf(currency)
 	first := index
 	for {
 		a, err := derive(index)
@@ -224,10 +226,7 @@ func (l *Ledger) GapScan(ctx context.Context, gap int, progress func(GapResult))
 	}
 	var out []GapResult
 	for _, m := range merchants {
-		for _, cur := range []string{"BTC", "LTC", "ETH", "USDT"} {
-			if _, ok := l.Networks[cur]; !ok {
-				continue
-			}
+		for _, cur := range slices.Sorted(maps.Keys(l.Networks)) {
 			r, err := l.gapScanOne(ctx, m.id, m.account, cur, gap)
 			if errors.Is(err, ErrNoSeed) {
 				continue // no seed and no watch-only key: no addresses to hand out
@@ -275,7 +274,7 @@ func (l *Ledger) gapScanOne(ctx context.Context, merchantID int64, account uint3
 				return r, err
 			}
 		}
-		used, err := l.used(ctx, tx, chainOf[currency], addrs)
+		used, err := l.used(ctx, tx, chainOf(currency), addrs)
 		if err != nil {
 			return r, err
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/payments/keys"
 )
@@ -28,25 +29,15 @@ func (k SeedKeys) Address(currency string, account, index uint32) (string, error
 // configured.
 var ErrNoSeed = errors.New("no master seed is configured: set payments.seed_file (SLUICE_SEED_FILE) to a file holding a BIP39 mnemonic or hex seed, mode 0600")
 
-// NetworksFromConfig maps the currencies of the enabled chains to their
-// configured networks: BTC from chains.btc, LTC from chains.ltc, ETH from
-// chains.eth, and USDT from chains.eth when a USDT token is configured
-// (without its contract no USDT payment would be seen).
+// NetworksFromConfig maps the configured currencies (the chain registry's:
+// each enabled chain's coin and its configured tokens sluice knows) to the
+// networks of their chains.
 func NetworksFromConfig(cfg *config.Config) map[string]string {
+	r, _ := chain.New(cfg) // a token it cannot take is config.Load's problem (chain.Check)
 	n := map[string]string{}
-	if b := cfg.Chains.BTC; b.IsEnabled() {
-		n["BTC"] = b.Network
-	}
-	if b := cfg.Chains.LTC; b.IsEnabled() {
-		n["LTC"] = b.Network
-	}
-	if e := cfg.Chains.ETH; e.IsEnabled() {
-		n["ETH"] = e.Network
-		for _, tk := range e.Tokens {
-			if tk.Symbol == "USDT" {
-				n["USDT"] = e.Network
-			}
-		}
+	for _, c := range r.Currencies() {
+		ch, _ := r.Chain(c.Chain)
+		n[c.Code] = ch.Network
 	}
 	return n
 }

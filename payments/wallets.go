@@ -13,14 +13,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/payments/keys"
 )
 
-// Currencies sluice takes deposits in, with the chain each lives on.
-var chainOf = map[string]string{"BTC": "btc", "LTC": "ltc", "ETH": "eth", "USDT": "eth"}
-
-// ChainOf returns the chain id of a currency ("" when unknown).
-func ChainOf(currency string) string { return chainOf[currency] }
+// chainOf returns the chain of a currency sluice knows ("" when unknown);
+// whether this sluice takes it is Ledger.Networks.
+func chainOf(currency string) string {
+	c, _ := chain.Builtin(currency)
+	return c.Chain
+}
 
 // Deriver gives the deposit address of (currency, account, index); the
 // keys package's Seed is one, bound to the networks in the config.
@@ -96,7 +98,7 @@ type Wallet struct {
 }
 
 // ErrUnknownCurrency is returned for currencies sluice does not take.
-var ErrUnknownCurrency = errors.New("unknown currency (one of BTC, LTC, ETH, USDT)")
+var ErrUnknownCurrency = errors.New("unknown currency")
 
 // ValidExtID checks a customer id as the API receives it. It is compared
 // byte for byte, so only one spelling of a text is allowed: UTF-8, no
@@ -130,8 +132,8 @@ func ValidExtID(extID string) error {
 // creating it on first use: the same triple gets the same address forever,
 // also when several processes ask at once. created tells which happened.
 func (l *Ledger) WalletFor(ctx context.Context, merchantID int64, currency, extID string) (w Wallet, created bool, err error) {
-	chain := chainOf[currency]
-	if chain == "" {
+	ch := chainOf(currency)
+	if ch == "" {
 		return Wallet{}, false, fmt.Errorf("%q: %w", currency, ErrUnknownCurrency)
 	}
 	if err := ValidExtID(extID); err != nil {
@@ -178,7 +180,7 @@ func (l *Ledger) WalletFor(ctx context.Context, merchantID int64, currency, extI
 	if err != nil {
 		return Wallet{}, false, err
 	}
-	w = Wallet{MerchantID: merchantID, Currency: currency, ExtID: extID, Chain: chain, Index: index, WatchOnly: xpub != ""}
+	w = Wallet{MerchantID: merchantID, Currency: currency, ExtID: extID, Chain: ch, Index: index, WatchOnly: xpub != ""}
 	derive, err := l.derivation(merchantID, currency, account, xpub)
 	if err != nil {
 		return Wallet{}, false, err
@@ -189,7 +191,7 @@ func (l *Ledger) WalletFor(ctx context.Context, merchantID int64, currency, extI
 		return Wallet{}, false, err
 	}
 	if err := tx.QueryRow(ctx, `INSERT INTO wallets (merchant_id, currency, ext_id, chain, address, derivation_index, watch_only)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, merchantID, currency, extID, chain, w.Address, w.Index, w.WatchOnly).Scan(&w.ID); err != nil {
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, merchantID, currency, extID, ch, w.Address, w.Index, w.WatchOnly).Scan(&w.ID); err != nil {
 		if isUniqueViolation(err) && w.WatchOnly {
 			return Wallet{}, false, fmt.Errorf("watch-only %s address %d of merchant %d, %s, is already another wallet's: is the key registered elsewhere too?",
 				currency, w.Index, merchantID, w.Address)
@@ -238,12 +240,12 @@ var (
 // is refused (ErrXPubInUse) once a wallet was derived from the current one,
 // and so is a key another merchant registered (ErrXPubTaken).
 func (l *Ledger) SetXPub(ctx context.Context, merchantID int64, currency, xpub string) error {
-	switch chainOf[currency] {
-	case "btc", "ltc":
-	case "eth":
-		return fmt.Errorf("%s: %w", currency, ErrWatchOnlyCurrency)
-	default:
+	c, known := chain.Builtin(currency)
+	switch {
+	case !known:
 		return fmt.Errorf("%q: %w", currency, ErrUnknownCurrency)
+	case c.Family != chain.Bitcoin:
+		return fmt.Errorf("%s: %w", currency, ErrWatchOnlyCurrency)
 	}
 	x, err := l.parseXPub(currency, xpub)
 	if err != nil {
@@ -330,9 +332,9 @@ func (l *Ledger) parseXPub(currency, xpub string) (*keys.XPub, error) {
 	network, ok := l.Networks[currency]
 	if !ok {
 		return nil, fmt.Errorf("%s watch-only key: %s is not configured on this sluice (no enabled chains.%s section)",
-			currency, currency, chainOf[currency])
+			currency, currency, chainOf(currency))
 	}
-	x, err := keys.ParseExtendedPublicKey(xpub, chainOf[currency], network)
+	x, err := keys.ParseExtendedPublicKey(xpub, chainOf(currency), network)
 	if err != nil {
 		return nil, fmt.Errorf("%s watch-only key: %w", currency, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/internal/secrets"
 	"github.com/sluicepay/sluice/payments"
@@ -121,7 +122,7 @@ func configNeeds(cmd *cobra.Command) need {
 // configChecks are the checks config.Load runs for a command needing n;
 // "sluice config check" runs them all.
 func configChecks(n need) []config.Check {
-	checks := []config.Check{payments.CheckFeeAddresses}
+	checks := []config.Check{chain.Check, payments.CheckFeeAddresses}
 	if n&needSeed != 0 {
 		checks = append(checks, payments.CheckSeed)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/payments"
 )
@@ -23,7 +24,7 @@ func newDepositsCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withLedger(cmd, func(cfg *config.Config, pg *pgxpool.Pool) error {
-				if f.Currency != "" && payments.ChainOf(f.Currency) == "" {
+				if _, known := chain.Builtin(f.Currency); f.Currency != "" && !known {
 					return fmt.Errorf("--currency %q: %w", f.Currency, payments.ErrUnknownCurrency)
 				}
 				ds, err := (&payments.Ledger{DB: pg}).ListDeposits(cmd.Context(), f)

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/internal/secrets"
 	"github.com/sluicepay/sluice/merchant"
@@ -196,7 +197,8 @@ and its settlement per currency as JSON. --webhook KIND= (no URL) stops sending 
 				if out.Webhooks, err = merchant.Webhooks(cmd.Context(), pg, id); err != nil {
 					return err
 				}
-				for _, cur := range []string{"BTC", "LTC", "ETH", "USDT"} {
+				reg, _ := chain.New(cfg) // config.Load refused a configuration it cannot build
+				for _, cur := range reg.Codes() {
 					s, err := merchant.GetSettlement(cmd.Context(), pg, id, cur)
 					if err != nil {
 						return err

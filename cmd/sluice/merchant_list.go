@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/merchant"
 )
@@ -80,8 +81,12 @@ secret nor any part of a key but its prefix.`,
 			if err != nil {
 				return fmt.Errorf("merchant id %q is not a number", args[0])
 			}
-			return withLedger(cmd, func(_ *config.Config, pg *pgxpool.Pool) error {
-				d, err := merchant.Show(cmd.Context(), pg, id)
+			return withLedger(cmd, func(cfg *config.Config, pg *pgxpool.Pool) error {
+				reg, err := chain.New(cfg)
+				if err != nil {
+					return err
+				}
+				d, err := merchant.Show(cmd.Context(), pg, id, reg.Codes())
 				if err != nil {
 					return err
 				}
@@ -129,13 +134,14 @@ func printMerchant(out io.Writer, d merchant.Detail) error {
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "CURRENCY\tCONFIRMATIONS\tSETTLE TO\tBATCH\tMIN SWEEP\tFEE\tFEE FIXED\tFEE MIN\tBALANCE")
-	for i, cur := range merchant.Currencies {
-		c, s, b := d.Confirmations[i], d.Settlements[i], d.Balances[i]
+	for i, c := range d.Confirmations {
+		cur := c.Currency
+		s, b := d.Settlements[i], d.Balances[i]
 		confs := strconv.Itoa(c.Confirmations)
 		if c.Default {
 			confs += " (default)"
 		}
-		dec := amount.Decimals[cur]
+		dec, _ := chain.Decimals(cur)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cur, confs, settleTo(s.Address), s.BatchWindow,
 			amount.Format(s.MinAmount, dec), feePercent(s.FeePercent), amount.Format(s.FeeFixed, dec), amount.Format(s.FeeMin, dec), b.Decimal())
 	}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	chainreg "github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/payments"
 )
 
@@ -30,8 +32,13 @@ for older gaps (e.g. after restoring a ledger backup, from a height before it).`
 			if err != nil {
 				return err
 			}
-			if payments.ChainOf(map[string]string{"btc": "BTC", "ltc": "LTC", "eth": "ETH"}[chain]) == "" {
-				return fmt.Errorf("--chain %q: one of btc, ltc, eth", chain)
+			reg, _ := chainreg.New(cfg)
+			if _, ok := reg.Chain(chain); !ok {
+				var keys []string
+				for _, c := range reg.Chains() {
+					keys = append(keys, c.Key)
+				}
+				return fmt.Errorf("--chain %q: one of the configured chains %s", chain, strings.Join(keys, ", "))
 			}
 			st, err := openStores(cmd.Context(), cfg)
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluicepay/sluice/amount"
 	"github.com/sluicepay/sluice/api"
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/health"
 	"github.com/sluicepay/sluice/indexer"
@@ -48,8 +49,6 @@ func merchantAPI(ctx context.Context, cfg *config.Config, st *stores.Set, log *s
 		if err != nil {
 			return nil, nil, err
 		}
-		currencies[b.cur] = api.Currency{Currency: b.cur, Chain: b.chain, Network: b.c.Network,
-			Decimals: amount.Decimals[b.cur], Confirmations: payments.DefaultConfirmations[b.cur]}
 		gate.Tips[b.chain] = func(ctx context.Context) (int64, error) {
 			ci, err := node.BlockchainInfo(ctx)
 			return ci.Blocks, err
@@ -65,16 +64,19 @@ func merchantAPI(ctx context.Context, cfg *config.Config, st *stores.Set, log *s
 			return nil, nil, err
 		}
 		closers = append(closers, node.Close)
-		currencies["ETH"] = api.Currency{Currency: "ETH", Chain: "eth", Network: e.Network, Decimals: 18,
-			Confirmations: payments.DefaultConfirmations["ETH"]}
-		for _, t := range e.Tokens {
-			currencies[t.Symbol] = api.Currency{Currency: t.Symbol, Chain: "eth", Network: e.Network, Decimals: t.Decimals,
-				Confirmations: payments.DefaultConfirmations[t.Symbol], Contract: t.Address}
-		}
 		gate.Tips["eth"] = func(ctx context.Context) (int64, error) {
 			h, _, err := node.Head(ctx, "latest")
 			return int64(h), err
 		}
+	}
+	reg, err := chain.New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, c := range reg.Currencies() {
+		ch, _ := reg.Chain(c.Chain)
+		currencies[c.Code] = api.Currency{Currency: c.Code, Chain: c.Chain, Network: ch.Network, Decimals: c.Decimals,
+			Confirmations: c.Confirmations, Contract: c.Contract}
 	}
 	pols, err := withdrawalPolicies(cfg)
 	if err != nil {
@@ -84,7 +86,7 @@ func merchantAPI(ctx context.Context, cfg *config.Config, st *stores.Set, log *s
 		if p, ok := pols[code]; ok {
 			cur.Policy = p
 			cur.WithdrawalMinimum = amount.Format(p.Minimum, cur.Decimals)
-			cur.WithdrawalFeeReserve = amount.Format(p.FeeReserve, amount.Decimals[p.FeeCurrency])
+			cur.WithdrawalFeeReserve = amount.Format(p.FeeReserve, currencies[p.FeeCurrency].Decimals)
 			cur.WithdrawalFeeCurrency = p.FeeCurrency
 			currencies[code] = cur
 		}

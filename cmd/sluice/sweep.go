@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/payments"
 	"github.com/sluicepay/sluice/payments/rates"
@@ -193,49 +194,35 @@ func sweepMinimum(ctx context.Context, cfg *config.Config, st *stores.Set, reg p
 	}, cancel
 }
 
-// withdrawalPolicies is each enabled currency's withdrawal minimum and
-// network fee reserve, from sweeps.fee_rate_ceiling, max_fee_per_gas_gwei
-// and withdrawal_minimum.
+// withdrawalPolicies is each configured currency's withdrawal minimum
+// (sweeps.withdrawal_minimum, else the registry's) and network fee reserve
+// (from sweeps.fee_rate_ceiling and max_fee_per_gas_gwei), paid in its
+// chain's own coin.
 func withdrawalPolicies(cfg *config.Config) (map[string]sweep.Policy, error) {
+	reg, err := chain.New(cfg)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]sweep.Policy{}
-	minimum := func(cur string, decimals int, def string) (*big.Int, error) {
-		v := def
-		if s, ok := cfg.Sweeps.WithdrawalMinimum[cur]; ok {
+	maxFee := new(big.Int).Mul(big.NewInt(cfg.Sweeps.MaxFeePerGasGwei), big.NewInt(1_000_000_000))
+	for _, c := range reg.Currencies() {
+		v := c.Minimum
+		if s, ok := cfg.Sweeps.WithdrawalMinimum[c.Code]; ok {
 			v = s
 		}
-		m, err := amount.Parse(v, decimals)
+		m, err := amount.Parse(v, c.Decimals)
 		if err != nil {
-			return nil, fmt.Errorf("sweeps.withdrawal_minimum.%s: %w", cur, err)
+			return nil, fmt.Errorf("sweeps.withdrawal_minimum.%s: %w", c.Code, err)
 		}
-		return m, nil
-	}
-	for _, b := range []struct {
-		cur string
-		on  bool
-	}{{"BTC", cfg.Chains.BTC.IsEnabled()}, {"LTC", cfg.Chains.LTC.IsEnabled()}} {
-		if !b.on {
-			continue
+		fee, _ := reg.FeeCurrency(c.Code)
+		p := sweep.Policy{FeeCurrency: fee.Code, Minimum: m}
+		switch c.Family {
+		case chain.Bitcoin:
+			p.FeeReserve = btcsweep.WithdrawalFeeReserve(cfg.Sweeps.FeeRateCeiling)
+		case chain.EVM:
+			p.FeeReserve = ethsweep.WithdrawalFeeReserve(maxFee, c.IsToken())
 		}
-		m, err := minimum(b.cur, amount.Decimals[b.cur], "0.00001")
-		if err != nil {
-			return nil, err
-		}
-		out[b.cur] = sweep.Policy{FeeCurrency: b.cur, FeeReserve: btcsweep.WithdrawalFeeReserve(cfg.Sweeps.FeeRateCeiling), Minimum: m}
-	}
-	if e := cfg.Chains.ETH; e.IsEnabled() {
-		maxFee := new(big.Int).Mul(big.NewInt(cfg.Sweeps.MaxFeePerGasGwei), big.NewInt(1_000_000_000))
-		m, err := minimum("ETH", 18, "0.0001")
-		if err != nil {
-			return nil, err
-		}
-		out["ETH"] = sweep.Policy{FeeCurrency: "ETH", FeeReserve: ethsweep.WithdrawalFeeReserve(maxFee, false), Minimum: m}
-		for _, t := range e.Tokens {
-			m, err := minimum(t.Symbol, t.Decimals, "1")
-			if err != nil {
-				return nil, err
-			}
-			out[t.Symbol] = sweep.Policy{FeeCurrency: "ETH", FeeReserve: ethsweep.WithdrawalFeeReserve(maxFee, true), Minimum: m}
-		}
+		out[c.Code] = p
 	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/chain"
 )
 
 // Row is one merchant's books in one currency, base units.
@@ -92,5 +93,6 @@ func (r Row) Decimal(units string) string {
 	if !ok {
 		return units
 	}
-	return amount.Format(v, amount.Decimals[r.Currency])
+	dec, _ := chain.Decimals(r.Currency)
+	return amount.Format(v, dec)
 }

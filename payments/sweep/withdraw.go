@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/payments"
 )
 
@@ -179,8 +180,8 @@ func Pauses(ctx context.Context, db *pgxpool.Pool) ([]PauseInfo, error) {
 // seen before returns that withdrawal (created false) if it asked for the
 // same thing, and ErrExtIDReused if not.
 func CreateWithdrawal(ctx context.Context, db *pgxpool.Pool, merchantID int64, currency, extID, address string, amount *big.Int, pol Policy) (Withdrawal, bool, error) {
-	chain := payments.ChainOf(currency)
-	if chain == "" {
+	cur, known := chain.Builtin(currency)
+	if !known {
 		return Withdrawal{}, false, payments.ErrUnknownCurrency
 	}
 	if err := payments.ValidExtID(extID); err != nil {
@@ -247,7 +248,7 @@ func CreateWithdrawal(ctx context.Context, db *pgxpool.Pool, merchantID int64, c
 	}
 	var jobID, id int64
 	if err := tx.QueryRow(ctx, `INSERT INTO sweeps (chain, currency, merchant_id, kind, destination, amount)
-		VALUES ($1, $2, $3, 'withdraw', $4, $5) RETURNING id`, chain, currency, merchantID, address, amount.String()).Scan(&jobID); err != nil {
+		VALUES ($1, $2, $3, 'withdraw', $4, $5) RETURNING id`, cur.Chain, currency, merchantID, address, amount.String()).Scan(&jobID); err != nil {
 		return Withdrawal{}, false, fmt.Errorf("plan withdrawal: %w", err)
 	}
 	if err := tx.QueryRow(ctx, `INSERT INTO withdrawals (merchant_id, currency, ext_id, address, amount, sweep_id, fee_currency, fee_reserved)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/indexer"
 	"github.com/sluicepay/sluice/internal/testenv"
 	"github.com/sluicepay/sluice/internal/testledger"
@@ -44,12 +45,17 @@ func merchantWith(t *testing.T, db *pgxpool.Pool, name string, credits map[strin
 	return id
 }
 
+func chainOf(cur string) string {
+	c, _ := chain.Builtin(cur)
+	return c.Chain
+}
+
 func credit(t *testing.T, db *pgxpool.Pool, merchant int64, cur string, v int64) int64 {
 	t.Helper()
 	var id int64
 	if err := db.QueryRow(context.Background(), `INSERT INTO sweeps (chain, currency, merchant_id, kind, state, destination, amount, txid)
 		VALUES ($1, $2, $3, 'hot', 'confirmed', 'hot', $4, md5(random()::text)) RETURNING id`,
-		payments.ChainOf(cur), cur, merchant, v).Scan(&id); err != nil {
+		chainOf(cur), cur, merchant, v).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
 	return id

@@ -129,7 +129,9 @@ func (r *runner) load(ctx context.Context, eventID int64) (event, error) {
 		return event{}, fmt.Errorf("webhook: event %d: %w", eventID, err)
 	}
 	if ev.Required == 0 {
-		ev.Required = payments.DefaultConfirmations[ev.Currency]
+		if ev.Required, err = payments.DefaultConfirmations(ev.Currency); err != nil {
+			return event{}, fmt.Errorf("webhook: event %d: %w", eventID, err)
+		}
 	}
 	return ev, nil
 }

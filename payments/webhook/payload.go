@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/chain"
 )
 
 // Payload is the iqpay-flavour webhook: the seed's fields first, exactly as
@@ -72,7 +73,7 @@ type event struct {
 
 // payload builds the iqpay body of ev.
 func payload(ev event, price, converted string) (Payload, error) {
-	dec, ok := amount.Decimals[ev.Currency]
+	dec, ok := chain.Decimals(ev.Currency)
 	if !ok {
 		return Payload{}, fmt.Errorf("webhook: currency %q has no known decimals", ev.Currency)
 	}

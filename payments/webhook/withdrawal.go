@@ -5,11 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sluicepay/sluice/amount"
-	"github.com/sluicepay/sluice/payments"
+	"github.com/sluicepay/sluice/chain"
 )
 
 // FlavourWithdrawal is the delivery flavour of iqpay's withdrawal webhook.
@@ -73,19 +72,28 @@ func (r *runner) loadWithdrawal(ctx context.Context, eventID int64) (withdrawalE
 	return we, nil
 }
 
-// gasCurrency is the coin a currency's network fees are paid in.
+// gasCurrency is the coin a currency's network fees are paid in: its
+// chain's own.
 func gasCurrency(currency string) string {
-	return strings.ToUpper(payments.ChainOf(currency))
+	c, _ := chain.Builtin(currency)
+	for _, native := range chain.BuiltinCodes() {
+		if n, _ := chain.Builtin(native); n.Chain == c.Chain && !n.IsToken() {
+			return n.Code
+		}
+	}
+	return ""
 }
 
 // withdrawalPayload builds the body of we.
 func withdrawalPayload(we withdrawalEvent) (WithdrawalPayload, error) {
 	gc := gasCurrency(we.Currency)
-	amt, err := amount.FormatString(we.Units, amount.Decimals[we.Currency])
+	dec, _ := chain.Decimals(we.Currency)
+	amt, err := amount.FormatString(we.Units, dec)
 	if err != nil {
 		return WithdrawalPayload{}, fmt.Errorf("webhook: withdrawal %d: %w", we.WithdrawalID, err)
 	}
-	gas, err := amount.FormatString(we.Gas, amount.Decimals[gc])
+	gasDec, _ := chain.Decimals(gc)
+	gas, err := amount.FormatString(we.Gas, gasDec)
 	if err != nil {
 		return WithdrawalPayload{}, fmt.Errorf("webhook: withdrawal %d gas: %w", we.WithdrawalID, err)
 	}

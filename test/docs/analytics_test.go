@@ -60,6 +60,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/sluicepay/sluice/amount"
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/internal/testenv"
 	"github.com/sluicepay/sluice/jsonrpc"
 	"github.com/sluicepay/sluice/stores"
@@ -209,7 +210,8 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 
 func units(t *testing.T, s, currency string) *big.Int {
 	t.Helper()
-	v, err := amount.Parse(s, amount.Decimals[currency])
+	dec, _ := chain.Decimals(currency)
+	v, err := amount.Parse(s, dec)
 	if err != nil {
 		t.Fatal(err)
 	}
