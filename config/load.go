@@ -94,6 +94,7 @@ var EnvVars = []struct {
 	{"SLUICE_ETH_NETWORK", "chains.eth.network", func(c *Config, v string) { eth(c).Network = v }},
 	{"SLUICE_ETH_TRACES", "chains.eth.traces", func(c *Config, v string) { eth(c).Traces = v == "true" || v == "1" }},
 	{"SLUICE_USDT_CONTRACT", "chains.eth.tokens", func(c *Config, v string) { setToken(eth(c), "USDT", v, 6) }},
+	{"SLUICE_USDC_CONTRACT", "chains.eth.tokens", func(c *Config, v string) { setToken(eth(c), "USDC", v, 6) }},
 	{"SLUICE_SEED_FILE", "payments.seed_file", func(c *Config, v string) { c.Payments.SeedFile = v }},
 	{"SLUICE_SEED_PASSPHRASE_FILE", "payments.seed_passphrase_file", func(c *Config, v string) { c.Payments.SeedPassphraseFile = v }},
 	{"SLUICE_SECRETS_KEY_FILE", "secrets.key_file", func(c *Config, v string) { c.Secrets.KeyFile = v }},

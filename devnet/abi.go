@@ -92,6 +92,38 @@ func encodeAddrUint(sel uint32, to string, amount *big.Int) ([]byte, error) {
 	return calldata(sel, addressWord(a), w), nil
 }
 
+// CheckTransferReturn checks what a token's transfer or transferFrom
+// returned, as OpenZeppelin's SafeERC20 does: nothing (USDT and
+// TetherToken declare no return value) or one ABI bool that is true (the
+// ERC-20 standard, USDC). false, or any other data, is an error: the token
+// did not move the value although the call did not revert.
+func CheckTransferReturn(ret []byte) error {
+	switch {
+	case len(ret) == 0:
+		return nil
+	case len(ret) != 32:
+		return fmt.Errorf("transfer returned %d bytes, want nothing or one bool (32 bytes)", len(ret))
+	}
+	for _, b := range ret[:31] {
+		if b != 0 {
+			return fmt.Errorf("transfer returned 0x%x, not a bool", ret)
+		}
+	}
+	switch ret[31] {
+	case 1:
+		return nil
+	case 0:
+		return fmt.Errorf("transfer returned false: the token refused it without reverting")
+	default:
+		return fmt.Errorf("transfer returned 0x%x, not a bool", ret)
+	}
+}
+
+// topicAddress is an address as an indexed event topic (lowercase, left-padded).
+func topicAddress(a string) string {
+	return "0x" + strings.Repeat("0", 24) + strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(a, "0x"), "0X"))
+}
+
 // TransferCalldata is the data of a call to transfer(to, amount).
 func TransferCalldata(to string, amount *big.Int) ([]byte, error) {
 	return encodeAddrUint(selTransfer, to, amount)

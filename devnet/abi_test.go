@@ -90,27 +90,78 @@ func TestSelectors(t *testing.T) {
 			t.Errorf("%s is not in TetherToken's ABI", sig)
 		}
 	}
-	// The mainnet-USDT shape: transfer, transferFrom and approve have no outputs.
-	art, _ := contracts.Get(contracts.TetherToken)
-	var abi []struct {
-		Name    string            `json:"name"`
-		Outputs []json.RawMessage `json:"outputs"`
-	}
-	if err := json.Unmarshal(art.ABI, &abi); err != nil {
-		t.Fatal(err)
-	}
-	seen := 0
-	for _, e := range abi {
-		switch e.Name {
-		case "transfer", "transferFrom", "approve":
-			seen++
-			if len(e.Outputs) != 0 {
-				t.Errorf("TetherToken.%s returns %d values; it must return nothing, like USDT", e.Name, len(e.Outputs))
-			}
+	// The same calls and events on the USDC-like token.
+	usdcFuncs, usdcEvents := abiSignatures(t, contracts.USDCToken)
+	for _, sig := range []string{"mint(address,uint256)", "transfer(address,uint256)", "balanceOf(address)", "decimals()"} {
+		if !usdcFuncs[sig] {
+			t.Errorf("%s is not in USDCToken's ABI", sig)
 		}
 	}
-	if seen != 3 {
-		t.Errorf("found %d of transfer, transferFrom, approve in the ABI", seen)
+	for _, sig := range []string{"Transfer(address,address,uint256)", "Approval(address,address,uint256)"} {
+		if !usdcEvents[sig] {
+			t.Errorf("%s is not in USDCToken's ABI", sig)
+		}
+	}
+	// The mainnet-USDT shape: transfer, transferFrom and approve have no
+	// outputs; the USDC (ERC-20) shape: one bool each.
+	for contract, want := range map[string]string{contracts.TetherToken: "", contracts.USDCToken: "bool"} {
+		art, _ := contracts.Get(contract)
+		var abi []struct {
+			Name    string `json:"name"`
+			Outputs []struct {
+				Type string `json:"type"`
+			} `json:"outputs"`
+		}
+		if err := json.Unmarshal(art.ABI, &abi); err != nil {
+			t.Fatal(err)
+		}
+		seen := 0
+		for _, e := range abi {
+			switch e.Name {
+			case "transfer", "transferFrom", "approve":
+				seen++
+				var got []string
+				for _, o := range e.Outputs {
+					got = append(got, o.Type)
+				}
+				if strings.Join(got, ",") != want {
+					t.Errorf("%s.%s returns (%s), want (%s)", contract, e.Name, strings.Join(got, ","), want)
+				}
+			}
+		}
+		if seen != 3 {
+			t.Errorf("%s: found %d of transfer, transferFrom, approve in the ABI", contract, seen)
+		}
+	}
+}
+
+// TestCheckTransferReturn: nothing or true passes; false, and anything that
+// is not one ABI bool, is refused.
+func TestCheckTransferReturn(t *testing.T) {
+	w := func(h string) []byte {
+		b, err := hex.DecodeString(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, c := range []struct {
+		ret  []byte
+		want string // "" for no error
+	}{
+		{nil, ""},
+		{[]byte{}, ""},
+		{w(word(1)), ""},
+		{w(word(0)), "returned false"},
+		{w(word(2)), "not a bool"},
+		{w("01" + strings.Repeat("00", 30) + "01"), "not a bool"},
+		{w(word(1) + word(0)), "64 bytes"},
+		{[]byte{1}, "1 bytes"},
+	} {
+		err := CheckTransferReturn(c.ret)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%x: %v, want %q", c.ret, err, c.want)
+		}
 	}
 }
 

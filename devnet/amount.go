@@ -11,18 +11,19 @@ import (
 
 // Currency is one currency the stack can pay in.
 type Currency struct {
-	Code     string // BTC, LTC, ETH, USDT
+	Code     string // BTC, LTC, ETH, USDT, USDC
 	Chain    string // btc, ltc, eth: the node that carries it
 	Decimals int    // digits after the decimal point of one base unit
 	Unit     string // name of the base unit
 }
 
-// currencies are the stack's currencies; USDT is the devnet token on geth.
+// currencies are the stack's currencies; USDT and USDC are the devnet tokens on geth.
 var currencies = []Currency{
 	{Code: "BTC", Chain: "btc", Decimals: 8, Unit: "sat"},
 	{Code: "LTC", Chain: "ltc", Decimals: 8, Unit: "litoshi"},
 	{Code: "ETH", Chain: "eth", Decimals: 18, Unit: "wei"},
 	{Code: "USDT", Chain: "eth", Decimals: 6, Unit: "token units"},
+	{Code: "USDC", Chain: "eth", Decimals: 6, Unit: "token units"},
 }
 
 // Chains are the stack's chains, as `devnet mine` and `devnet address` name them.

@@ -45,8 +45,8 @@ type Log struct {
 	LogIndex uint64   // position in the block
 }
 
-// Deploy deploys the named contract (contracts.TetherToken or
-// contracts.Forwarder) from the unlocked account from, waits for the receipt
+// Deploy deploys the named contract (contracts.TetherToken,
+// contracts.USDCToken or contracts.Forwarder) from the unlocked account from, waits for the receipt
 // and checks that code exists at the new address, Receipt.ContractAddress.
 func Deploy(ctx context.Context, rpcURL, from, contract string) (Receipt, error) {
 	art, err := contracts.Get(contract)
@@ -81,6 +81,13 @@ func DeployToken(ctx context.Context, rpcURL, from string) (string, error) {
 	return r.ContractAddress, err
 }
 
+// DeployUSDC deploys the USDC-like USDCToken from the unlocked account from
+// (who becomes its owner, the only minter) and returns its address.
+func DeployUSDC(ctx context.Context, rpcURL, from string) (string, error) {
+	r, err := Deploy(ctx, rpcURL, from, contracts.USDCToken)
+	return r.ContractAddress, err
+}
+
 // DeployForwarder deploys the Forwarder from the unlocked account from (who
 // becomes its owner, the only caller of forwardToken) and returns its address.
 func DeployForwarder(ctx context.Context, rpcURL, from string) (string, error) {
@@ -98,14 +105,60 @@ func Mint(ctx context.Context, rpcURL, from, token, to string, amount *big.Int) 
 	return call(ctx, rpcURL, "mint", from, token, data, nil)
 }
 
-// TransferToken sends amount of token from from to to with transfer(address,uint256),
-// which on TetherToken returns nothing, and returns the mined transaction's hash.
+// TransferToken sends amount of token from from to to with
+// transfer(address,uint256), which on TetherToken returns nothing and on
+// USDCToken returns true, and returns the mined transaction's hash. Before
+// sending, it simulates the call (eth_call) and refuses a token that answers
+// false or anything but nothing or one bool (CheckTransferReturn); once mined,
+// it checks that the token logged Transfer(from, to, amount) exactly.
 func TransferToken(ctx context.Context, rpcURL, from, token, to string, amount *big.Int) (string, error) {
 	data, err := TransferCalldata(to, amount)
 	if err != nil {
 		return "", fmt.Errorf("transfer: %w", err)
 	}
-	return call(ctx, rpcURL, "transfer", from, token, data, nil)
+	if _, err := parseAddress("contract", token); err != nil {
+		return "", fmt.Errorf("transfer: %w", err)
+	}
+	c, err := jsonrpc.New(rpcURL)
+	if err != nil {
+		return "", err
+	}
+	// geth's eth_call carries the revert reason too: a transfer that would
+	// revert fails here as it would at the gas estimate.
+	var ret string
+	if err := c.Call(ctx, "eth_call", &ret, map[string]string{"from": from, "to": token, "data": hexData(data)}, "latest"); err != nil {
+		return "", fmt.Errorf("transfer on %s: %w", token, err)
+	}
+	b, err := decodeHex(ret)
+	if err != nil {
+		return "", fmt.Errorf("transfer on %s: return data: %w", token, err)
+	}
+	if err := CheckTransferReturn(b); err != nil {
+		return "", fmt.Errorf("transfer on %s: %w", token, err)
+	}
+	r, err := transact(ctx, c, from, token, data, nil)
+	if err != nil {
+		return r.TxHash, fmt.Errorf("transfer on %s: %w", token, err)
+	}
+	if err := checkTransferLogged(r, token, from, to, amount); err != nil {
+		return r.TxHash, fmt.Errorf("transfer on %s: %w", token, err)
+	}
+	return r.TxHash, nil
+}
+
+// checkTransferLogged checks that r holds the log Transfer(from, to, amount)
+// emitted by token: a token that returns true yet moves nothing, or another
+// amount, is caught here.
+func checkTransferLogged(r Receipt, token, from, to string, amount *big.Int) error {
+	want := []string{TransferTopic, topicAddress(from), topicAddress(to)}
+	value := hexData(amount.FillBytes(make([]byte, 32)))
+	for _, l := range r.Logs {
+		if l.Address == strings.ToLower(token) && strings.Join(l.Topics, ",") == strings.Join(want, ",") && l.Data == value {
+			return nil
+		}
+	}
+	return fmt.Errorf("transaction %s was mined but the token logged no Transfer of %s from %s to %s (%d logs)",
+		r.TxHash, amount, from, to, len(r.Logs))
 }
 
 // Forward sends wei to the forwarder, which passes it on to to from inside
@@ -175,6 +228,44 @@ func HasCode(ctx context.Context, rpcURL, addr string) (bool, error) {
 		return false, err
 	}
 	return hasCode(ctx, c, addr)
+}
+
+// DeployedAt reports whether the contract named (contracts.TetherToken, …)
+// is what is deployed at addr, as from would deploy it: the code there must
+// equal what its creation code returns when from runs it (an eth_call with
+// no recipient), immutables included. Code of another contract at addr is
+// false: a dev chain started afresh hands out the same addresses, nonce by
+// nonce, to whatever is deployed first, so "some code" is not enough to
+// reuse an address recorded earlier.
+func DeployedAt(ctx context.Context, rpcURL, from, addr, contract string) (bool, error) {
+	art, err := contracts.Get(contract)
+	if err != nil {
+		return false, err
+	}
+	if _, err := parseAddress("contract", addr); err != nil {
+		return false, err
+	}
+	if _, err := parseAddress("sender", from); err != nil {
+		return false, err
+	}
+	c, err := jsonrpc.New(rpcURL)
+	if err != nil {
+		return false, err
+	}
+	var code, want string
+	if err := c.Call(ctx, "eth_getCode", &code, addr, "latest"); err != nil {
+		return false, fmt.Errorf("code at %s: %w", addr, err)
+	}
+	if code == "" || code == "0x" {
+		return false, nil
+	}
+	if err := c.Call(ctx, "eth_call", &want, map[string]string{"from": from, "data": hexData(art.Bin)}, "latest"); err != nil {
+		return false, fmt.Errorf("runtime code of %s: %w", contract, err)
+	}
+	if want == "" || want == "0x" {
+		return false, fmt.Errorf("runtime code of %s: its creation code returned nothing", contract)
+	}
+	return strings.EqualFold(code, want), nil
 }
 
 func hasCode(ctx context.Context, c *jsonrpc.Client, addr string) (bool, error) {

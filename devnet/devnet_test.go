@@ -240,6 +240,78 @@ func TestDevnet(t *testing.T) {
 		}
 	})
 
+	t.Run("USDC returns true", func(t *testing.T) {
+		usdcR, err := Deploy(ctx, rpc, dev, contracts.USDCToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		usdc := usdcR.ContractAddress
+		t.Logf("USDCToken %s: deploy gas %d", usdc, usdcR.GasUsed)
+		var dec string
+		if err := c.Call(ctx, "eth_call", &dec, map[string]string{"to": usdc, "data": hexData(calldata(selDecimals))}, "latest"); err != nil {
+			t.Fatal(err)
+		}
+		if dec != "0x"+word(6) {
+			t.Errorf("USDC decimals() = %s, want 6", dec)
+		}
+		h, err := Mint(ctx, rpc, dev, usdc, dev, big.NewInt(2_000_000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := WaitReceipt(ctx, rpc, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkTransferLog(t, r, usdc, "0x"+strings.Repeat("0", 40), dev, 2_000_000)
+		t.Logf("USDC mint gas %d", r.GasUsed)
+
+		frank := freshAddress(t)
+		data, err := TransferCalldata(frank, big.NewInt(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ret string
+		if err := c.Call(ctx, "eth_call", &ret, map[string]string{"from": dev, "to": usdc, "data": hexData(data)}, "latest"); err != nil {
+			t.Fatal(err)
+		}
+		if ret != "0x"+word(1) {
+			t.Errorf("eth_call transfer returned %s, want true (one word 1, like USDC)", ret)
+		}
+		h, err = TransferToken(ctx, rpc, dev, usdc, frank, big.NewInt(1_999_999))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err = WaitReceipt(ctx, rpc, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkTransferLog(t, r, usdc, dev, frank, 1_999_999)
+		t.Logf("USDC transfer gas %d", r.GasUsed)
+		if a, b := tokenBalance(ctx, t, rpc, usdc, frank), tokenBalance(ctx, t, rpc, usdc, dev); a != 1_999_999 || b != 1 {
+			t.Errorf("balances frank %d, dev %d; want 1999999, 1", a, b)
+		}
+		// Overdrawn: the simulated call reverts with the reason, nothing is sent.
+		_, err = TransferToken(ctx, rpc, dev, usdc, frank, big.NewInt(2))
+		if err == nil || !strings.Contains(err.Error(), "exceeds balance") {
+			t.Errorf("overdrawn USDC transfer: err = %v, want the revert reason", err)
+		}
+
+		// DeployedAt tells the contracts apart by their code.
+		for _, c := range []struct {
+			addr, name string
+			want       bool
+		}{{usdc, contracts.USDCToken, true}, {usdc, contracts.TetherToken, false}, {token, contracts.TetherToken, true},
+			{fwd, contracts.Forwarder, true}, {fwd, contracts.USDCToken, false}, {freshAddress(t), contracts.USDCToken, false}} {
+			if ok, err := DeployedAt(ctx, rpc, dev, c.addr, c.name); err != nil || ok != c.want {
+				t.Errorf("DeployedAt(%s, %s) = %v, %v; want %v", c.addr, c.name, ok, err, c.want)
+			}
+		}
+		// The Forwarder's owner is immutable: deployed by another account it is other code.
+		if ok, err := DeployedAt(ctx, rpc, freshAddress(t), fwd, contracts.Forwarder); err != nil || ok {
+			t.Errorf("DeployedAt(forwarder, as another deployer) = %v, %v; want false", ok, err)
+		}
+	})
+
 	t.Run("errors", func(t *testing.T) {
 		if _, err := DeployToken(ctx, rpc, "0xnot-an-address"); err == nil {
 			t.Error("deploy from a bad address succeeded")
@@ -267,7 +339,7 @@ func TestDeployHelpers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for name, deploy := range map[string]func(context.Context, string, string) (string, error){
-		"DeployToken": DeployToken, "DeployForwarder": DeployForwarder,
+		"DeployToken": DeployToken, "DeployUSDC": DeployUSDC, "DeployForwarder": DeployForwarder,
 	} {
 		addr, err := deploy(ctx, rpc, dev)
 		if err != nil {

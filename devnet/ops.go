@@ -33,6 +33,7 @@ type Nodes struct {
 	ETHRPC        string // geth --dev HTTP
 	ETHDevAccount string // geth's funded, unlocked dev account
 	USDTContract  string // the devnet USDT token, owned (mintable) by the dev account
+	USDCContract  string // the devnet USDC token, owned (mintable) by the dev account
 	Log           io.Writer
 }
 
@@ -99,14 +100,16 @@ func ping(ctx context.Context, name string, c *jsonrpc.Client) error {
 
 // Pay pays amount (an exact decimal, ParseAmount) of currency to the address
 // to from the stack's funded wallets, and returns the transaction's id once
-// the node has accepted it: BTC and LTC in the mempool, ETH and USDT mined
-// with status 1.
+// the node has accepted it: BTC and LTC in the mempool, ETH, USDT and USDC
+// mined with status 1.
 //
 //   - BTC: btcd has no wallet; a matured coinbase output of the mining key
 //     is spent (PayBTC), so one payment is at most one coinbase's value.
 //   - LTC: litecoind's wallet sendtoaddress, with the exact amount.
 //   - ETH: eth_sendTransaction from geth's dev account.
-//   - USDT: transfer from the dev account, which mints what it lacks first.
+//   - USDT, USDC: transfer from the dev account, which mints what it lacks
+//     first; the token's answer (nothing for USDT, true for USDC) and its
+//     Transfer log of exactly the amount are checked (TransferToken).
 func (n Nodes) Pay(ctx context.Context, currency, to, amount string) (string, error) {
 	cur, err := LookupCurrency(currency)
 	if err != nil {
@@ -126,9 +129,12 @@ func (n Nodes) Pay(ctx context.Context, currency, to, amount string) (string, er
 		return n.payLTC(ctx, cur, to, units)
 	case "ETH":
 		return n.payETH(ctx, cur, to, units)
-	default:
-		return n.payUSDT(ctx, cur, to, units)
+	case "USDT":
+		return n.payToken(ctx, cur, n.USDTContract, to, units)
+	case "USDC":
+		return n.payToken(ctx, cur, n.USDCContract, to, units)
 	}
+	return "", fmt.Errorf("pay %s: no payment method for it", cur.Code) // a currency added above without a case here
 }
 
 // announce logs the payment once the node has answered.
@@ -260,12 +266,13 @@ func (n Nodes) payETH(ctx context.Context, cur Currency, to string, wei *big.Int
 	return r.TxHash, nil
 }
 
-func (n Nodes) payUSDT(ctx context.Context, cur Currency, to string, units *big.Int) (string, error) {
+// payToken pays units of the devnet token cur (USDT or USDC) at contract.
+func (n Nodes) payToken(ctx context.Context, cur Currency, contract, to string, units *big.Int) (string, error) {
 	if err := n.devAccount(); err != nil {
 		return "", err
 	}
-	if n.USDTContract == "" {
-		return "", fmt.Errorf("no USDT contract in the stack's state: run `sluice stack up` (it deploys one)")
+	if contract == "" {
+		return "", fmt.Errorf("no %s contract in the stack's state: run `sluice stack up` (it deploys one)", cur.Code)
 	}
 	c, err := n.eth()
 	if err != nil {
@@ -274,24 +281,24 @@ func (n Nodes) payUSDT(ctx context.Context, cur Currency, to string, units *big.
 	if err := ping(ctx, "geth", c); err != nil {
 		return "", err
 	}
-	if ok, err := hasCode(ctx, c, n.USDTContract); err != nil {
+	if ok, err := hasCode(ctx, c, contract); err != nil {
 		return "", nodeErr("geth", c, err)
 	} else if !ok {
-		return "", fmt.Errorf("no contract at the stack's USDT address %s (a new geth chain?): run `sluice stack up` to deploy it", n.USDTContract)
+		return "", fmt.Errorf("no contract at the stack's %s address %s (a new geth chain?): run `sluice stack up` to deploy it", cur.Code, contract)
 	}
 	n.announce(cur, to, units)
-	bal, err := BalanceOf(ctx, n.ETHRPC, n.USDTContract, n.ETHDevAccount)
+	bal, err := BalanceOf(ctx, n.ETHRPC, contract, n.ETHDevAccount)
 	if err != nil {
 		return "", nodeErr("geth", c, err)
 	}
 	if bal.Cmp(units) < 0 {
 		short := new(big.Int).Sub(units, bal)
-		n.logf("the dev account holds %s USDT: minting %s USDT first", cur.Format(bal), cur.Format(short))
-		if _, err := Mint(ctx, n.ETHRPC, n.ETHDevAccount, n.USDTContract, n.ETHDevAccount, short); err != nil {
+		n.logf("the dev account holds %s %s: minting %s %s first", cur.Format(bal), cur.Code, cur.Format(short), cur.Code)
+		if _, err := Mint(ctx, n.ETHRPC, n.ETHDevAccount, contract, n.ETHDevAccount, short); err != nil {
 			return "", nodeErr("geth", c, err)
 		}
 	}
-	h, err := TransferToken(ctx, n.ETHRPC, n.ETHDevAccount, n.USDTContract, to, units)
+	h, err := TransferToken(ctx, n.ETHRPC, n.ETHDevAccount, contract, to, units)
 	if err != nil {
 		return "", nodeErr("geth", c, err)
 	}

@@ -34,8 +34,8 @@ func testNodes(t *testing.T) Nodes {
 		BTCRPC: testenv.Get(t, "SLUICE_BTC_RPC"), BTCMiningKey: st.Key,
 		LTCRPC: testenv.Get(t, "SLUICE_LTC_RPC"), LTCWallet: st.Wallet,
 		ETHRPC: testenv.Get(t, "SLUICE_ETH_RPC"), ETHDevAccount: testenv.Get(t, "SLUICE_ETH_DEV_ACCOUNT"),
-		USDTContract: testenv.Get(t, "SLUICE_USDT_CONTRACT"),
-		Log:          testLog{t},
+		USDTContract: testenv.Get(t, "SLUICE_USDT_CONTRACT"), USDCContract: testenv.Get(t, "SLUICE_USDC_CONTRACT"),
+		Log: testLog{t},
 	}
 }
 
@@ -145,8 +145,8 @@ func TestPayMineBitcoinFamily(t *testing.T) {
 	}
 }
 
-// TestPayMineEthereum pays ETH and devnet USDT (more than the dev account
-// holds, so it mints first) and waits for geth blocks.
+// TestPayMineEthereum pays ETH, devnet USDT and devnet USDC (more than the
+// dev account holds, so it mints first) and waits for geth blocks.
 func TestPayMineEthereum(t *testing.T) {
 	n := testNodes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -170,16 +170,29 @@ func TestPayMineEthereum(t *testing.T) {
 		t.Errorf("%s holds %s wei, want 123", to, got)
 	}
 
-	bal, err := BalanceOf(ctx, n.ETHRPC, n.USDTContract, n.ETHDevAccount)
-	if err != nil {
-		t.Fatal(err)
+	// Each token: more than the dev account holds, so it mints first; the
+	// recipient gets exactly the amount, in one Transfer log.
+	for _, tok := range []struct{ code, contract string }{{"usdt", n.USDTContract}, {"USDC", n.USDCContract}} {
+		bal, err := BalanceOf(ctx, n.ETHRPC, tok.contract, n.ETHDevAccount)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := new(big.Int).Add(bal, big.NewInt(1_500_001))
+		h, err := n.Pay(ctx, tok.code, to, amount.Format(want, 6))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := WaitReceipt(ctx, n.ETHRPC, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkTransferLog(t, r, tok.contract, n.ETHDevAccount, to, want.Int64())
+		if got := tokenBalance(ctx, t, n.ETHRPC, tok.contract, to); got != want.Int64() {
+			t.Errorf("%s holds %d %s units, want %s", to, got, tok.code, want)
+		}
 	}
-	want := new(big.Int).Add(bal, big.NewInt(1_500_001))
-	if _, err := n.Pay(ctx, "usdt", to, amount.Format(want, 6)); err != nil {
-		t.Fatal(err)
-	}
-	if got := tokenBalance(ctx, t, n.ETHRPC, n.USDTContract, to); got != want.Int64() {
-		t.Errorf("%s holds %d USDT units, want %s", to, got, want)
+	if n.USDCContract == n.USDTContract {
+		t.Errorf("USDT and USDC share the contract %s", n.USDTContract)
 	}
 
 	var hs string
@@ -199,12 +212,12 @@ func TestPayMineEthereum(t *testing.T) {
 // TestNodeDown: a node that is not there is ErrNodeDown, before anything is sent.
 func TestNodeDown(t *testing.T) {
 	n := Nodes{BTCRPC: "http://u:p@127.0.0.1:1", BTCMiningKey: "00", LTCRPC: "http://u:p@127.0.0.1:1", LTCWallet: "w",
-		ETHRPC: "http://127.0.0.1:1", ETHDevAccount: addrA, USDTContract: addrA}
+		ETHRPC: "http://127.0.0.1:1", ETHDevAccount: addrA, USDTContract: addrA, USDCContract: addrA}
 	ctx := context.Background()
 	for _, c := range []struct{ cur, to string }{
 		{"BTC", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"},
 		{"LTC", "rltc1qzw8ltpua7yagxryyqnxre0cz40syp9kear4m5u"},
-		{"ETH", strings.ToLower(addrB)}, {"USDT", strings.ToLower(addrB)},
+		{"ETH", strings.ToLower(addrB)}, {"USDT", strings.ToLower(addrB)}, {"USDC", strings.ToLower(addrB)},
 	} {
 		if _, err := n.Pay(ctx, c.cur, c.to, "1"); !errors.Is(err, ErrNodeDown) {
 			t.Errorf("pay %s: %v, want ErrNodeDown", c.cur, err)

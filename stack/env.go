@@ -43,6 +43,7 @@ func (s *Stack) Env() []KV {
 		{"SLUICE_ETH_TRACES", "true"},
 		{"SLUICE_ETH_DEV_ACCOUNT", st.ETHDevAccount},
 		{"SLUICE_USDT_CONTRACT", st.USDTContract},
+		{"SLUICE_USDC_CONTRACT", st.USDCContract},
 		{"SLUICE_ETH_FORWARDER", st.ForwarderContract},
 	}
 	// a stack made before key files has none until its next up: until then
@@ -98,6 +99,7 @@ chains:
     traces: true
     tokens:
       - {symbol: USDT, address: %q, decimals: 6}
+      - {symbol: USDC, address: %q, decimals: 6}
 payments:
   seed_file: %q
 secrets:
@@ -113,7 +115,7 @@ log:
   level: info
   format: text
 `, s.Dir, env["SLUICE_API_LISTEN"], env["SLUICE_CLICKHOUSE_DSN"], env["SLUICE_POSTGRES_DSN"], env["SLUICE_REDIS_URL"],
-		env["SLUICE_BTC_RPC"], env["SLUICE_LTC_RPC"], env["SLUICE_ETH_RPC"], env["SLUICE_ETH_WS"], env["SLUICE_USDT_CONTRACT"],
+		env["SLUICE_BTC_RPC"], env["SLUICE_LTC_RPC"], env["SLUICE_ETH_RPC"], env["SLUICE_ETH_WS"], env["SLUICE_USDT_CONTRACT"], env["SLUICE_USDC_CONTRACT"],
 		env["SLUICE_SEED_FILE"], env["SLUICE_SECRETS_KEY_FILE"], s.State.BTCMiningAddress, s.State.LTCFeeAddress, s.State.ETHDevAccount, s.State.ETHDevAccount)
 	// No internet here: fiat prices come from the local price server, fixed ones.
 	y += fmt.Sprintf(`rates:

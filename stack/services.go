@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sluicepay/sluice/contracts"
 	"github.com/sluicepay/sluice/devnet"
 	"github.com/sluicepay/sluice/jsonrpc"
 	"github.com/sluicepay/sluice/payments/keys"
@@ -550,14 +551,17 @@ var gethSvc = &service{
 		}
 		s.State.ETHDevAccount = accts[0]
 		// The project's devnet contracts, deployed once per chain: a geth
-		// datadir started afresh gets them again.
+		// datadir started afresh gets them again. An address is reused only
+		// when that very contract is there: a fresh chain hands the recorded
+		// addresses, nonce by nonce, to whatever is deployed first.
+		url := "http://" + s.loop(s.Ports.ETHHTTP)
 		for _, c := range []struct {
-			addr   *string
-			deploy func(context.Context, string, string) (string, error)
-		}{{&s.State.USDTContract, devnet.DeployToken}, {&s.State.ForwarderContract, devnet.DeployForwarder}} {
-			url := "http://" + s.loop(s.Ports.ETHHTTP)
+			addr *string
+			name string
+		}{{&s.State.USDTContract, contracts.TetherToken}, {&s.State.USDCContract, contracts.USDCToken},
+			{&s.State.ForwarderContract, contracts.Forwarder}} {
 			if *c.addr != "" {
-				ok, err := devnet.HasCode(ctx, url, *c.addr)
+				ok, err := devnet.DeployedAt(ctx, url, s.State.ETHDevAccount, *c.addr, c.name)
 				if err != nil {
 					return err
 				}
@@ -565,11 +569,11 @@ var gethSvc = &service{
 					continue
 				}
 			}
-			addr, err := c.deploy(ctx, url, s.State.ETHDevAccount)
+			r, err := devnet.Deploy(ctx, url, s.State.ETHDevAccount, c.name)
 			if err != nil {
 				return fmt.Errorf("deploy devnet contract: %w", err)
 			}
-			*c.addr = addr
+			*c.addr = r.ContractAddress
 		}
 		return s.fundGasTank(ctx)
 	},

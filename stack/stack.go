@@ -63,6 +63,7 @@ type State struct {
 	BTCMiningAddress  string `json:"btc_mining_address"`
 	ETHDevAccount     string `json:"eth_dev_account,omitempty"`
 	USDTContract      string `json:"usdt_contract,omitempty"`      // the devnet USDT-like token
+	USDCContract      string `json:"usdc_contract,omitempty"`      // the devnet USDC-like token
 	ForwarderContract string `json:"forwarder_contract,omitempty"` // moves ETH and tokens from inside calls
 	LTCWallet         string `json:"ltc_wallet"`
 	LTCFeeAddress     string `json:"ltc_fee_address,omitempty"` // the operator's service fees (sweeps.fee_addresses)

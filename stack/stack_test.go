@@ -15,6 +15,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sluicepay/sluice/config"
+	"github.com/sluicepay/sluice/contracts"
+	"github.com/sluicepay/sluice/devnet"
 	"github.com/sluicepay/sluice/internal/secrets"
 	"github.com/sluicepay/sluice/internal/testenv"
 	"github.com/sluicepay/sluice/payments/keys"
@@ -179,6 +182,45 @@ func TestLifecycle(t *testing.T) {
 				t.Errorf("%s restarted (pid %d -> %d)", n, pids[n], got)
 			}
 		}
+	})
+
+	t.Run("devnet contracts deployed once, reused, and named by env and config", func(t *testing.T) {
+		st := s.State
+		url := "http://" + s.loop(s.Ports.ETHHTTP)
+		named := map[string]*string{contracts.TetherToken: &s.State.USDTContract, contracts.USDCToken: &s.State.USDCContract,
+			contracts.Forwarder: &s.State.ForwarderContract}
+		seen := map[string]bool{}
+		for name, addr := range named {
+			if ok, err := devnet.DeployedAt(ctx, url, st.ETHDevAccount, *addr, name); err != nil || !ok {
+				t.Fatalf("%s at %q: deployed %v, %v", name, *addr, ok, err)
+			}
+			if seen[*addr] {
+				t.Fatalf("%s shares its address %s with another contract", name, *addr)
+			}
+			seen[*addr] = true
+		}
+		// A recorded address that holds another contract (a geth chain
+		// started afresh hands addresses out again) is not reused.
+		s.State.USDCContract = st.ForwarderContract
+		if err := s.Up(ctx, []string{"geth"}); err != nil {
+			t.Fatal(err)
+		}
+		if s.State.USDCContract == st.ForwarderContract || s.State.USDTContract != st.USDTContract || s.State.ForwarderContract != st.ForwarderContract {
+			t.Fatalf("after up with USDC recorded at the forwarder: USDT %s USDC %s forwarder %s (were %s %s %s)", s.State.USDTContract,
+				s.State.USDCContract, s.State.ForwarderContract, st.USDTContract, st.USDCContract, st.ForwarderContract)
+		}
+		if ok, err := devnet.DeployedAt(ctx, url, st.ETHDevAccount, s.State.USDCContract, contracts.USDCToken); err != nil || !ok {
+			t.Fatalf("USDC redeployed at %s: %v, %v", s.State.USDCContract, ok, err)
+		}
+		env := map[string]string{}
+		for _, kv := range s.Env() {
+			env[kv.Key] = kv.Value
+		}
+		if env["SLUICE_USDT_CONTRACT"] != s.State.USDTContract || env["SLUICE_USDC_CONTRACT"] != s.State.USDCContract {
+			t.Errorf("stack env: USDT %q USDC %q, want %s %s", env["SLUICE_USDT_CONTRACT"], env["SLUICE_USDC_CONTRACT"],
+				s.State.USDTContract, s.State.USDCContract)
+		}
+		checkConfigTokens(t, s)
 	})
 
 	t.Run("regtest wallets are funded", func(t *testing.T) {
@@ -420,4 +462,58 @@ func TestSecretsKeyFile(t *testing.T) {
 	if y, _ := os.ReadFile(s.ConfigFile()); !strings.Contains(string(y), "secrets:\n  key_file: \""+s.SecretsKeyFile()+"\"") {
 		t.Fatalf("config lacks secrets.key_file:\n%s", y)
 	}
+}
+
+// checkConfigTokens loads the stack's generated config, without any
+// environment override, and checks it lists both devnet tokens at the
+// addresses of the stack's state.
+func checkConfigTokens(t *testing.T, s *Stack) {
+	t.Helper()
+	cfg, err := config.Load(s.ConfigFile(), func(string) string { return "" })
+	if err != nil {
+		y, _ := os.ReadFile(s.ConfigFile())
+		t.Fatalf("the generated config does not load: %v\n%s", err, y)
+	}
+	got := map[string]string{}
+	for _, tk := range cfg.Chains.ETH.Tokens {
+		if tk.Decimals != 6 {
+			t.Errorf("token %s has %d decimals, want 6", tk.Symbol, tk.Decimals)
+		}
+		got[tk.Symbol] = tk.Address
+	}
+	if len(got) != 2 || got["USDT"] != s.State.USDTContract || got["USDC"] != s.State.USDCContract {
+		t.Errorf("chains.eth.tokens %v, want USDT %s and USDC %s", got, s.State.USDTContract, s.State.USDCContract)
+	}
+}
+
+// TestConfigTokens: the generated config names both devnet tokens and the
+// env prints their contracts, from the state alone (no services).
+func TestConfigTokens(t *testing.T) {
+	s, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ensureSecrets(); err != nil {
+		t.Fatal(err)
+	}
+	s.State.ETHDevAccount = "0x00000000000000000000000000000000000000d0"
+	s.State.USDTContract = "0x00000000000000000000000000000000000000a1"
+	s.State.USDCContract = "0x00000000000000000000000000000000000000c1"
+	n := 0
+	for _, kv := range s.Env() {
+		switch kv.Key {
+		case "SLUICE_USDT_CONTRACT", "SLUICE_USDC_CONTRACT":
+			n++
+			if want := map[string]string{"SLUICE_USDT_CONTRACT": s.State.USDTContract, "SLUICE_USDC_CONTRACT": s.State.USDCContract}[kv.Key]; kv.Value != want {
+				t.Errorf("%s=%s, want %s", kv.Key, kv.Value, want)
+			}
+		}
+	}
+	if n != 2 {
+		t.Errorf("stack env prints %d of SLUICE_USDT_CONTRACT, SLUICE_USDC_CONTRACT", n)
+	}
+	if err := s.writeConfig(); err != nil {
+		t.Fatal(err)
+	}
+	checkConfigTokens(t, s)
 }

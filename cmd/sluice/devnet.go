@@ -32,7 +32,7 @@ errors go to stderr.
 
 The stack is the one in --dir (default $SLUICE_STACK_DIR, which "sluice stack env" sets,
 else var/stack); node URLs, passwords, the btcd mining key, geth's dev account and the
-USDT contract come from its stack.json.
+USDT and USDC contracts come from its stack.json.
 
 Exit status: 0 on success, 3 when there is no stack in --dir or one of its nodes does not
 answer (start it with "sluice stack up"), 1 for anything else (bad input, a node refusing
@@ -72,28 +72,33 @@ the transaction).`,
 
 	var currency, to, amount string
 	pay := &cobra.Command{
-		Use:   "pay --currency BTC|LTC|ETH|USDT --to ADDRESS --amount DECIMAL",
+		Use:   "pay --currency BTC|LTC|ETH|USDT|USDC --to ADDRESS --amount DECIMAL",
 		Short: "Pay from the stack's funded wallets; print the txid alone on stdout",
 		Long: `Pays an exact decimal amount to ADDRESS and prints the transaction id once the node has
-accepted it: BTC and LTC in the mempool (mine a block to confirm them), ETH and USDT
-mined (geth --dev seals a block a second).
+accepted it: BTC and LTC in the mempool (mine a block to confirm them), ETH, USDT and
+USDC mined (geth --dev seals a block a second).
 
   BTC   btcd has no wallet: spends one matured coinbase output of the stack's mining key
         (a payment is at most one coinbase, up to 50 BTC), fee 0.0001 BTC
   LTC   litecoind's funded wallet (sendtoaddress)
   ETH   geth's dev account (eth_sendTransaction)
-  USDT  the devnet USDT token (6 decimals), transfer from the dev account, which mints
-        what it lacks first
+  USDT  the devnet USDT token (6 decimals; transfer returns nothing, as mainnet USDT's),
+        transfer from the dev account, which mints what it lacks first
+  USDC  the devnet USDC token (6 decimals; transfer returns bool, as mainnet USDC's),
+        the same way
+A token transfer is simulated first: one that would revert, or whose token answers
+false, is not sent; once mined, the token's Transfer log must carry exactly the amount.
 
 The amount is read exactly, never through floating point: at most 8 decimal places for
-BTC and LTC, 18 for ETH, 6 for USDT (zeros past those are accepted: they change nothing);
+BTC and LTC, 18 for ETH, 6 for USDT and USDC (zeros past those are accepted: they change nothing);
 more than zero; no sign, exponent or separators.
 ADDRESS must belong to the stack's network: bcrt1… (BTC regtest), rltc1… (LTC regtest),
-or a regtest base58 address; 0x and 40 hex digits for ETH and USDT.`,
+or a regtest base58 address; 0x and 40 hex digits for ETH, USDT and USDC.`,
 		Example: `  sluice devnet pay --currency BTC --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --amount 0.5
   sluice devnet pay --currency LTC --to "$(sluice devnet address --chain ltc)" --amount 1.23456789
   sluice devnet pay --currency ETH --to 0x00000000000000000000000000000000000000aa --amount 0.000000000000000001
-  txid=$(sluice devnet pay --currency USDT --to "$ADDR" --amount 12.5)`,
+  txid=$(sluice devnet pay --currency USDT --to "$ADDR" --amount 12.5)
+  txid=$(sluice devnet pay --currency USDC --to "$ADDR" --amount 7.000001)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return run(cmd, 3*time.Minute, func(ctx context.Context, n devnet.Nodes) error {
@@ -106,7 +111,7 @@ or a regtest base58 address; 0x and 40 hex digits for ETH and USDT.`,
 			})
 		},
 	}
-	pay.Flags().StringVar(&currency, "currency", "", "BTC, LTC, ETH or USDT (any case)")
+	pay.Flags().StringVar(&currency, "currency", "", "BTC, LTC, ETH, USDT or USDC (any case)")
 	pay.Flags().StringVar(&to, "to", "", "destination address on the stack's network")
 	pay.Flags().StringVar(&amount, "amount", "", "exact decimal amount, such as 0.015")
 	for _, f := range []string{"currency", "to", "amount"} {
@@ -229,7 +234,8 @@ func stackNodes(dir string, log io.Writer) (devnet.Nodes, error) {
 	return devnet.Nodes{
 		BTCRPC: env["SLUICE_BTC_RPC"], BTCMiningKey: s.State.BTCMiningKey,
 		LTCRPC: env["SLUICE_LTC_RPC"], LTCWallet: s.State.LTCWallet,
-		ETHRPC: env["SLUICE_ETH_RPC"], ETHDevAccount: s.State.ETHDevAccount, USDTContract: s.State.USDTContract,
+		ETHRPC: env["SLUICE_ETH_RPC"], ETHDevAccount: s.State.ETHDevAccount,
+		USDTContract: s.State.USDTContract, USDCContract: s.State.USDCContract,
 		Log: log,
 	}, nil
 }

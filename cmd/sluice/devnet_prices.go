@@ -17,13 +17,13 @@ func newDevnetPricesCmd() *cobra.Command {
 	var listen string
 	var set []string
 	var table []string
-	for _, c := range []string{"BTC", "LTC", "ETH", "USDT"} {
+	for _, c := range []string{"BTC", "LTC", "ETH", "USDT", "USDC"} {
 		table = append(table, fmt.Sprintf("  %-5s %10s USD %10s EUR", c, devnet.DefaultPrices[c]["USD"], devnet.DefaultPrices[c]["EUR"]))
 	}
 	cmd := &cobra.Command{
 		Use:   "prices",
 		Short: "A fiat price server in CoinGecko's format with fixed prices, for the local stack (no internet)",
-		Long: `Serves GET /api/v3/simple/price?ids=bitcoin,litecoin,ethereum,tether&vs_currencies=usd,eur
+		Long: `Serves GET /api/v3/simple/price?ids=bitcoin,litecoin,ethereum,tether,usd-coin&vs_currencies=usd,eur
 exactly as CoinGecko answers it ({"bitcoin":{"usd":43250.12,"eur":39800.55},...}), with
 fixed prices, so webhook conversions and the litepay 1 USD minimum work on the local
 stack, which has no internet. "sluice stack up" points rates.sources at it

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicepay/sluice/devnet"
+	"github.com/sluicepay/sluice/internal/testenv"
+)
+
+// runDevnet runs `sluice devnet ARGS...` in process and returns its stdout and stderr.
+func runDevnet(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(append([]string{"devnet"}, args...))
+	err = root.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+// TestDevnetPayTokens: `sluice devnet pay --currency USDC` (and USDT) on the
+// test stack moves exactly the amount to a fresh address, as the token's
+// balanceOf shows, and prints the mined transaction's hash alone on stdout.
+func TestDevnetPayTokens(t *testing.T) {
+	dir := testenv.Get(t, "SLUICE_STACK_DIR")
+	rpc := testenv.Get(t, "SLUICE_ETH_RPC")
+	for _, c := range []struct{ currency, contract, amount string }{
+		{"USDC", testenv.Get(t, "SLUICE_USDC_CONTRACT"), "3.141592"},
+		{"usdt", testenv.Get(t, "SLUICE_USDT_CONTRACT"), "0.000001"},
+	} {
+		t.Run(c.currency, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			to, err := devnet.NewETHAddress()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, err := runDevnet(t, "pay", "--dir", dir, "--currency", c.currency, "--to", to, "--amount", c.amount)
+			if err != nil {
+				t.Fatalf("devnet pay %s: %v\n%s", c.currency, err, errOut)
+			}
+			txid := strings.TrimSpace(out)
+			if len(txid) != 66 || strings.Count(out, "\n") != 1 {
+				t.Fatalf("stdout %q: want the transaction hash alone", out)
+			}
+			r, err := devnet.WaitReceipt(ctx, rpc, txid)
+			if err != nil || r.Status != 1 || r.To != strings.ToLower(c.contract) {
+				t.Fatalf("receipt of %s: %+v, %v (want status 1, to the token %s)", txid, r, err, c.contract)
+			}
+			cur, err := devnet.LookupCurrency(c.currency)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := cur.ParseAmount(c.amount)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := devnet.BalanceOf(ctx, rpc, c.contract, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Cmp(want) != 0 {
+				t.Errorf("%s holds %s %s units, want exactly %s", to, got, c.currency, want)
+			}
+		})
+	}
+
+	t.Run("help names USDC", func(t *testing.T) {
+		out, _, err := runDevnet(t, "pay", "--help")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"BTC|LTC|ETH|USDT|USDC", "USDC  the devnet USDC token", "6 for USDT and USDC"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("devnet pay --help lacks %q:\n%s", want, out)
+			}
+		}
+	})
+}
