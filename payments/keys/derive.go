@@ -2,7 +2,7 @@ package keys
 
 import (
 	"fmt"
-	"slices"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -16,84 +16,115 @@ import (
 	"github.com/sluicepay/sluice/indexer/bitcoin"
 )
 
-// Currency is what a deposit address receives.
-type Currency string
+// Family is the kind of chain a Scheme derives keys for. The values are the
+// chain registry's (chain.Bitcoin, chain.EVM), so a registry family converts
+// as keys.Family(f).
+type Family string
 
-// Supported currencies. USDT is the ERC-20 token on Ethereum.
+// The families.
 const (
-	BTC  Currency = "BTC"
-	LTC  Currency = "LTC"
-	ETH  Currency = "ETH"
-	USDT Currency = "USDT"
+	Bitcoin Family = "bitcoin" // BIP84 native segwit: m/84'/coin'/account'/0/index
+	EVM     Family = "evm"     // BIP44 with Ethereum's coin type: m/44'/60'/account'/branch/index
 )
+
+// Scheme says where one currency's deposit keys live and how their
+// addresses are written: what the chain registry knows of a currency
+// (its chain's family, key and network, its Currency.KeyBranch).
+//
+// Bitcoin family: Chain is btc or ltc and Network one of its networks; they
+// choose the coin type and the address encoding (bech32 P2WPKH with the
+// network's HRP). Branch must be 0, the receive branch, which watch-only
+// account keys derive too.
+//
+// EVM: every chain uses Ethereum's coin type 60 and EIP-55 addresses, as
+// wallets do on every EVM network, so Chain and Network only label errors
+// and a key's address is the same on every EVM chain. Branch is BIP44's
+// change level and tells the currencies of one chain apart: the registry
+// gives each its own (ETH 0, USDT 1, USDC 2), so a merchant's deposit
+// addresses for two currencies of a chain differ: on one address their
+// sweeps would compete, the coin's sweep emptying the balance the token's
+// sweep pays its gas from, and both drawing on the address's one nonce
+// sequence.
+type Scheme struct {
+	Family  Family
+	Chain   string // the chain's config key
+	Network string
+	Branch  uint32
+}
+
+// String names the scheme in messages, as "eth dev branch 2".
+func (sc Scheme) String() string {
+	s := sc.Chain + " " + sc.Network
+	if sc.Branch != 0 {
+		s += fmt.Sprintf(" branch %d", sc.Branch)
+	}
+	return s
+}
 
 const hardened = hdkeychain.HardenedKeyStart
 
-// Purposes, and Ethereum's SLIP-44 coin type, which serves every Ethereum
-// network: wallets use 60 on testnets too, and addresses do not depend on
-// the network.
+// Purposes, and Ethereum's SLIP-44 coin type, which serves every EVM
+// network: wallets use 60 on testnets and other EVM chains too.
 const (
 	purposeBIP44 = 44
 	purposeBIP84 = 84
 	coinETH      = 60
 )
 
-// ethNetworks are the Ethereum networks the config accepts (config.ETHNetworks).
-func ethNetworks() []string { return []string{"mainnet", "sepolia", "holesky", "dev"} }
+// chainKey is what a chain's config key looks like (the ledger's check).
+var chainKey = regexp.MustCompile(`^[a-z][a-z0-9_]{1,31}$`)
 
-// scheme is where one currency's deposit keys live on one network and how
-// their addresses are written.
-type scheme struct {
-	cur     Currency
-	network string // canonical name
+// derivation is a checked Scheme: the path's levels above the account and
+// the address encoding.
+type derivation struct {
+	name    string // prefixes messages: "BTC regtest", "eth dev branch 2"
 	purpose uint32
 	coin    uint32
-	// branch is the BIP44 "change" level. BTC, LTC and ETH deposits use the
-	// receive branch 0. USDT uses 1, so a merchant's ETH and USDT deposit
-	// addresses differ: on one address the two sweeps would compete, the ETH
-	// sweep emptying the balance the token sweep pays its gas from, and both
-	// drawing on the address's one nonce sequence.
-	branch uint32
-	btc    *bitcoin.Params // nil for Ethereum
+	branch  uint32
+	btc     *bitcoin.Params // nil for EVM
 }
 
-func schemeFor(cur Currency, network string) (scheme, error) {
-	switch cur {
-	case BTC, LTC:
-		chain := bitcoin.ChainBTC
-		if cur == LTC {
-			chain = bitcoin.ChainLTC
-		}
-		p, err := bitcoin.ParamsFor(chain, network)
+// resolve checks sc.
+func (sc Scheme) resolve() (derivation, error) {
+	switch sc.Family {
+	case Bitcoin:
+		p, err := bitcoin.ParamsFor(sc.Chain, sc.Network)
 		if err != nil {
-			return scheme{}, fmt.Errorf("%s: %w: %w", cur, ErrInvalidPath, err)
+			return derivation{}, fmt.Errorf("%s: %w: %w", sc.Family, ErrInvalidPath, err)
+		}
+		if sc.Branch != 0 {
+			return derivation{}, fmt.Errorf("%s %s: %w: branch %d: Bitcoin-family deposit keys are on the receive branch 0",
+				p.Chain, p.Network, ErrInvalidPath, sc.Branch)
 		}
 		// BIP84 m/84'/coin'/...: coin 0 for BTC, 2 for LTC, 1 on every test
 		// network; HDCoinType holds exactly that per network.
-		return scheme{cur: cur, network: p.Network, purpose: purposeBIP84, coin: p.ChainParams.HDCoinType, btc: p}, nil
-	case ETH, USDT:
-		n := strings.ToLower(strings.TrimSpace(network))
-		if !slices.Contains(ethNetworks(), n) {
-			return scheme{}, fmt.Errorf("%s: %w: unknown ethereum network %q: valid networks are %s",
-				cur, ErrInvalidPath, network, strings.Join(ethNetworks(), ", "))
+		return derivation{name: p.Chain + " " + p.Network, purpose: purposeBIP84, coin: p.ChainParams.HDCoinType, btc: p}, nil
+	case EVM:
+		sc.Chain = strings.TrimSpace(sc.Chain)
+		sc.Network = strings.ToLower(strings.TrimSpace(sc.Network))
+		if !chainKey.MatchString(sc.Chain) {
+			return derivation{}, fmt.Errorf("%s: %w: chain %q: want a chain key of 2 to 32 lower-case letters, digits and _",
+				sc.Family, ErrInvalidPath, sc.Chain)
 		}
-		s := scheme{cur: cur, network: n, purpose: purposeBIP44, coin: coinETH}
-		if cur == USDT {
-			s.branch = 1
+		if sc.Network == "" {
+			return derivation{}, fmt.Errorf("%s: %w: no network", sc.Chain, ErrInvalidPath)
 		}
-		return s, nil
+		if sc.Branch >= hardened {
+			return derivation{}, fmt.Errorf("%s: %w: branch %d is out of range: must be below 2^31 (%d)",
+				sc, ErrInvalidPath, sc.Branch, uint32(hardened))
+		}
+		return derivation{name: sc.String(), purpose: purposeBIP44, coin: coinETH, branch: sc.Branch}, nil
 	}
-	return scheme{}, fmt.Errorf("%w: unknown currency %q: valid currencies are %s, %s, %s, %s",
-		ErrInvalidPath, cur, BTC, LTC, ETH, USDT)
+	return derivation{}, fmt.Errorf("%w: unknown chain family %q: valid families are %s, %s", ErrInvalidPath, sc.Family, Bitcoin, EVM)
 }
 
 // path is the full derivation path of (account, index), both already checked.
-func (s scheme) path(account, index uint32) []uint32 {
-	return []uint32{s.purpose + hardened, s.coin + hardened, account + hardened, s.branch, index}
+func (d derivation) path(account, index uint32) []uint32 {
+	return []uint32{d.purpose + hardened, d.coin + hardened, account + hardened, d.branch, index}
 }
 
-func (s scheme) label(account, index uint32) string {
-	return fmt.Sprintf("%s %s account %d index %d", s.cur, s.network, account, index)
+func (d derivation) label(account, index uint32) string {
+	return fmt.Sprintf("%s account %d index %d", d.name, account, index)
 }
 
 // checkLevels refuses accounts and indexes of 2^31 and above: the top bit
@@ -108,16 +139,17 @@ func checkLevels(account, index uint32) error {
 	return nil
 }
 
-// DerivationPath is the BIP32 path of a deposit key, as in "m/84'/0'/3'/0/7".
-func DerivationPath(cur Currency, network string, account, index uint32) (string, error) {
-	s, err := schemeFor(cur, network)
+// Path is the BIP32 path of the deposit key (account, index) of sc, as in
+// "m/84'/0'/3'/0/7" or "m/44'/60'/3'/2/7".
+func (sc Scheme) Path(account, index uint32) (string, error) {
+	d, err := sc.resolve()
 	if err != nil {
 		return "", err
 	}
 	if err := checkLevels(account, index); err != nil {
-		return "", fmt.Errorf("%s: %w", s.label(account, index), err)
+		return "", fmt.Errorf("%s: %w", d.label(account, index), err)
 	}
-	return formatPath(s.path(account, index)), nil
+	return formatPath(d.path(account, index)), nil
 }
 
 func formatPath(path []uint32) string {
@@ -135,60 +167,76 @@ func formatPath(path []uint32) string {
 	return b.String()
 }
 
-// Address is the deposit address of (account, index) for cur on network:
-// bech32 P2WPKH for BTC and LTC, EIP-55 for ETH and USDT.
-func (s Seed) Address(cur Currency, network string, account, index uint32) (string, error) {
-	sch, k, err := s.leaf(cur, network, account, index)
+// AddressFor is the deposit address of (account, index) under sc: bech32
+// P2WPKH on the Bitcoin family, EIP-55 on EVM chains.
+func (s Seed) AddressFor(sc Scheme, account, index uint32) (string, error) {
+	d, err := sc.resolve()
+	if err != nil {
+		return "", err
+	}
+	return s.address(d, account, index)
+}
+
+// PrivateKeyFor is the signing key behind AddressFor(sc, account, index),
+// for sweeps.
+func (s Seed) PrivateKeyFor(sc Scheme, account, index uint32) (*PrivateKey, error) {
+	d, err := sc.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return s.privateKey(d, account, index)
+}
+
+func (s Seed) address(d derivation, account, index uint32) (string, error) {
+	k, err := s.leaf(d, account, index)
 	if err != nil {
 		return "", err
 	}
 	defer k.Zero()
 	pub, err := k.ECPubKey()
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", sch.label(account, index), err)
+		return "", fmt.Errorf("%s: %w", d.label(account, index), err)
 	}
-	if sch.btc != nil {
-		return p2wpkhAddress(pub, sch.btc)
+	if d.btc != nil {
+		return p2wpkhAddress(pub, d.btc)
 	}
 	return ethAddress(pub), nil
 }
 
-// PrivateKey is the signing key behind Address(cur, network, account, index),
-// for sweeps.
-func (s Seed) PrivateKey(cur Currency, network string, account, index uint32) (*PrivateKey, error) {
-	sch, k, err := s.leaf(cur, network, account, index)
+func (s Seed) privateKey(d derivation, account, index uint32) (*PrivateKey, error) {
+	k, err := s.leaf(d, account, index)
 	if err != nil {
 		return nil, err
 	}
 	defer k.Zero()
 	priv, err := k.ECPrivKey()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", sch.label(account, index), err)
+		return nil, fmt.Errorf("%s: %w", d.label(account, index), err)
 	}
 	return &PrivateKey{key: func() *btcec.PrivateKey { return priv }}, nil
 }
 
-// AccountXPub is the watch-only key of a BTC or LTC account (m/84'/coin'/
-// account'), as a zpub on mainnet and a vpub on test networks: what a wallet
-// imports to watch, or ParseExtendedPublicKey reads.
-func (s Seed) AccountXPub(cur Currency, network string, account uint32) (*XPub, error) {
-	sch, err := schemeFor(cur, network)
+// AccountXPub is the watch-only key of a Bitcoin-family account (m/84'/
+// coin'/account'), as a zpub on mainnet and a vpub on test networks: what a
+// wallet imports to watch, or ParseExtendedPublicKey reads.
+func (s Seed) AccountXPub(sc Scheme, account uint32) (*XPub, error) {
+	d, err := sc.resolve()
 	if err != nil {
 		return nil, err
 	}
-	label := fmt.Sprintf("%s %s account %d", sch.cur, sch.network, account)
-	if sch.btc == nil {
-		return nil, fmt.Errorf("%s: %w: watch-only account keys are for BTC and LTC", label, ErrInvalidPath)
+	label := fmt.Sprintf("%s account %d", d.name, account)
+	if d.btc == nil {
+		return nil, fmt.Errorf("%s: %w: watch-only account keys are for Bitcoin-family chains (BTC, LTC)", label, ErrInvalidPath)
 	}
 	if err := checkLevels(account, 0); err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}
-	k, err := s.derive(sch.path(account, 0)[:3])
+	k, err := s.derive(d.path(account, 0)[:3])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}
 	defer k.Zero()
-	v, err := p2wpkhVersion(sch.btc.Network == "mainnet")
+	v, err := p2wpkhVersion(d.btc.Network == "mainnet")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}
@@ -196,23 +244,19 @@ func (s Seed) AccountXPub(cur Currency, network string, account uint32) (*XPub, 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}
-	return newXPub(pub, sch.btc)
+	return newXPub(pub, d.btc)
 }
 
 // leaf derives the private key of (account, index).
-func (s Seed) leaf(cur Currency, network string, account, index uint32) (scheme, *hdkeychain.ExtendedKey, error) {
-	sch, err := schemeFor(cur, network)
-	if err != nil {
-		return scheme{}, nil, err
-	}
+func (s Seed) leaf(d derivation, account, index uint32) (*hdkeychain.ExtendedKey, error) {
 	if err := checkLevels(account, index); err != nil {
-		return scheme{}, nil, fmt.Errorf("%s: %w", sch.label(account, index), err)
+		return nil, fmt.Errorf("%s: %w", d.label(account, index), err)
 	}
-	k, err := s.derive(sch.path(account, index))
+	k, err := s.derive(d.path(account, index))
 	if err != nil {
-		return scheme{}, nil, fmt.Errorf("%s: %w", sch.label(account, index), err)
+		return nil, fmt.Errorf("%s: %w", d.label(account, index), err)
 	}
-	return sch, k, nil
+	return k, nil
 }
 
 // derive walks path from the master key. Each call starts from the seed:

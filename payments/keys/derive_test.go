@@ -90,7 +90,7 @@ func TestBIP84Vector(t *testing.T) {
 			t.Errorf("%s = %s, want %s", c.path, got, c.want)
 		}
 	}
-	x, err := seed.AccountXPub(BTC, "mainnet", 0)
+	x, err := seed.AccountXPub(Scheme{Family: Bitcoin, Chain: "btc", Network: "mainnet"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,11 +141,11 @@ func TestLitecoinBIP84(t *testing.T) {
 	if z.String() != ltcAccountZprv {
 		t.Errorf("m/84'/2'/0' = %s, want %s", z, ltcAccountZprv)
 	}
-	x, err := seed.AccountXPub(LTC, "mainnet", 0)
+	x, err := seed.AccountXPub(Scheme{Family: Bitcoin, Chain: "ltc", Network: "mainnet"}, 0)
 	if err != nil || x.String() != ltcAccountZpub {
 		t.Errorf("AccountXPub(LTC, mainnet, 0) = %v, %v; want %s", x, err, ltcAccountZpub)
 	}
-	x, err = seed.AccountXPub(LTC, "testnet4", 0)
+	x, err = seed.AccountXPub(Scheme{Family: Bitcoin, Chain: "ltc", Network: "testnet4"}, 0)
 	if err != nil || x.String() != ltcTestAccountVpub {
 		t.Errorf("AccountXPub(LTC, testnet4, 0) = %v, %v; want %s", x, err, ltcTestAccountVpub)
 	}
@@ -191,8 +191,8 @@ func TestEthereumBIP44(t *testing.T) {
 		if err != nil || got != v.addr {
 			t.Errorf("Address(%s, mainnet, %d, %d) = %s, %v; want %s (%s)", cur, account, index, got, err, v.addr, v.path)
 		}
-		if path, _ := DerivationPath(cur, "mainnet", account, index); path != v.path {
-			t.Errorf("DerivationPath(%s, mainnet, %d, %d) = %s, want %s", cur, account, index, path, v.path)
+		if path, _ := derivationPath(cur, "mainnet", account, index); path != v.path {
+			t.Errorf("derivationPath(%s, mainnet, %d, %d) = %s, want %s", cur, account, index, path, v.path)
 		}
 		// go-ethereum's own road from the private key to the address.
 		key, err := seed.PrivateKey(cur, "mainnet", account, index)
@@ -259,9 +259,9 @@ func TestDerivationPaths(t *testing.T) {
 	}
 	seed := mustSeed(t, abandon, "")
 	for _, c := range cases {
-		got, err := DerivationPath(c.cur, c.network, c.account, c.index)
+		got, err := derivationPath(c.cur, c.network, c.account, c.index)
 		if err != nil || got != c.want {
-			t.Errorf("DerivationPath(%s, %q, %d, %d) = %s, %v; want %s", c.cur, c.network, c.account, c.index, got, err, c.want)
+			t.Errorf("derivationPath(%s, %q, %d, %d) = %s, %v; want %s", c.cur, c.network, c.account, c.index, got, err, c.want)
 		}
 		addr, err := seed.Address(c.cur, c.network, c.account, c.index)
 		if err != nil || !strings.HasPrefix(addr, c.wantPrefix) {
@@ -317,7 +317,7 @@ func TestDerivationErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := DerivationPath(c.cur, c.network, c.account, c.index)
+			_, err := derivationPath(c.cur, c.network, c.account, c.index)
 			errContains(t, err, c.want...)
 			_, err = seed.Address(c.cur, c.network, c.account, c.index)
 			errContains(t, err, c.want...)
@@ -328,17 +328,17 @@ func TestDerivationErrors(t *testing.T) {
 			errContains(t, err, c.want...)
 		})
 	}
-	_, err := seed.AccountXPub(BTC, "mainnet", hardened)
+	_, err := seed.AccountXPub(Scheme{Family: Bitcoin, Chain: "btc", Network: "mainnet"}, hardened)
 	errContains(t, err, "account 2147483648 is out of range")
-	_, err = seed.AccountXPub(ETH, "mainnet", 0)
-	errContains(t, err, "watch-only account keys are for BTC and LTC")
+	_, err = seed.AccountXPub(Scheme{Family: EVM, Chain: "eth", Network: "mainnet"}, 0)
+	errContains(t, err, "watch-only account keys are for Bitcoin-family chains")
 }
 
 // TestDeriveConcurrently runs derivations from one Seed in parallel; with
 // -race it proves no key object is shared between calls.
 func TestDeriveConcurrently(t *testing.T) {
 	seed := mustSeed(t, abandon, "")
-	x, err := seed.AccountXPub(BTC, "mainnet", 0)
+	x, err := seed.AccountXPub(Scheme{Family: Bitcoin, Chain: "btc", Network: "mainnet"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

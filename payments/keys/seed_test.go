@@ -290,7 +290,7 @@ func TestZeroSeed(t *testing.T) {
 	if _, err := s.PrivateKey(ETH, "mainnet", 0, 0); !errors.Is(err, ErrInvalidSeed) {
 		t.Fatalf("zero Seed: %v", err)
 	}
-	if _, err := s.AccountXPub(LTC, "mainnet", 0); !errors.Is(err, ErrInvalidSeed) {
+	if _, err := s.AccountXPub(Scheme{Family: Bitcoin, Chain: "ltc", Network: "mainnet"}, 0); !errors.Is(err, ErrInvalidSeed) {
 		t.Fatalf("zero Seed: %v", err)
 	}
 }

@@ -243,7 +243,7 @@ func TestCustodialMatchesWatchOnly(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, account := range []uint32{0, 1, hardened - 1} {
-				acct, err := seed.AccountXPub(cur, network, account)
+				acct, err := seed.AccountXPub(Scheme{Family: Bitcoin, Chain: chain, Network: network}, account)
 				if err != nil {
 					t.Fatal(err)
 				}
