@@ -27,6 +27,10 @@ type Token struct {
 	Symbol   string // the ledger's currency, e.g. USDT
 	Contract string // 0x address
 	Decimals int
+	// KeyBranch is the BIP44 change level of the token's deposit keys (the
+	// registry's Currency.KeyBranch: USDT 1, USDC 2); never 0, the chain's
+	// own coin's, and never another token's.
+	KeyBranch uint32
 }
 
 // Config is what New needs besides the node, the ledger and the seed.
@@ -87,7 +91,7 @@ func New(ctx context.Context, node *rpc.Client, db Ledger, seed keys.Seed, cfg C
 		return nil, errors.New("ethsweep: a node and a ledger are required")
 	}
 	if cfg.Chain == "" {
-		cfg.Chain = "eth"
+		cfg.Chain = defaultChain
 	}
 	cfg.Network = strings.ToLower(strings.TrimSpace(cfg.Network))
 	want, ok := ethindex.ChainIDs[cfg.Network]
@@ -108,6 +112,7 @@ func New(ctx context.Context, node *rpc.Client, db Ledger, seed keys.Seed, cfg C
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	branches := map[uint32]string{0: "ETH"}
 	for _, t := range cfg.Tokens {
 		sym := strings.ToUpper(strings.TrimSpace(t.Symbol))
 		if sym == "" || sym == "ETH" {
@@ -119,15 +124,23 @@ func New(ctx context.Context, node *rpc.Client, db Ledger, seed keys.Seed, cfg C
 		if _, dup := c.tokens[sym]; dup {
 			return nil, fmt.Errorf("ethsweep: token %s is configured twice", sym)
 		}
+		if other, taken := branches[t.KeyBranch]; taken {
+			return nil, fmt.Errorf("ethsweep: token %s: key branch %d is %s's: give each token its own (the registry's Currency.KeyBranch)",
+				sym, t.KeyBranch, other)
+		}
+		if _, err := c.keyScheme(t.KeyBranch).Path(0, 0); err != nil {
+			return nil, fmt.Errorf("ethsweep: token %s: %w", sym, err)
+		}
+		branches[t.KeyBranch] = sym
 		t.Symbol = sym
 		c.tokens[sym] = t
 		c.byContract[common.HexToAddress(t.Contract)] = t
 	}
 	var err error
-	if c.tank, err = operatorAddress(seed, cfg.Network, GasTankAccount); err != nil {
+	if c.tank, err = operatorAddress(seed, cfg.Chain, cfg.Network, GasTankAccount); err != nil {
 		return nil, fmt.Errorf("ethsweep: gas tank: %w", err)
 	}
-	if c.hot, err = operatorAddress(seed, cfg.Network, HotWalletAccount); err != nil {
+	if c.hot, err = operatorAddress(seed, cfg.Chain, cfg.Network, HotWalletAccount); err != nil {
 		return nil, fmt.Errorf("ethsweep: hot wallet: %w", err)
 	}
 	id, err := c.eth.ChainID(ctx)
@@ -155,10 +168,10 @@ type sender struct {
 func (c *Chain) senderOf(job *sweep.Job) (sender, error) {
 	switch job.Kind {
 	case sweep.KindGas:
-		k, err := c.seed.PrivateKey(keys.ETH, c.cfg.Network, GasTankAccount, 0)
+		k, err := c.seed.PrivateKeyFor(c.keyScheme(0), GasTankAccount, 0)
 		return sender{addr: c.tank, key: k, what: "gas tank"}, err
 	case sweep.KindWithdraw:
-		k, err := c.seed.PrivateKey(keys.ETH, c.cfg.Network, HotWalletAccount, 0)
+		k, err := c.seed.PrivateKeyFor(c.keyScheme(0), HotWalletAccount, 0)
 		return sender{addr: c.hot, key: k, what: "hot wallet"}, err
 	case sweep.KindSettle, sweep.KindHot, sweep.KindForward:
 	default:
@@ -178,7 +191,15 @@ func (c *Chain) senderOf(job *sweep.Job) (sender, error) {
 			return sender{}, fmt.Errorf("sweep %d: inputs from %s and %s: an Ethereum sweep spends one address", job.ID, in.Address, o.Address)
 		}
 	}
-	k, err := c.seed.PrivateKey(keys.Currency(strings.ToUpper(job.Currency)), c.cfg.Network, in.Account, in.Index)
+	var branch uint32 // the chain's own coin's
+	if !c.native(job.Currency, job.Kind) {
+		t, err := c.tokenOf(job.Currency)
+		if err != nil {
+			return sender{}, fmt.Errorf("sweep %d: %w", job.ID, err)
+		}
+		branch = t.KeyBranch
+	}
+	k, err := c.seed.PrivateKeyFor(c.keyScheme(branch), in.Account, in.Index)
 	if err != nil {
 		return sender{}, fmt.Errorf("sweep %d: %w", job.ID, err)
 	}
@@ -188,6 +209,12 @@ func (c *Chain) senderOf(job *sweep.Job) (sender, error) {
 			job.ID, in.Account, in.Index, addr.Hex(), in.Address)
 	}
 	return sender{addr: addr, key: k, what: "deposit address"}, nil
+}
+
+// keyScheme is where this chain's keys of branch live: the operator's and
+// the coin's deposit keys on 0, each token's on its KeyBranch.
+func (c *Chain) keyScheme(branch uint32) keys.Scheme {
+	return keys.Scheme{Family: keys.EVM, Chain: c.cfg.Chain, Network: c.cfg.Network, Branch: branch}
 }
 
 // native reports whether a job of currency and kind moves ETH: a gas top-up

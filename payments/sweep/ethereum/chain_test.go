@@ -71,7 +71,7 @@ func setup(t *testing.T) *env {
 	}
 	t.Cleanup(node.Close)
 	e.registry = prometheus.NewRegistry()
-	e.c, err = New(ctx, node, db, e.seed, Config{Network: "dev", Tokens: []Token{{Symbol: "USDT", Contract: e.usdt, Decimals: 6}},
+	e.c, err = New(ctx, node, db, e.seed, Config{Network: "dev", Tokens: []Token{{Symbol: "USDT", Contract: e.usdt, Decimals: 6, KeyBranch: 1}},
 		GasTankLow: big.NewInt(1e17), Metrics: NewMetrics(e.registry)})
 	if err != nil {
 		t.Fatal(err)
@@ -599,5 +599,33 @@ func TestWithdraw(t *testing.T) {
 	e.send(tw)
 	if tw.From != hot || tw.Amount.Int64() != 3_000_000 || e.tokens(dest).Int64() != 3_000_000 || e.tokens(hot).Int64() != 2_000_000 {
 		t.Fatalf("token withdrawal from %s of %s: destination %s, hot wallet %s", tw.From, tw.Amount, e.tokens(dest), e.tokens(hot))
+	}
+}
+
+// TestNewRefusesSharedKeyBranches: each token needs a key branch of its own,
+// apart from ETH's 0, or two currencies' deposits would share addresses.
+func TestNewRefusesSharedKeyBranches(t *testing.T) {
+	e := setup(t)
+	node, err := rpc.DialContext(e.ctx, e.rpcURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Close)
+	usdt := Token{Symbol: "USDT", Contract: e.usdt, Decimals: 6, KeyBranch: 1}
+	usdc := Token{Symbol: "USDC", Contract: freshAddress(), Decimals: 6, KeyBranch: 2}
+	for _, c := range []struct {
+		name   string
+		tokens []Token
+		want   string // "" when taken
+	}{
+		{"USDT and USDC", []Token{usdt, usdc}, ""},
+		{"no branch", []Token{{Symbol: "USDT", Contract: e.usdt, Decimals: 6}}, "token USDT: key branch 0 is ETH's"},
+		{"one branch", []Token{usdt, {Symbol: "USDC", Contract: usdc.Contract, Decimals: 6, KeyBranch: 1}}, "token USDC: key branch 1 is USDT's"},
+		{"hardened branch", []Token{{Symbol: "USDC", Contract: usdc.Contract, Decimals: 6, KeyBranch: 1 << 31}}, "branch 2147483648 is out of range"},
+	} {
+		_, err := New(e.ctx, node, e.db, e.seed, Config{Network: "dev", Tokens: c.tokens})
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
 	}
 }

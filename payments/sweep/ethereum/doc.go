@@ -26,7 +26,8 @@
 // gasLimit × (maxFeePerGas − effectiveGasPrice) wei of dust after its sweep.
 //
 // Keys: deposit keys come from the master seed by the inputs' account and
-// index (ETH m/44'/60'/account'/0/index, USDT m/44'/60'/account'/1/index);
+// index, on the branch of their currency (ETH m/44'/60'/account'/0/index, a
+// token on its Token.KeyBranch: USDT m/44'/60'/account'/1/index, USDC 2);
 // the gas tank is m/44'/60'/2147483645'/0/0 (GasTankAddress) and the hot
 // wallet, which pays withdrawals, m/44'/60'/2147483646'/0/0
 // (HotWalletAddress).

@@ -26,22 +26,29 @@ const (
 	HotWalletAccount uint32 = 2147483646
 )
 
-// GasTankAddress is the gas tank's address on network (EIP-55): the
-// operator funds it with ETH.
+// GasTankAddress is the gas tank's address (EIP-55): the operator funds it
+// with ETH. It is the same on every EVM network and chain; network only
+// labels errors.
 func GasTankAddress(seed keys.Seed, network string) (string, error) {
-	a, err := operatorAddress(seed, network, GasTankAccount)
+	a, err := operatorAddress(seed, defaultChain, network, GasTankAccount)
 	return a.Hex(), err
 }
 
-// HotWalletAddress is the hot wallet's address on network (EIP-55): the
-// operator's hot_wallet for ETH and every token, whose withdrawals it signs.
+// HotWalletAddress is the hot wallet's address (EIP-55), the same on every
+// EVM network and chain: the operator's hot_wallet for ETH and every token,
+// whose withdrawals it signs.
 func HotWalletAddress(seed keys.Seed, network string) (string, error) {
-	a, err := operatorAddress(seed, network, HotWalletAccount)
+	a, err := operatorAddress(seed, defaultChain, network, HotWalletAccount)
 	return a.Hex(), err
 }
 
-func operatorAddress(seed keys.Seed, network string, account uint32) (common.Address, error) {
-	s, err := seed.Address(keys.ETH, network, account, 0)
+// defaultChain is the chain key of Config.Chain left empty. EVM keys do not
+// depend on the chain, so the operator's addresses are the same on every
+// EVM chain.
+const defaultChain = "eth"
+
+func operatorAddress(seed keys.Seed, chain, network string, account uint32) (common.Address, error) {
+	s, err := seed.AddressFor(keys.Scheme{Family: keys.EVM, Chain: chain, Network: network}, account, 0)
 	if err != nil {
 		return common.Address{}, err
 	}

@@ -206,7 +206,7 @@ func TestOperatorAddresses(t *testing.T) {
 		if c.got != want || !strings.HasPrefix(c.got, "0x") {
 			t.Errorf("account %d: %s, want %s", c.account, c.got, want)
 		}
-		path, err := keys.DerivationPath(keys.ETH, "dev", c.account, 0)
+		path, err := keys.Scheme{Family: keys.EVM, Chain: "eth", Network: "dev"}.Path(c.account, 0)
 		if err != nil || !strings.HasPrefix(path, "m/44'/60'/214748364") {
 			t.Errorf("path %s %v", path, err)
 		}
@@ -214,8 +214,12 @@ func TestOperatorAddresses(t *testing.T) {
 	if tank == hot {
 		t.Error("the gas tank is the hot wallet")
 	}
-	if _, err := GasTankAddress(seed, "ropsten"); err == nil {
-		t.Error("an unknown network gave a gas tank")
+	// EVM keys depend on no network (New checks the node's chain id).
+	if a, err := GasTankAddress(seed, "amoy"); err != nil || a != tank {
+		t.Errorf("gas tank on another network: %s (%v), want %s", a, err, tank)
+	}
+	if _, err := GasTankAddress(seed, ""); err == nil {
+		t.Error("no network gave a gas tank")
 	}
 }
 
@@ -236,9 +240,12 @@ func TestSenderOf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Chain{seed: seed, cfg: Config{Network: "dev"}}
-	c.tank, _ = operatorAddress(seed, "dev", GasTankAccount)
-	c.hot, _ = operatorAddress(seed, "dev", HotWalletAccount)
+	c := &Chain{seed: seed, cfg: Config{Chain: "eth", Network: "dev"}, tokens: map[string]Token{
+		"USDT": {Symbol: "USDT", KeyBranch: 1},
+		"USDC": {Symbol: "USDC", KeyBranch: 2},
+	}}
+	c.tank, _ = operatorAddress(seed, "eth", "dev", GasTankAccount)
+	c.hot, _ = operatorAddress(seed, "eth", "dev", HotWalletAccount)
 	addr := func(cur keys.Currency, a, i uint32) string {
 		s, err := seed.Address(cur, "dev", a, i)
 		if err != nil {
@@ -248,9 +255,15 @@ func TestSenderOf(t *testing.T) {
 	}
 	ethIn := sweep.Input{Address: addr(keys.ETH, 1, 2), Currency: "ETH", Account: 1, Index: 2}
 	usdtIn := sweep.Input{Address: addr(keys.USDT, 1, 2), Currency: "USDT", Account: 1, Index: 2}
+	usdc, err := seed.AddressFor(keys.Scheme{Family: keys.EVM, Chain: "eth", Network: "dev", Branch: 2}, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usdcIn := sweep.Input{Address: usdc, Currency: "USDC", Account: 1, Index: 2}
 	for _, ok := range []*sweep.Job{
 		{Kind: sweep.KindSettle, Currency: "ETH", Inputs: []sweep.Input{ethIn, ethIn}},
 		{Kind: sweep.KindForward, Currency: "USDT", Inputs: []sweep.Input{usdtIn}},
+		{Kind: sweep.KindHot, Currency: "USDC", Inputs: []sweep.Input{usdcIn}},
 	} {
 		s, err := c.senderOf(ok)
 		if err != nil || !strings.EqualFold(s.addr.Hex(), ok.Inputs[0].Address) || s.key.BTCEC() == nil {
@@ -271,6 +284,7 @@ func TestSenderOf(t *testing.T) {
 		"no inputs":            {Kind: sweep.KindSettle, Currency: "ETH"},
 		"two addresses":        {Kind: sweep.KindSettle, Currency: "ETH", Inputs: []sweep.Input{ethIn, other}},
 		"USDT key for ETH":     {Kind: sweep.KindSettle, Currency: "ETH", Inputs: []sweep.Input{wrongAddr}},
+		"USDT key for USDC":    {Kind: sweep.KindSettle, Currency: "USDC", Inputs: []sweep.Input{{Address: usdtIn.Address, Currency: "USDC", Account: 1, Index: 2}}},
 		"a USDT deposit":       {Kind: sweep.KindHot, Currency: "ETH", Inputs: []sweep.Input{usdtIn}},
 		"unknown kind":         {Kind: "burn", Currency: "ETH", Inputs: []sweep.Input{ethIn}},
 		"currency without key": {Kind: sweep.KindSettle, Currency: "DAI", Inputs: []sweep.Input{{Address: ethIn.Address, Currency: "DAI"}}},
