@@ -16,13 +16,25 @@ type SeedKeys struct {
 	Networks map[string]string // currency -> network, e.g. "BTC" -> "regtest"
 }
 
-// Address is the deposit address of (currency, account, index).
+// Address is the deposit address of (currency, account, index), on the
+// key branch the chain registry gives the currency.
 func (k SeedKeys) Address(currency string, account, index uint32) (string, error) {
-	network, ok := k.Networks[currency]
-	if !ok {
-		return "", fmt.Errorf("%s is not configured on this sluice", currency)
+	sc, err := k.Scheme(currency)
+	if err != nil {
+		return "", err
 	}
-	return k.Seed.Address(keys.Currency(currency), network, account, index)
+	return k.Seed.AddressFor(sc, account, index)
+}
+
+// Scheme is where currency's deposit keys live: its chain's family and
+// network and its key branch.
+func (k SeedKeys) Scheme(currency string) (keys.Scheme, error) {
+	network, ok := k.Networks[currency]
+	c, known := chain.Builtin(currency)
+	if !ok || !known {
+		return keys.Scheme{}, fmt.Errorf("%s is not configured on this sluice", currency)
+	}
+	return keys.Scheme{Family: keys.Family(c.Family), Chain: c.Chain, Network: network, Branch: c.KeyBranch}, nil
 }
 
 // ErrNoSeed is returned for a custodial wallet when no master seed is

@@ -17,7 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicepay/sluice/amount"
-	"github.com/sluicepay/sluice/chain"
+	chainreg "github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/payments"
 	"github.com/sluicepay/sluice/payments/rates"
@@ -149,9 +149,15 @@ func sweepChain(ctx context.Context, cfg *config.Config, db *pgxpool.Pool, sk pa
 		if err != nil {
 			return nil, nil, fmt.Errorf("sweeps.gas_tank_low: %w", err)
 		}
+		chains, err := chainreg.New(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
 		var tokens []ethsweep.Token
-		for _, t := range e.Tokens {
-			tokens = append(tokens, ethsweep.Token{Symbol: t.Symbol, Contract: t.Address, Decimals: t.Decimals})
+		for _, c := range chains.OnChain("eth") {
+			if c.IsToken() {
+				tokens = append(tokens, ethsweep.Token{Symbol: c.Code, Contract: c.Contract, Decimals: c.Decimals, KeyBranch: c.KeyBranch})
+			}
 		}
 		maxFee := new(big.Int).Mul(big.NewInt(cfg.Sweeps.MaxFeePerGasGwei), big.NewInt(1_000_000_000))
 		impl, err := ethsweep.New(ctx, node, db, sk.Seed, ethsweep.Config{Network: e.Network, Tokens: tokens, MaxFeePerGas: maxFee,
@@ -165,7 +171,7 @@ func sweepChain(ctx context.Context, cfg *config.Config, db *pgxpool.Pool, sk pa
 		}
 		go impl.WatchGasTank(ctx, time.Minute) // sluice_gas_tank_balance_wei, sluice_gas_tank_low
 		hots := map[string]string{"ETH": hot}
-		for _, t := range e.Tokens {
+		for _, t := range tokens {
 			hots[t.Symbol] = hot
 		}
 		return impl, hots, nil
@@ -199,7 +205,7 @@ func sweepMinimum(ctx context.Context, cfg *config.Config, st *stores.Set, reg p
 // (from sweeps.fee_rate_ceiling and max_fee_per_gas_gwei), paid in its
 // chain's own coin.
 func withdrawalPolicies(cfg *config.Config) (map[string]sweep.Policy, error) {
-	reg, err := chain.New(cfg)
+	reg, err := chainreg.New(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -217,9 +223,9 @@ func withdrawalPolicies(cfg *config.Config) (map[string]sweep.Policy, error) {
 		fee, _ := reg.FeeCurrency(c.Code)
 		p := sweep.Policy{FeeCurrency: fee.Code, Minimum: m}
 		switch c.Family {
-		case chain.Bitcoin:
+		case chainreg.Bitcoin:
 			p.FeeReserve = btcsweep.WithdrawalFeeReserve(cfg.Sweeps.FeeRateCeiling)
-		case chain.EVM:
+		case chainreg.EVM:
 			p.FeeReserve = ethsweep.WithdrawalFeeReserve(maxFee, c.IsToken())
 		}
 		out[c.Code] = p
