@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicepay/sluice/internal/testenv"
+	"github.com/sluicepay/sluice/jsonrpc"
+)
+
+// TestUSDCEndToEnd: USDC is an ERC-20 token configured like USDT (the stack
+// lists it in chains.eth.tokens; no Go code names it outside the chain
+// registry's defaults). Through the API a USDC wallet is made on its own
+// key branch (not the merchant's ETH or USDT address), a payment becomes
+// signed iqpay webhooks from status 0 to status 1 at 12 confirmations with
+// the exact amount and its USD value, the deposit is swept to the merchant's
+// settlement address with a gas top-up paid in ETH, GET /currencies lists
+// USDC with its contract, and `sluice ledger check` is clean.
+func TestUSDCEndToEnd(t *testing.T) {
+	eth, err := jsonrpc.New(testenv.Get(t, "SLUICE_ETH_RPC"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	usdc := testenv.Get(t, "SLUICE_USDC_CONTRACT")
+	h := newHookReceiver(t)
+	prices := deadPort(t)
+	dest := devnetAddress(t, "eth")
+	a := newAPIEnvWith(t, h.srv.URL+"/iqpay", []string{"--convert", "USD"}, "SLUICE_RATES_SOURCES=coingecko=http://"+prices,
+		"SLUICE_SWEEPS_ENABLED=true")
+	a.startSub(t, nil, "devnet", "prices", "--listen", prices)
+	h.mu.Lock()
+	h.secret = a.secret
+	h.mu.Unlock()
+	if r := run(t, a.env, "merchant", "update", "1", "--settle", "USDC="+dest); r.code != 0 {
+		t.Fatalf("merchant update: %s", r.stderr)
+	}
+	a.fundGasTank(t)
+	a.srv = startServeArgs(t, a.env)
+
+	code, body := a.call(t, "GET", "/currencies", a.key, nil)
+	var listed bool
+	for _, c := range body["data"].([]any) {
+		c := c.(map[string]any)
+		if c["currency"] == "USDC" {
+			listed = c["chain"] == "eth" && c["decimals"] == 6.0 && strings.EqualFold(fmt.Sprint(c["contract"]), usdc) && c["confirmations"] == 12.0
+		}
+	}
+	if code != 200 || !listed {
+		t.Fatalf("GET /currencies does not list USDC with its contract: %d %v", code, body)
+	}
+
+	addr := a.walletWhenSynced(t, "USDC", "cust-usdc")
+	for _, other := range []string{"ETH", "USDT"} {
+		if o := a.walletWhenSynced(t, other, "cust-usdc"); strings.EqualFold(o, addr) {
+			t.Fatalf("the USDC wallet shares its address with the %s wallet: %s", other, addr)
+		}
+	}
+	tx := devnetPay(t, "USDC", addr, "25.5")
+	devnetMine(t, "eth", 12)
+	waitFor(t, "USDC status 1 webhook", 120*time.Second, func() bool {
+		bs := h.bodies(tx)
+		return len(bs) > 0 && bs[len(bs)-1]["status"] == 1.0
+	})
+	bs := h.bodies(tx)
+	if got := statuses(bs); got[0] != "created/0/1" || got[len(got)-1] != "confirmed/1/12" {
+		t.Errorf("USDC webhooks %v", got)
+	}
+	for i, b := range bs {
+		if b["address"] != addr || b["currency"] != "USDC" || b["txid"] != tx {
+			t.Errorf("USDC webhook %d: %v", i, b)
+		}
+	}
+	raw := h.rawBody(tx)
+	if !strings.Contains(raw, `"amount":25.5,`) {
+		t.Errorf("the body lacks the exact amount 25.5: %s", raw)
+	}
+	if !strings.Contains(raw, `"convert_currency":"USD"`) || strings.Contains(raw, `"converted_amount":0,`) {
+		t.Errorf("the body lacks a USD value: %s", raw)
+	}
+	h.mu.Lock()
+	if len(h.unsig) > 0 {
+		t.Errorf("requests with bad signatures: %v", h.unsig)
+	}
+	h.mu.Unlock()
+
+	// the sweep to the settlement address, its gas topped up in ETH
+	type job struct{ kind, currency, state, amount, dest string }
+	jobs := func() []job {
+		rows, err := a.pool(t).Query(context.Background(), `SELECT kind, currency, state, amount::text, destination FROM sweeps ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []job
+		for rows.Next() {
+			var j job
+			if err := rows.Scan(&j.kind, &j.currency, &j.state, &j.amount, &j.dest); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, j)
+		}
+		return out
+	}
+	waitFor(t, "the USDC sweep and its gas top-up confirmed", 180*time.Second, func() bool {
+		js := jobs()
+		for _, j := range js {
+			if j.state != "confirmed" {
+				return false
+			}
+		}
+		return len(js) == 2
+	})
+	byKind := map[string]job{}
+	for _, j := range jobs() {
+		byKind[j.kind+" "+j.currency] = j
+	}
+	if g := byKind["gas ETH"]; !strings.EqualFold(g.dest, addr) {
+		t.Errorf("gas top-up %+v, want ETH to %s", g, addr)
+	}
+	if s := byKind["settle USDC"]; s.amount != "25500000" || !strings.EqualFold(s.dest, dest) {
+		t.Errorf("USDC sweep %+v, want 25500000 to %s", s, dest)
+	}
+	if got := tokenBalance(t, eth, usdc, dest); got != "25500000" {
+		t.Errorf("the settlement address has %s USDC units, want 25500000", got)
+	}
+	a.ethIndexed(t, eth)
+	if r := run(t, a.env, "ledger", "check"); r.code != 0 || !strings.Contains(r.stdout, "clean") {
+		t.Fatalf("ledger check: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+}
