@@ -49,11 +49,13 @@ type Registry struct {
 }
 
 // New builds the registry of the chains and tokens cfg enables. A token
-// named like a built-in (USDT, USDC) keeps the built-in's confirmations,
-// rate id, minimum and key branch, with the contract and decimals the
-// configuration gives; a token sluice has no properties for is an error,
-// returned with the registry of everything else (config.Load refuses such
-// a configuration through Check, so a running process never sees one).
+// named like a built-in (USDT, USDC) keeps the built-in's key branch and
+// minimum, with the contract and decimals the configuration gives and its
+// confirmations and rate id unless the configuration sets them; any other
+// token is taken with the key branch the configuration gives it (see
+// config.Token). A token that cannot be taken is an error, returned with the
+// registry of everything else (config.Load refuses such a configuration
+// through Check, so a running process never sees one).
 func New(cfg *config.Config) (*Registry, error) {
 	r, ps := build(cfg)
 	if len(ps) > 0 {
@@ -66,13 +68,6 @@ func New(cfg *config.Config) (*Registry, error) {
 // token's key and leaving it out.
 func build(cfg *config.Config) (*Registry, []config.Problem) {
 	known := builtin()
-	byCode := func(code string) (Currency, bool) {
-		i := slices.IndexFunc(known, func(c Currency) bool { return c.Code == code })
-		if i < 0 {
-			return Currency{}, false
-		}
-		return known[i], true
-	}
 	r := &Registry{}
 	var ps []config.Problem
 	for _, ch := range builtinChains() {
@@ -93,24 +88,23 @@ func build(cfg *config.Config) (*Registry, []config.Problem) {
 			ch.Network = cfg.Chains.ETH.Network
 		}
 		r.chains = append(r.chains, ch)
-		native, _ := byCode(ch.Native)
+		native, _ := byCode(known, ch.Native)
 		r.currencies = append(r.currencies, native)
 		if ch.Key != "eth" {
 			continue
 		}
+		// a branch is the configured currency's that holds it, or a
+		// built-in's even when that one is not configured: wallets of it
+		// may be in the ledger, and a second currency on its keys would
+		// share their addresses
 		branches := map[uint32]string{native.KeyBranch: native.Code}
 		for i, t := range cfg.Chains.ETH.Tokens {
-			key := fmt.Sprintf("chains.eth.tokens[%d].symbol", i)
-			c, ok := byCode(t.Symbol)
-			if !ok || c.Chain != ch.Key || !c.IsToken() {
-				if t.Symbol != native.Code { // validation names the coin listed as a token
-					ps = append(ps, config.NewProblem(key, fmt.Errorf("%s: sluice takes the tokens %s on Ethereum", t.Symbol, strings.Join(knownTokens(known), ", "))))
-				}
+			c, p := token(known, ch, native, t, fmt.Sprintf("chains.eth.tokens[%d]", i), branches)
+			if p != nil {
+				ps = append(ps, *p)
 				continue
 			}
-			c.Contract, c.Decimals = strings.ToLower(t.Address), t.Decimals
-			if other, taken := branches[c.KeyBranch]; taken {
-				ps = append(ps, config.NewProblem(key, fmt.Errorf("%s and %s would share deposit keys (branch %d)", other, c.Code, c.KeyBranch)))
+			if c.Code == "" {
 				continue
 			}
 			branches[c.KeyBranch] = c.Code
@@ -120,10 +114,104 @@ func build(cfg *config.Config) (*Registry, []config.Problem) {
 	return r, ps
 }
 
-func knownTokens(cs []Currency) []string {
+// token makes the currency of the token t configured on chain ch (whose
+// coin is native) at key; taken are the key branches of the chain's
+// currencies so far. A zero Currency and no problem: leave it out
+// (validation names it).
+func token(known []Currency, ch Chain, native Currency, t config.Token, key string, taken map[uint32]string) (Currency, *config.Problem) {
+	problem := func(field, format string, args ...any) (Currency, *config.Problem) {
+		p := config.NewProblem(key+"."+field, fmt.Errorf(format, args...))
+		return Currency{}, &p
+	}
+	if t.Symbol == native.Code {
+		return Currency{}, nil // validation names the coin listed as a token
+	}
+	c, builtinToken := byCode(known, t.Symbol)
+	var branch uint32
+	switch {
+	case builtinToken && (c.Chain != ch.Key || !c.IsToken()):
+		return problem("symbol", "%s is the code of %s's own coin, not a token: give this token another symbol", t.Symbol, c.Chain)
+	case builtinToken:
+		if t.KeyBranch != nil && *t.KeyBranch != int64(c.KeyBranch) {
+			return problem("key_branch", "%d: %s's deposit keys are on branch %d, which a configuration cannot change "+
+				"(another branch would move every %s deposit address); remove key_branch or set %d", *t.KeyBranch, c.Code, c.KeyBranch, c.Code, c.KeyBranch)
+		}
+		branch = c.KeyBranch
+	default:
+		if t.KeyBranch == nil {
+			return problem("key_branch", "missing: %s is not a built-in token (%s), so its deposit keys need a branch of their own, "+
+				"fixed forever: e.g. key_branch: %d (3 or above, one per token)", t.Symbol, strings.Join(knownTokens(known, ch.Key), ", "), freeBranch(known, ch.Key, taken))
+		}
+		b := *t.KeyBranch
+		if b < 0 || b >= 1<<31 {
+			return problem("key_branch", "%d is not a deposit key branch: from %d to 2147483647 (2^31-1; hardened indexes are not branches)", b, firstFreeBranch(known, ch.Key))
+		}
+		branch = uint32(b)
+		if code, ok := builtinBranch(known, ch.Key, branch); ok {
+			return problem("key_branch", "%d is %s's branch (0 to %d are the built-in currencies', configured or not): e.g. key_branch: %d",
+				b, code, firstFreeBranch(known, ch.Key)-1, freeBranch(known, ch.Key, taken))
+		}
+		c = Currency{Code: t.Symbol, Chain: ch.Key, Family: ch.Family, Confirmations: native.Confirmations,
+			RateID: t.Symbol, Minimum: defaultTokenMinimum, KeyBranch: branch}
+	}
+	if other, ok := taken[branch]; ok {
+		return problem("key_branch", "%s and %s would share deposit keys (branch %d): give each token its own", other, c.Code, branch)
+	}
+	c.Contract, c.Decimals = strings.ToLower(t.Address), t.Decimals
+	if t.Confirmations > 0 {
+		c.Confirmations = t.Confirmations
+	}
+	if t.RateID != "" {
+		c.RateID = t.RateID
+	}
+	return c, nil
+}
+
+func byCode(cs []Currency, code string) (Currency, bool) {
+	i := slices.IndexFunc(cs, func(c Currency) bool { return c.Code == code })
+	if i < 0 {
+		return Currency{}, false
+	}
+	return cs[i], true
+}
+
+// builtinBranch names the built-in currency of chain whose keys are on branch.
+func builtinBranch(known []Currency, chain string, branch uint32) (string, bool) {
+	for _, c := range known {
+		if c.Chain == chain && c.KeyBranch == branch {
+			return c.Code, true
+		}
+	}
+	return "", false
+}
+
+// firstFreeBranch is the lowest branch above every built-in's of chain.
+func firstFreeBranch(known []Currency, chain string) int64 {
+	var n int64
+	for _, c := range known {
+		if c.Chain == chain {
+			n = max(n, int64(c.KeyBranch)+1)
+		}
+	}
+	return n
+}
+
+// freeBranch suggests a branch no built-in and no configured token of
+// chain has.
+func freeBranch(known []Currency, chain string, taken map[uint32]string) int64 {
+	b := firstFreeBranch(known, chain)
+	for {
+		if _, ok := taken[uint32(b)]; !ok {
+			return b
+		}
+		b++
+	}
+}
+
+func knownTokens(cs []Currency, chain string) []string {
 	var out []string
 	for _, c := range cs {
-		if c.IsToken() {
+		if c.IsToken() && c.Chain == chain {
 			out = append(out, c.Code)
 		}
 	}
@@ -213,4 +301,18 @@ func Builtin(code string) (Currency, bool) {
 func Decimals(code string) (int, bool) {
 	c, ok := Builtin(code)
 	return c.Decimals, ok
+}
+
+// FamilyOf is the family of the chain of key. Bitcoin-family chains each
+// need their own network parameters in code (indexer/bitcoin), so they are
+// the built-in ones (btc, ltc); every other chain is configured and EVM.
+// Code below the registry (the watch set, the index, the ledger checks)
+// asks this instead of comparing chain names.
+func FamilyOf(key string) Family {
+	for _, c := range builtinChains() {
+		if c.Key == key {
+			return c.Family
+		}
+	}
+	return EVM
 }

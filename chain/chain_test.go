@@ -66,8 +66,9 @@ func TestRegistryFromConfig(t *testing.T) {
 // TestRegistryRefuses: a token sluice has no properties for, and a chain
 // not enabled, are not in the registry.
 func TestRegistryRefuses(t *testing.T) {
-	if _, err := New(testConfig(config.Token{Symbol: "SHIB", Address: "0x1", Decimals: 18})); err == nil || !strings.Contains(err.Error(), "SHIB") {
-		t.Fatalf("an unknown token: %v", err)
+	if _, err := New(testConfig(config.Token{Symbol: "SHIB", Address: "0x1", Decimals: 18})); err == nil || !strings.Contains(err.Error(), "SHIB") ||
+		!strings.Contains(err.Error(), "chains.eth.tokens[0].key_branch") {
+		t.Fatalf("a token sluice does not know, without a key branch: %v", err)
 	}
 	cfg := testConfig()
 	cfg.Chains.LTC.Enabled = enabled(false)
@@ -81,5 +82,121 @@ func TestRegistryRefuses(t *testing.T) {
 	}
 	if _, ok := r.Chain("ltc"); ok {
 		t.Fatal("a disabled chain is in the registry")
+	}
+}
+
+func TestFamilyOf(t *testing.T) {
+	for key, want := range map[string]Family{"btc": Bitcoin, "ltc": Bitcoin, "eth": EVM, "polygon": EVM} {
+		if got := FamilyOf(key); got != want {
+			t.Errorf("FamilyOf(%q) = %s, want %s", key, got, want)
+		}
+	}
+}
+
+func branch(b int64) *int64 { return &b }
+
+// TestRegistryCustomToken: a token sluice has no built-in properties for is
+// taken with the key branch the configuration gives it, ETH's
+// confirmations, its symbol as rate id and a minimum of one token, unless
+// the configuration sets them; a built-in token may set its confirmations
+// and rate id, and repeat its own key branch.
+func TestRegistryCustomToken(t *testing.T) {
+	r, err := New(testConfig(
+		config.Token{Symbol: "USDT", Address: "0xABC", Decimals: 6, KeyBranch: branch(1), Confirmations: 20, RateID: "none"},
+		config.Token{Symbol: "DAI", Address: "0x6B175474E89094C44Da98b954EedeAC495271d0F", Decimals: 18, KeyBranch: branch(3)},
+		config.Token{Symbol: "EURC", Address: "0xfed", Decimals: 6, KeyBranch: branch(1<<31 - 1), Confirmations: 30, RateID: "EUROC"},
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(r.Codes(), " "); got != "BTC LTC ETH USDT DAI EURC" {
+		t.Fatalf("codes %q", got)
+	}
+	for _, want := range []Currency{
+		{Code: "USDT", Chain: "eth", Family: EVM, Decimals: 6, Confirmations: 20, Contract: "0xabc", RateID: "none", Minimum: "1", KeyBranch: 1},
+		{Code: "DAI", Chain: "eth", Family: EVM, Decimals: 18, Confirmations: 12, Contract: "0x6b175474e89094c44da98b954eedeac495271d0f",
+			RateID: "DAI", Minimum: "1", KeyBranch: 3},
+		{Code: "EURC", Chain: "eth", Family: EVM, Decimals: 6, Confirmations: 30, Contract: "0xfed", RateID: "EUROC", Minimum: "1", KeyBranch: 1<<31 - 1},
+	} {
+		if c, ok := r.Currency(want.Code); !ok || c != want {
+			t.Errorf("%s: %+v, want %+v", want.Code, c, want)
+		}
+		if f, ok := r.FeeCurrency(want.Code); !ok || f.Code != "ETH" {
+			t.Errorf("%s: fee currency %+v", want.Code, f)
+		}
+	}
+}
+
+// TestRegistryKeyBranches: every way a token could land on another
+// currency's deposit keys, or move its own, is refused at the token's key,
+// and the other tokens are still taken.
+func TestRegistryKeyBranches(t *testing.T) {
+	dai := func(b *int64) config.Token {
+		return config.Token{Symbol: "DAI", Address: "0xda1", Decimals: 18, KeyBranch: b}
+	}
+	for _, tc := range []struct {
+		name   string
+		tokens []config.Token
+		key    string
+		msg    string
+		codes  string // what the registry still holds
+	}{
+		{"no branch", []config.Token{dai(nil)}, "chains.eth.tokens[0].key_branch", "missing: DAI is not a built-in token (USDT, USDC)", "ETH"},
+		{"no branch, a suggestion past the taken ones", []config.Token{{Symbol: "WBTC", Address: "0xb", Decimals: 8, KeyBranch: branch(3)}, dai(nil)},
+			"chains.eth.tokens[1].key_branch", "e.g. key_branch: 4", "ETH WBTC"},
+		{"ETH's branch", []config.Token{dai(branch(0))}, "chains.eth.tokens[0].key_branch", "0 is ETH's branch", "ETH"},
+		{"USDT's branch, USDT not configured", []config.Token{dai(branch(1))}, "chains.eth.tokens[0].key_branch", "1 is USDT's branch", "ETH"},
+		{"USDC's branch, USDC configured", []config.Token{{Symbol: "USDC", Address: "0xc", Decimals: 6}, dai(branch(2))},
+			"chains.eth.tokens[1].key_branch", "2 is USDC's branch", "ETH USDC"},
+		{"negative", []config.Token{dai(branch(-3))}, "chains.eth.tokens[0].key_branch", "-3 is not a deposit key branch", "ETH"},
+		{"hardened", []config.Token{dai(branch(1 << 31))}, "chains.eth.tokens[0].key_branch", "2147483648 is not a deposit key branch", "ETH"},
+		{"two tokens on one branch", []config.Token{dai(branch(7)), {Symbol: "WBTC", Address: "0xb", Decimals: 8, KeyBranch: branch(7)}},
+			"chains.eth.tokens[1].key_branch", "DAI and WBTC would share deposit keys (branch 7)", "ETH DAI"},
+		{"a built-in moved", []config.Token{{Symbol: "USDT", Address: "0xa", Decimals: 6, KeyBranch: branch(3)}, dai(branch(4))},
+			"chains.eth.tokens[0].key_branch", "USDT's deposit keys are on branch 1, which a configuration cannot change", "ETH DAI"},
+		{"a built-in moved to 0", []config.Token{{Symbol: "USDC", Address: "0xc", Decimals: 6, KeyBranch: branch(0)}},
+			"chains.eth.tokens[0].key_branch", "USDC's deposit keys are on branch 2", "ETH"},
+		{"another chain's coin", []config.Token{{Symbol: "BTC", Address: "0xb", Decimals: 8, KeyBranch: branch(3)}},
+			"chains.eth.tokens[0].symbol", "BTC is the code of btc's own coin", "ETH"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(tc.tokens...)
+			cfg.Chains.BTC, cfg.Chains.LTC = nil, nil
+			r, ps := build(cfg)
+			if len(ps) != 1 || ps[0].Key != tc.key || !strings.Contains(ps[0].Msg, tc.msg) {
+				t.Fatalf("problems %+v, want %s: %s", ps, tc.key, tc.msg)
+			}
+			if got := strings.Join(r.Codes(), " "); got != tc.codes {
+				t.Fatalf("codes %q, want %q", got, tc.codes)
+			}
+			if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("New: %v", err)
+			}
+		})
+	}
+	// a built-in repeating its own branch is no problem
+	if _, err := New(testConfig(config.Token{Symbol: "USDC", Address: "0xc", Decimals: 6, KeyBranch: branch(2)})); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCheckConfiguredTokenSettings: a configured token's withdrawal minimum
+// is checked against its own decimals and its fee address is taken; a
+// currency neither configured nor built in is refused.
+func TestCheckConfiguredTokenSettings(t *testing.T) {
+	cfg := testConfig(config.Token{Symbol: "GUSD", Address: "0x1", Decimals: 2, KeyBranch: branch(3)})
+	cfg.Sweeps.WithdrawalMinimum = map[string]string{"GUSD": "0.001", "SHIB": "1"}
+	cfg.Sweeps.FeeAddresses = map[string]string{"GUSD": "0x1", "DOGE": "D1"}
+	var got []string
+	for _, p := range Check(cfg) {
+		got = append(got, p.Key+": "+p.Msg)
+	}
+	want := []string{
+		`sweeps.withdrawal_minimum.GUSD: "0.001" must be an exact decimal such as 0.001, with at most 2 decimals`,
+		`sweeps.withdrawal_minimum.SHIB: currency "SHIB" is not one sluice takes (configured here: BTC, LTC, ETH, GUSD)`,
+		`sweeps.fee_addresses.DOGE: currency "DOGE": one of BTC, LTC, ETH, USDT, USDC, or a configured token`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -14,7 +14,8 @@ import (
 var exactDecimal = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
 
 // Check is the config.Check of what the registry decides: every configured
-// token is one sluice knows, and the per-currency settings
+// token can be taken (a built-in with its own key branch, any other with a
+// key branch of its own from 3 up), and the per-currency settings
 // (sweeps.withdrawal_minimum, sweeps.fee_addresses) name configured
 // currencies, the minimums with no more decimals than their currency has.
 func Check(cfg *config.Config) []config.Problem {
@@ -38,8 +39,12 @@ func Check(cfg *config.Config) []config.Problem {
 		}
 	}
 	for _, code := range sortedKeys(cfg.Sweeps.FeeAddresses) {
+		if _, ok := r.Currency(code); ok {
+			continue
+		}
 		if _, ok := Builtin(code); !ok {
-			ps = append(ps, config.NewProblem("sweeps.fee_addresses."+code, fmt.Errorf("currency %q: one of %s", code, strings.Join(BuiltinCodes(), ", "))))
+			ps = append(ps, config.NewProblem("sweeps.fee_addresses."+code, fmt.Errorf("currency %q: one of %s, or a configured token",
+				code, strings.Join(BuiltinCodes(), ", "))))
 		}
 	}
 	return ps

@@ -26,3 +26,8 @@ func builtinChains() []Chain {
 		{Key: "eth", Family: EVM, Native: "ETH"},
 	}
 }
+
+// defaultTokenMinimum is the smallest withdrawal of a configured token
+// sluice has no built-in properties for: one whole token, as for USDT and
+// USDC (sweeps.withdrawal_minimum sets another).
+const defaultTokenMinimum = "1"

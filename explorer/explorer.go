@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	chainreg "github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/indexer/store"
 	"github.com/sluicepay/sluice/stores"
 )
@@ -43,8 +44,8 @@ var (
 	btcAddress = regexp.MustCompile(`^[0-9A-Za-z]{14,90}$`)
 )
 
-// IsEthereum tells the account chain from the Bitcoin family.
-func IsEthereum(chain string) bool { return chain == "eth" }
+// IsEthereum tells an account chain (the EVM family) from the Bitcoin family.
+func IsEthereum(chain string) bool { return chainreg.FamilyOf(chain) == chainreg.EVM }
 
 // TxID checks and normalises a transaction id of chain.
 func TxID(chain, s string) (string, error) {

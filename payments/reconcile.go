@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	chainreg "github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/indexer"
 	"github.com/sluicepay/sluice/indexer/store"
 	"github.com/sluicepay/sluice/stores"
@@ -153,7 +154,7 @@ func ReconcileAddresses(ctx context.Context, c *Consumer, ch *stores.ClickHouse,
 	if len(addrs) == 0 {
 		return 0, nil
 	}
-	if c.Chain == "eth" {
+	if chainreg.FamilyOf(c.Chain) == chainreg.EVM {
 		for i := range addrs {
 			addrs[i] = strings.ToLower(addrs[i])
 		}
@@ -206,7 +207,7 @@ func indexCredits(ctx context.Context, ch *stores.ClickHouse, chain string, addr
 		currency func(token string) string
 	}
 	var qs []query
-	if chain == "eth" {
+	if chainreg.FamilyOf(chain) == chainreg.EVM {
 		qs = []query{
 			{`SELECT to_address, 'ETH', hash, 'tx', value, from_address, block_height, block_hash FROM eth_transactions
 				WHERE status = 1 AND value != '0' AND to_address IN (%s) AND block_height >= ? AND `, nil},
@@ -270,7 +271,7 @@ func indexCredits(ctx context.Context, ch *stores.ClickHouse, chain string, addr
 // transaction would collide with (and, Bitcoin family, the payer) from the
 // index, as the indexer does for the fast path.
 func conflictKeys(ctx context.Context, ch *stores.ClickHouse, chain string, f *creditAt) error {
-	if chain == "eth" {
+	if chainreg.FamilyOf(chain) == chainreg.EVM {
 		var sender string
 		var nonce uint64
 		err := ch.QueryRow(ctx, "SELECT from_address, nonce FROM eth_transactions WHERE chain = ? AND hash = ? AND block_hash = ? LIMIT 1",

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	chainreg "github.com/sluicepay/sluice/chain"
 )
 
 // Defaults of Config.
@@ -144,9 +146,9 @@ func (l Layout) pack(buf []byte, addrs []string) []byte {
 var chainRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
 // normalize gives the form an address is stored in: lower-case 0x hex for
-// Ethereum ("eth"; ETH and USDT deposits share it), the exact string otherwise.
+// an EVM chain (chain.FamilyOf; its coin and tokens share an address), the exact string otherwise.
 func normalize(chain, addr string) string {
-	if chain == "eth" {
+	if chainreg.FamilyOf(chain) == chainreg.EVM {
 		return strings.ToLower(addr)
 	}
 	return addr

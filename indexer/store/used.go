@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	chainreg "github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/stores"
 )
 
@@ -23,7 +24,7 @@ func UsedAddresses(ctx context.Context, ch *stores.ClickHouse, chain string, add
 	quoted := make([]string, 0, len(addrs))
 	for _, a := range addrs {
 		k := a
-		if chain == "eth" {
+		if chainreg.FamilyOf(chain) == chainreg.EVM {
 			k = strings.ToLower(a)
 		}
 		// addresses are letters and digits only, checked here, so quoting is safe
@@ -38,7 +39,7 @@ func UsedAddresses(ctx context.Context, ch *stores.ClickHouse, chain string, add
 		byKey[k] = append(byKey[k], a)
 	}
 	table := "address_outputs"
-	if chain == "eth" {
+	if chainreg.FamilyOf(chain) == chainreg.EVM {
 		table = "eth_address_transfers"
 	}
 	// An IN list of literals lets ClickHouse use the (chain, address) key.

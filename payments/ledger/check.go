@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	chainreg "github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/indexer/store"
 	"github.com/sluicepay/sluice/stores"
 )
@@ -75,7 +76,7 @@ func checkDeposits(ctx context.Context, db *pgxpool.Pool, ch *stores.ClickHouse)
 		var args []any
 		kind, arg, _ := strings.Cut(d.pos, ":")
 		switch {
-		case d.chain != "eth" && kind == "vout":
+		case chainreg.FamilyOf(d.chain) == chainreg.Bitcoin && kind == "vout":
 			n, _ := strconv.ParseUint(arg, 10, 32)
 			sql, args = "SELECT address, toString(value) FROM outputs WHERE txid = ? AND n = ?", []any{d.txid, uint32(n)}
 		case kind == "tx":
@@ -135,7 +136,7 @@ func checkSweeps(ctx context.Context, db *pgxpool.Pool, ch *stores.ClickHouse) (
 		pays := map[string]string{strings.ToLower(s.dest): s.amount}
 		// Ethereum pays a sweep's service fee in a fee job of its own
 		// (checked as its own row), not in the sweep's transaction.
-		if s.fee != "0" && s.feeA != "" && s.chain != "eth" {
+		if s.fee != "0" && s.feeA != "" && chainreg.FamilyOf(s.chain) == chainreg.Bitcoin {
 			pays[strings.ToLower(s.feeA)] = s.fee
 		}
 		got, err := paid(ctx, ch, s.chain, s.currency, s.txid)
@@ -151,7 +152,7 @@ func checkSweeps(ctx context.Context, db *pgxpool.Pool, ch *stores.ClickHouse) (
 				problems = append(problems, fmt.Sprintf("sweep %d (%s %s): the ledger pays %s to %s, the chain %q", s.id, s.chain, s.txid, want, to, got[to]))
 			}
 		}
-		if s.chain != "eth" && len(s.spends) > 0 {
+		if chainreg.FamilyOf(s.chain) == chainreg.Bitcoin && len(s.spends) > 0 {
 			spent, err := txInputsAnyHeight(ctx, ch, s.chain, s.txid)
 			if err != nil {
 				return nil, err
@@ -171,7 +172,7 @@ func checkSweeps(ctx context.Context, db *pgxpool.Pool, ch *stores.ClickHouse) (
 func paid(ctx context.Context, ch *stores.ClickHouse, chain, currency, txid string) (map[string]string, error) {
 	var sql string
 	switch {
-	case chain != "eth":
+	case chainreg.FamilyOf(chain) == chainreg.Bitcoin:
 		sql = "SELECT lower(address), toString(sum(value)) FROM outputs WHERE txid = ? AND "
 	case currency == "ETH":
 		sql = "SELECT lower(to_address), value FROM eth_transactions WHERE hash = ? AND status = 1 AND "
@@ -179,7 +180,7 @@ func paid(ctx context.Context, ch *stores.ClickHouse, chain, currency, txid stri
 		sql = "SELECT lower(to_address), value FROM token_transfers WHERE tx_hash = ? AND "
 	}
 	sql += store.CanonicalFilter
-	if chain != "eth" {
+	if chainreg.FamilyOf(chain) == chainreg.Bitcoin {
 		sql += " GROUP BY lower(address)"
 	}
 	rows, err := ch.Query(ctx, sql, txid, chain, chain, chain)

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sluicepay/sluice/amount"
+	chainreg "github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/internal/fault"
 )
 
@@ -187,7 +188,7 @@ func (r *Runner) group(ctx context.Context, tx pgx.Tx, rs []ready) ([]*group, er
 			}
 		}
 		key := fmt.Sprintf("%s|%d|%s|%s", g.kind, g.merchantID, g.currency, g.destination)
-		if r.Chain == "eth" {
+		if chainreg.FamilyOf(r.Chain) == chainreg.EVM {
 			key += "|" + strings.ToLower(d.Address)
 		}
 		if have, ok := byKey[key]; ok {
