@@ -245,6 +245,26 @@ type Chains struct {
 	ETH *Ethereum `yaml:"eth"`
 }
 
+// BitcoinChain is the section of a Bitcoin-family chain key (btc, ltc),
+// nil when absent.
+func (c Chains) BitcoinChain(key string) *Bitcoin {
+	switch key {
+	case "btc":
+		return c.BTC
+	case "ltc":
+		return c.LTC
+	}
+	return nil
+}
+
+// EVMChain is the section of an EVM chain key (eth), nil when absent.
+func (c Chains) EVMChain(key string) *Ethereum {
+	if key == "eth" {
+		return c.ETH
+	}
+	return nil
+}
+
 // Bitcoin configures a Bitcoin-family node (bitcoind, litecoind or btcd).
 type Bitcoin struct {
 	Enabled *bool `yaml:"enabled"`
@@ -291,11 +311,30 @@ func (e *Ethereum) TokenSymbols() map[string]string {
 	return m
 }
 
-// Token is an ERC-20 contract.
+// Token is an ERC-20 contract sluice takes payments in. USDT and USDC are
+// built in (chain/defaults.go): their key branch, confirmations and rate id
+// are known. Any other token needs its key branch.
 type Token struct {
-	Symbol   string `yaml:"symbol"`
+	// Symbol is the currency code merchants and the API use (upper case).
+	Symbol string `yaml:"symbol"`
+	// Address is the token's contract; Decimals its decimals() (0 to 36).
+	// Both are fixed once the ledger has used the token (the ledger's
+	// currencies table refuses a change).
 	Address  string `yaml:"address"`
 	Decimals int    `yaml:"decimals"`
+	// KeyBranch is the BIP44 change level of the token's deposit keys
+	// (m/44'/60'/account'/KeyBranch/index): required for a token that is not
+	// built in, 3 or more (0 is ETH's, 1 USDT's, 2 USDC's, even where they
+	// are not configured), below 2^31, one per token. A built-in token has
+	// its own and may only repeat it. Fixed forever: another branch would
+	// move every deposit address.
+	KeyBranch *int64 `yaml:"key_branch"`
+	// Confirmations a deposit needs unless its merchant says otherwise
+	// (absent or 0: the built-in's, else 12).
+	Confirmations int `yaml:"confirmations"`
+	// RateID is the ticker fiat rates are asked for (default: the built-in's,
+	// else the symbol); "none" leaves the token unpriced.
+	RateID string `yaml:"rate_id"`
 }
 
 // Secrets configures how merchant secrets are stored in the ledger.

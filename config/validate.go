@@ -25,6 +25,12 @@ var (
 
 var ethAddressRe = regexp.MustCompile(`^0x[0-9a-fA-F]{40}$`)
 
+// currencyCodeRe is a currency code the ledger takes (schema 00012's checks).
+var currencyCodeRe = regexp.MustCompile(`^[A-Z][A-Z0-9_]{1,31}$`)
+
+// rateIDRe is a ticker fiat rates can be asked for.
+var rateIDRe = regexp.MustCompile(`^[A-Z0-9][A-Z0-9._-]{0,31}$`)
+
 // validate checks every field and returns all problems; none mentions a secret.
 func (c *Config) validate() []Problem {
 	var ps []Problem
@@ -166,7 +172,7 @@ func (c *Config) validate() []Problem {
 		if e.PollInterval < 10*time.Millisecond {
 			add("chains.eth.poll_interval", "must be at least 10ms")
 		}
-		seen := map[string]bool{}
+		seen, contracts := map[string]bool{}, map[string]string{}
 		for i, tk := range e.Tokens {
 			key := fmt.Sprintf("chains.eth.tokens[%d]", i)
 			if !ethAddressRe.MatchString(tk.Address) {
@@ -174,8 +180,8 @@ func (c *Config) validate() []Problem {
 			} else if strings.Trim(tk.Address[2:], "0") == "" {
 				add(key+".address", "%q is the zero address, not a token contract", tk.Address)
 			}
-			if tk.Symbol == "" || strings.ToUpper(tk.Symbol) != tk.Symbol {
-				add(key+".symbol", "%q: use the upper-case ticker, e.g. USDT", tk.Symbol)
+			if !currencyCodeRe.MatchString(tk.Symbol) {
+				add(key+".symbol", "%q: use the upper-case ticker, e.g. USDT (a letter, then 1 to 31 letters, digits or _)", tk.Symbol)
 			} else if tk.Symbol == "ETH" {
 				add(key+".symbol", "ETH is the chain's own coin, not a token")
 			}
@@ -186,6 +192,20 @@ func (c *Config) validate() []Problem {
 				add(key+".symbol", "%s is listed twice", tk.Symbol)
 			}
 			seen[tk.Symbol] = true
+			if a := strings.ToLower(tk.Address); ethAddressRe.MatchString(a) {
+				if other, dup := contracts[a]; dup {
+					add(key+".address", "%s is also %s's contract: one token per contract", tk.Address, other)
+				}
+				contracts[a] = tk.Symbol
+			}
+			// key_branch is checked whole by the chain registry (chain.Check):
+			// which branches a token may take depends on the built-in tokens
+			if tk.Confirmations < 0 || tk.Confirmations > 1000 {
+				add(key+".confirmations", "%d is not from 1 to 1000 (absent or 0: the default)", tk.Confirmations)
+			}
+			if tk.RateID != "" && tk.RateID != "none" && !rateIDRe.MatchString(tk.RateID) {
+				add(key+".rate_id", "%q: a ticker such as USDC (upper case, 1 to 32 letters, digits, . _ or -), or none", tk.RateID)
+			}
 		}
 	}
 
