@@ -138,6 +138,13 @@ func TestLedgerTakesConfiguredCurrencies(t *testing.T) {
 	// Down and up again. A USDC row blocks the Down, which keeps nothing of
 	// itself; without it the old lists come back and refuse USDC.
 	p := postgresProvider(t, pgDSN)
+	// 00013 (the currencies record) first: it holds nothing 00012 needs
+	if _, err := p.DownTo(ctx, 12); err != nil {
+		t.Fatalf("down to 12: %v", err)
+	}
+	if _, err := pg.Exec(ctx, `SELECT 1 FROM currencies`); err == nil {
+		t.Fatal("00013 went down and left its currencies table")
+	}
 	if _, err := p.Down(ctx); err == nil {
 		t.Fatal("00012 went down with USDC rows in the ledger")
 	}
