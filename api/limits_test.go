@@ -66,7 +66,7 @@ func newLiveAPI(t *testing.T, lim merchant.IPLimiter, tm Timeouts) *liveAPI {
 	lim.Prefix = testenv.Name("iplimit") + ":" // counters of this test only
 	reg := prometheus.NewRegistry()
 	h := New(Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: fixed{}, Registry: reg, Merchant: &Merchant{
-		DB: pool, Ledger: &payments.Ledger{DB: pool, Keys: sk, Networks: sk.Networks},
+		Ledger:     &payments.Ledger{DB: pool, Keys: sk, Networks: sk.Networks},
 		Limiter:    &merchant.RateLimiter{Redis: rdb, Default: 100000},
 		IPLimits:   &lim,
 		Currencies: map[string]Currency{"LTC": {Currency: "LTC", Chain: "ltc", Network: "regtest", Decimals: 8, Confirmations: 6}},

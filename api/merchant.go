@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicepay/sluice/amount"
@@ -47,7 +46,9 @@ type Currency struct {
 
 // Merchant is what the merchant-facing routes need.
 type Merchant struct {
-	DB      *pgxpool.Pool
+	// Ledger reads and writes the merchants' wallets and deposits; its
+	// pool is passed on to the typed reads and writes of keys,
+	// settlements, withdrawals and webhook deliveries (no SQL in api).
 	Ledger  *payments.Ledger
 	Limiter *merchant.RateLimiter
 	// IPLimits limits, per source IP, keyless receive calls and failed
@@ -180,7 +181,7 @@ func (m *merchantAPI) checkKey(c *gin.Context, key, ip string) (merchant.Princip
 		return merchant.Principal{}, http.StatusUnauthorized, errors.New("missing API key: send it in the Authorization header")
 	}
 	client, _ := netip.ParseAddr(ip)
-	p, err := merchant.Authenticate(c.Request.Context(), m.DB, key, client)
+	p, err := merchant.Authenticate(c.Request.Context(), m.Ledger.DB, key, client)
 	switch {
 	case errors.Is(err, merchant.ErrExpiredKey):
 		return p, http.StatusForbidden, err
@@ -195,7 +196,7 @@ func (m *merchantAPI) checkKey(c *gin.Context, key, ip string) (merchant.Princip
 func (m *merchantAPI) currencies(c *gin.Context) {
 	out := make([]Currency, 0, len(m.Currencies))
 	paused := map[string]bool{}
-	if ps, err := sweep.Pauses(c.Request.Context(), m.DB); err != nil {
+	if ps, err := sweep.Pauses(c.Request.Context(), m.Ledger.DB); err != nil {
 		m.ledgerError(c, err)
 		return
 	} else {
@@ -204,31 +205,18 @@ func (m *merchantAPI) currencies(c *gin.Context) {
 		}
 	}
 	// the calling merchant's own confirmation counts, where it set them
-	own := map[string]int{}
-	rows, err := m.DB.Query(c.Request.Context(), "SELECT currency, confirmations FROM merchant_confirmations WHERE merchant_id = $1",
-		principal(c).MerchantID)
+	own, err := m.Ledger.Confirmations(c.Request.Context(), principal(c).MerchantID)
 	if err != nil {
 		m.ledgerError(c, err)
 		return
 	}
-	for rows.Next() {
-		var cur string
-		var n int
-		if err := rows.Scan(&cur, &n); err != nil {
-			rows.Close()
-			m.ledgerError(c, err)
-			return
-		}
-		own[cur] = n
-	}
-	rows.Close()
 	for _, cur := range m.Currencies {
 		if n, found := own[cur.Currency]; found && n > 0 {
 			cur.Confirmations = n
 		}
 		cur.WithdrawalsPaused = paused[cur.Currency] || paused[cur.Policy.FeeCurrency]
 		if cur.Policy.FeeReserve != nil {
-			r, err := sweep.Reserve(c.Request.Context(), m.DB, cur.Currency, cur.Policy)
+			r, err := sweep.Reserve(c.Request.Context(), m.Ledger.DB, cur.Currency, cur.Policy)
 			if err != nil {
 				m.ledgerError(c, err)
 				return
@@ -420,8 +408,12 @@ func (m *merchantAPI) deposits(c *gin.Context) {
 		}
 		status = v
 	}
-	out, err := m.listDeposits(c.Request.Context(), principal(c).MerchantID, depositQuery{after: after, limit: limit + 1,
-		currency: currency, extID: q.Get("extId"), address: q.Get("address"), status: status})
+	f := payments.ListFilter{MerchantID: principal(c).MerchantID, Currency: currency, ExtID: q.Get("extId"), Address: q.Get("address"),
+		Oldest: true, After: after, Limit: limit + 1}
+	if status >= 0 {
+		f.Status = &status
+	}
+	out, err := m.listDeposits(c.Request.Context(), f)
 	if err != nil {
 		m.ledgerError(c, err)
 		return
@@ -434,41 +426,31 @@ func (m *merchantAPI) deposits(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": http.StatusOK, "data": out, "next_cursor": next})
 }
 
-type depositQuery struct {
-	after           int64
-	limit           int
-	currency, extID string
-	address         string
-	walletID        int64
-	status          int
-}
-
-// listDeposits reads a merchant's deposits in id order after a cursor.
-func (m *merchantAPI) listDeposits(ctx context.Context, merchantID int64, f depositQuery) ([]depositJSON, error) {
-	rows, err := m.DB.Query(ctx, `SELECT d.id, w.address, w.ext_id, d.currency, d.amount::text, d.txid, d.position, d.from_address,
-			d.confirmations, d.status, d.block_height, extract(epoch FROM d.created_at)::bigint, extract(epoch FROM d.updated_at)::bigint
-		FROM deposits d JOIN wallets w ON w.id = d.wallet_id
-		WHERE w.merchant_id = $1 AND d.id > $2 AND ($3 = '' OR d.currency = $3) AND ($4 = '' OR w.ext_id = $4)
-			AND ($5 = '' OR lower(w.address) = lower($5)) AND ($6 < 0 OR d.status = $6) AND ($7 = 0 OR w.id = $7)
-		ORDER BY d.id LIMIT $8`, merchantID, f.after, f.currency, f.extID, f.address, f.status, f.walletID, f.limit)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: %w", err)
+// listDeposits reads the deposits f selects, as the API shows them.
+func (m *merchantAPI) listDeposits(ctx context.Context, f payments.ListFilter) ([]depositJSON, error) {
+	if f.MerchantID == 0 {
+		return nil, errors.New("listing deposits without a merchant") // 0 would be every merchant's
 	}
-	defer rows.Close()
-	out := []depositJSON{}
-	for rows.Next() {
-		var d depositJSON
-		if err := rows.Scan(&d.ID, &d.Address, &d.ExtID, &d.Currency, &d.AmountUnits, &d.TxID, &d.Position, &d.From,
-			&d.Confirmations, &d.Status, &d.BlockHeight, &d.Created, &d.Updated); err != nil {
-			return nil, fmt.Errorf("ledger: %w", err)
-		}
-		if d.Amount, err = amount.FormatString(d.AmountUnits, m.decimals(d.Currency)); err != nil {
+	rows, err := m.Ledger.ListDeposits(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]depositJSON, 0, len(rows))
+	for _, r := range rows {
+		d := depositJSON{ID: r.ID, Address: r.Address, ExtID: r.ExtID, Currency: r.Currency, AmountUnits: r.Amount,
+			TxID: r.TxID, Position: r.Position, From: r.From, Confirmations: r.Confirmations, Status: r.Status,
+			BlockHeight: r.BlockHeight, Created: unixSeconds(r.CreatedAt), Updated: unixSeconds(r.UpdatedAt)}
+		if d.Amount, err = amount.FormatString(r.Amount, m.decimals(r.Currency)); err != nil {
 			return nil, err
 		}
 		out = append(out, d)
 	}
-	return out, rows.Err()
+	return out, nil
 }
+
+// unixSeconds is a time in unix seconds to the nearest second, as the API
+// has always shown them (Postgres' extract(epoch FROM t)::bigint rounds).
+func unixSeconds(t time.Time) int64 { return t.Round(time.Second).Unix() }
 
 func (m *merchantAPI) wallet(c *gin.Context) {
 	addr := c.Param("address")
@@ -486,28 +468,25 @@ func (m *merchantAPI) wallet(c *gin.Context) {
 		Created   int64        `json:"timeCreated"`
 		Receive   *receiveJSON `json:"receive,omitempty"`
 	}
-	var dest *string
-	var expired *int64
-	err := m.DB.QueryRow(c.Request.Context(), `SELECT w.id, w.address, w.currency, w.ext_id, w.watch_only, extract(epoch FROM w.created_at)::bigint,
-			ra.destination, extract(epoch FROM ra.expired_at)::bigint
-		FROM wallets w LEFT JOIN receive_addresses ra ON ra.wallet_id = w.id
-		WHERE w.merchant_id = $1 AND lower(w.address) = lower($2)`, principal(c).MerchantID, addr).
-		Scan(&w.ID, &w.Address, &w.Currency, &w.ExtID, &w.WatchOnly, &w.Created, &dest, &expired)
-	if err == nil && dest != nil {
-		w.Receive = &receiveJSON{Destination: *dest}
-		if expired != nil {
-			w.Receive.Expired, w.Receive.TimeExpired = true, *expired
-		}
+	found, err := m.Ledger.WalletByAddress(c.Request.Context(), principal(c).MerchantID, addr)
+	if errors.Is(err, payments.ErrNoWallet) {
+		fail(c, http.StatusNotFound, "no wallet %q of this merchant", addr)
+		return
 	}
 	if err != nil {
-		if strings.Contains(err.Error(), "no rows") {
-			fail(c, http.StatusNotFound, "no wallet %q of this merchant", addr)
-			return
-		}
 		m.ledgerError(c, err)
 		return
 	}
-	deps, err := m.listDeposits(c.Request.Context(), principal(c).MerchantID, depositQuery{limit: DepositPage, walletID: w.ID, status: -1})
+	w.ID, w.Address, w.Currency, w.ExtID, w.WatchOnly = found.ID, found.Address, found.Currency, found.ExtID, found.WatchOnly
+	w.Created = unixSeconds(found.CreatedAt)
+	if r := found.Receive; r != nil {
+		w.Receive = &receiveJSON{Destination: r.Destination}
+		if r.ExpiredAt != nil {
+			w.Receive.Expired, w.Receive.TimeExpired = true, unixSeconds(*r.ExpiredAt)
+		}
+	}
+	deps, err := m.listDeposits(c.Request.Context(), payments.ListFilter{MerchantID: principal(c).MerchantID, WalletID: w.ID,
+		Oldest: true, Limit: DepositPage})
 	if err != nil {
 		m.ledgerError(c, err)
 		return
@@ -540,7 +519,7 @@ func (m *merchantAPI) deliveries(c *gin.Context) {
 		}
 		f.Limit = v
 	}
-	out, next, err := webhook.ListDeliveries(c.Request.Context(), m.DB, principal(c).MerchantID, f)
+	out, next, err := webhook.ListDeliveries(c.Request.Context(), m.Ledger.DB, principal(c).MerchantID, f)
 	if errors.Is(err, webhook.ErrBadFilter) {
 		fail(c, http.StatusBadRequest, "%s", err)
 		return
@@ -561,7 +540,7 @@ func (m *merchantAPI) redeliver(c *gin.Context) {
 		fail(c, http.StatusBadRequest, "delivery id %q is not a number", c.Param("id"))
 		return
 	}
-	d, err := webhook.Redeliver(c.Request.Context(), m.DB, principal(c).MerchantID, id)
+	d, err := webhook.Redeliver(c.Request.Context(), m.Ledger.DB, principal(c).MerchantID, id)
 	if errors.Is(err, webhook.ErrNotFound) {
 		fail(c, http.StatusNotFound, "no webhook delivery %d of this merchant", id)
 		return

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"strconv"
@@ -150,21 +148,14 @@ var errNoSeedReceive = errors.New("this sluice has no master seed configured (pa
 // newReceiveAddress makes a wallet of its own for one receive call (litepay
 // hands out a fresh address each time) and records where it forwards to.
 func (m *merchantAPI) newReceiveAddress(c *gin.Context, merchantID int64, currency, dest, callback string, callbackReq bool) (string, error) {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	ctx := c.Request.Context()
-	w, _, err := m.Ledger.WalletFor(ctx, merchantID, currency, "receive-"+hex.EncodeToString(b))
+	w, err := m.Ledger.NewReceiveAddress(c.Request.Context(), merchantID, currency,
+		payments.Receive{Destination: dest, CallbackURL: callback, CallbackReq: callbackReq, FeePercent: m.ReceiveFee})
 	if err != nil && w.Address == "" {
 		if errors.Is(err, payments.ErrNoSeed) {
 			return "", errNoSeedReceive
 		}
 		return "", err
 	}
-	if _, err := m.DB.Exec(ctx, `INSERT INTO receive_addresses (wallet_id, destination, callback_url, callback_req, fee_percent)
-		VALUES ($1, $2, $3, $4, $5::numeric)`, w.ID, dest, callback, callbackReq, m.ReceiveFee); err != nil {
-		return "", err
-	}
+	// err with an address: made, the watch set is updated later
 	return w.Address, nil
 }

@@ -72,7 +72,7 @@ func (m *merchantAPI) createWithdrawal(c *gin.Context) {
 		fail(c, http.StatusBadRequest, "address: %s", err)
 		return
 	}
-	w, _, err := sweep.CreateWithdrawal(c.Request.Context(), m.DB, p.MerchantID, cur.Currency, ext, body.Address, units, cur.Policy)
+	w, _, err := sweep.CreateWithdrawal(c.Request.Context(), m.Ledger.DB, p.MerchantID, cur.Currency, ext, body.Address, units, cur.Policy)
 	switch {
 	case errors.Is(err, sweep.ErrPaused):
 		c.Header("Retry-After", "600")
@@ -95,7 +95,7 @@ func (m *merchantAPI) withdrawal(c *gin.Context) {
 		fail(c, http.StatusBadRequest, "withdrawal id %q is not a number", c.Param("id"))
 		return
 	}
-	w, err := sweep.GetWithdrawal(c.Request.Context(), m.DB, principal(c).MerchantID, id)
+	w, err := sweep.GetWithdrawal(c.Request.Context(), m.Ledger.DB, principal(c).MerchantID, id)
 	if err != nil {
 		if strings.Contains(err.Error(), "no rows") {
 			fail(c, http.StatusNotFound, "no withdrawal %d of this merchant", id)
@@ -118,7 +118,7 @@ func (m *merchantAPI) settlement(c *gin.Context) {
 	if !found {
 		return
 	}
-	s, err := merchant.GetSettlement(c.Request.Context(), m.DB, principal(c).MerchantID, cur.Currency)
+	s, err := merchant.GetSettlement(c.Request.Context(), m.Ledger.DB, principal(c).MerchantID, cur.Currency)
 	if err != nil {
 		m.ledgerError(c, err)
 		return
@@ -163,7 +163,7 @@ func (m *merchantAPI) setSettlement(c *gin.Context) {
 		}
 		ch.MinAmount = v
 	}
-	s, err := merchant.UpdateSettlement(c.Request.Context(), m.DB, principal(c).MerchantID, cur.Currency, ch,
+	s, err := merchant.UpdateSettlement(c.Request.Context(), m.Ledger.DB, principal(c).MerchantID, cur.Currency, ch,
 		func(currency, addr string) error { return payments.ValidAddress(currency, cur.Network, addr) })
 	if err != nil {
 		if strings.Contains(err.Error(), "ledger:") {

@@ -92,7 +92,7 @@ func merchantAPI(ctx context.Context, cfg *config.Config, st *stores.Set, log *s
 		}
 	}
 	m := &api.Merchant{
-		DB: st.PG, Ledger: ledger, Currencies: currencies, Synced: gate.Synced,
+		Ledger: ledger, Currencies: currencies, Synced: gate.Synced,
 		Limiter:         &merchant.RateLimiter{Redis: st.Redis, Default: cfg.API.RateLimit},
 		ReceiveFee:      cfg.API.ReceiveFeePercent,
 		ReceiveMerchant: cfg.API.ReceiveMerchant,
