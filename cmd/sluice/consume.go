@@ -77,6 +77,9 @@ func runConsumers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 		return err
 	}
 	defer st.Close()
+	if err := pinCurrencies(ctx, cfg, st.PG); err != nil {
+		return err
+	}
 	host, _ := os.Hostname()
 	ledger := &payments.Ledger{DB: st.PG}
 	tokens := cfg.Chains.ETH.TokenSymbols()

@@ -257,6 +257,9 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 		return err
 	}
 	defer st.Close()
+	if err := pinCurrencies(ctx, cfg, st.PG); err != nil {
+		return err
+	}
 
 	writer := store.NewWriter(st.CH, reg)
 	metrics := indexer.NewMetrics(reg)

@@ -91,6 +91,9 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, log *slo
 		return err
 	}
 	defer st.Close()
+	if err := pinCurrencies(ctx, cfg, st.PG); err != nil {
+		return err
+	}
 	checks, err := dependencyChecks(cfg, st)
 	if err != nil {
 		return err

@@ -86,6 +86,9 @@ func runSweepers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 		return err
 	}
 	defer st.Close()
+	if err := pinCurrencies(ctx, cfg, st.PG); err != nil {
+		return err
+	}
 	minimum, stop := sweepMinimum(ctx, cfg, st, reg, log)
 	defer stop()
 	metrics := sweep.NewMetrics(reg)
