@@ -316,3 +316,15 @@ func FamilyOf(key string) Family {
 	}
 	return EVM
 }
+
+// Tokens maps the lower-case contract of each token configured on chain
+// key to its currency code, the form the EVM decoder reports transfers in.
+func (r *Registry) Tokens(key string) map[string]string {
+	out := map[string]string{}
+	for _, c := range r.currencies {
+		if c.Chain == key && c.IsToken() {
+			out[c.Contract] = c.Code
+		}
+	}
+	return out
+}

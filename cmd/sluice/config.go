@@ -138,7 +138,7 @@ func configChecks(n need) []config.Check {
 // checkSomeChain refuses a configuration without a chain, which the
 // indexers and payments workers have nothing to do with.
 func checkSomeChain(cfg *config.Config) []config.Problem {
-	if cfg.Chains.BTC.IsEnabled() || cfg.Chains.LTC.IsEnabled() || cfg.Chains.ETH.IsEnabled() {
+	if reg, _ := chain.New(cfg); len(reg.Chains()) > 0 {
 		return nil
 	}
 	return []config.Problem{{Key: "chains", Msg: "no chain configured: index and consume need chains.btc, chains.ltc or chains.eth (or SLUICE_BTC_RPC, SLUICE_LTC_RPC, SLUICE_ETH_WS)"}}

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -62,15 +60,9 @@ replay changes nothing. "sluice serve" runs these workers too.`,
 
 // runConsumers runs one payments consumer per chain until ctx ends.
 func runConsumers(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, chains []string) error {
-	if len(chains) == 0 {
-		for c, on := range map[string]bool{"btc": cfg.Chains.BTC.IsEnabled(), "ltc": cfg.Chains.LTC.IsEnabled(), "eth": cfg.Chains.ETH.IsEnabled()} {
-			if on {
-				chains = append(chains, c)
-			}
-		}
-	}
-	if len(chains) == 0 {
-		return errors.New("no chain configured to consume")
+	run, registry, err := chainsToRun(cfg, chains)
+	if err != nil {
+		return err
 	}
 	st, err := openStores(ctx, cfg)
 	if err != nil {
@@ -82,22 +74,15 @@ func runConsumers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 	}
 	host, _ := os.Hostname()
 	ledger := &payments.Ledger{DB: st.PG}
-	tokens := cfg.Chains.ETH.TokenSymbols()
 	metrics := payments.NewMetrics(reg)
-	chainCurrencies := map[string][]string{} // the chain's coin and, on Ethereum, the configured tokens
+	chainCurrencies := map[string][]string{} // the chain's coin and its configured tokens
 	var all []string
+	chains = chainKeys(run)
 	for _, c := range chains {
-		if c != "btc" && c != "ltc" && c != "eth" {
-			return fmt.Errorf("--chain %s: one of btc, ltc, eth", c)
+		for _, cur := range registry.OnChain(c) {
+			chainCurrencies[c] = append(chainCurrencies[c], cur.Code)
 		}
-		currencies := []string{strings.ToUpper(c)}
-		if c == "eth" {
-			for _, sym := range tokens {
-				currencies = append(currencies, sym)
-			}
-		}
-		chainCurrencies[c] = currencies
-		all = append(all, currencies...)
+		all = append(all, chainCurrencies[c]...)
 	}
 	reg.MustRegister(payments.NewDepositStates(st.PG, all))
 	var wg sync.WaitGroup
@@ -119,8 +104,8 @@ func runConsumers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 				Log: log.With("chain", c, "worker", "payments"), Metrics: metrics, Conflicts: conflicts,
 				ReceiveConfirmations: cfg.Receive.Confirmations}
 			log.Info("consuming block events", "chain", c)
-			go reconcileLoop(ctx, cons, st, tokens, metrics, log)
-			go expiredLoop(ctx, cons, st, tokens, cfg.Receive.ExpiredScan, metrics, log)
+			go reconcileLoop(ctx, cons, st, registry.Tokens(c), metrics, log)
+			go expiredLoop(ctx, cons, st, registry.Tokens(c), cfg.Receive.ExpiredScan, metrics, log)
 			errs[i] = cons.Run(ctx)
 		}()
 	}
@@ -132,12 +117,13 @@ func runConsumers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 // replaced deposit: the index's inputs (Bitcoin family), the node's nonces
 // (Ethereum).
 func conflictFinder(ctx context.Context, cfg *config.Config, st *stores.Set, chain string) (payments.ConflictFinder, func(), error) {
-	if chain != "eth" {
+	e := cfg.Chains.EVMChain(chain)
+	if e == nil {
 		return payments.IndexConflicts{CH: st.CH, Chain: chain}, func() {}, nil
 	}
-	url := cfg.Chains.ETH.RPC
+	url := e.RPC
 	if url == "" {
-		url = cfg.Chains.ETH.WS
+		url = e.WS
 	}
 	if url == "" {
 		return nil, func() {}, nil

@@ -7,31 +7,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicepay/sluice/api"
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/explorer"
 	"github.com/sluicepay/sluice/indexer"
 	"github.com/sluicepay/sluice/stores"
 )
 
-// indexedChains are the configured chains, Bitcoin family first.
-func indexedChains(cfg *config.Config) (bitcoin, all []string) {
-	if cfg.Chains.BTC.IsEnabled() {
-		bitcoin = append(bitcoin, "btc")
-	}
-	if cfg.Chains.LTC.IsEnabled() {
-		bitcoin = append(bitcoin, "ltc")
-	}
-	all = append([]string{}, bitcoin...)
-	if cfg.Chains.ETH.IsEnabled() {
-		all = append(all, "eth")
-	}
-	return bitcoin, all
-}
-
 // explorerDeps is the explorer API over the stores' chain index.
 func explorerDeps(cfg *config.Config, st *stores.Set, log *slog.Logger) *api.Explorer {
-	_, all := indexedChains(cfg)
-	return &api.Explorer{Reader: &explorer.Reader{CH: st.CH}, Chains: all, Log: log.With("worker", "explorer")}
+	reg, _ := chain.New(cfg) // config.Load refused a configuration it cannot build
+	return &api.Explorer{Reader: &explorer.Reader{CH: st.CH}, Chains: chainKeys(reg.Chains()), Log: log.With("worker", "explorer")}
 }
 
 // withSpendResolver adds to a Bitcoin-family chain's indexer jobs the

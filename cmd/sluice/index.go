@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	chainreg "github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/explorer"
 	"github.com/sluicepay/sluice/indexer"
@@ -125,18 +126,17 @@ func openWatch(ctx context.Context, st *stores.Set, reg prometheus.Registerer, l
 // checkpoints are cps, and returns it and its triggers as jobs to run.
 type termJobs func(cps indexer.Checkpoints) []func(context.Context) error
 
-// ethFollower wires the Ethereum follower and, with a WebSocket, its newHeads trigger.
-func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, from int64, writer *store.Writer, st *stores.Set,
-	metrics *indexer.Metrics, latency *prometheus.HistogramVec, badBlocks *prometheus.CounterVec) (termJobs, error) {
-	e := cfg.Chains.ETH
+// ethFollower wires the follower of EVM chain c and, with a WebSocket, its newHeads trigger.
+func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, c string, e *config.Ethereum, from int64,
+	writer *store.Writer, st *stores.Set, metrics *indexer.Metrics, latency *prometheus.HistogramVec, badBlocks *prometheus.CounterVec) (termJobs, error) {
 	if !e.IsEnabled() {
-		return nil, errors.New("--chain eth: chains.eth is not configured")
+		return nil, fmt.Errorf("--chain %s: chains.%s is not configured", c, c)
 	}
 	url := e.WS
 	if url == "" {
 		url = e.RPC // no subscription: the poll alone drives the follower
 	}
-	node, err := ethereum.Dial(ctx, "eth", url, latency)
+	node, err := ethereum.Dial(ctx, c, url, latency)
 	if err != nil {
 		return nil, err
 	}
@@ -147,29 +147,29 @@ func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	if e.WS != "" {
 		push = "websocket"
 	}
-	metrics.Init("eth", push)
+	metrics.Init(c, push)
 	unparsed := prometheus.NewCounter(prometheus.CounterOpts{Name: "sluice_eth_unparsed_transfer_logs_total",
 		Help:        "Logs with the ERC-20 Transfer topic but another shape (ERC-721, odd tokens), kept in transfer_logs_unparsed.",
-		ConstLabels: prometheus.Labels{"chain": "eth"}})
+		ConstLabels: prometheus.Labels{"chain": c}})
 	if err := reg.Register(unparsed); err != nil {
 		return nil, err
 	}
-	src := &ethereum.Source{Node: node, Traces: e.Traces, BadBlocks: badBlocks.WithLabelValues("eth"),
-		UnparsedTransfers: unparsed, Log: log.With("chain", "eth")}
-	ws, guard, err := openWatch(ctx, st, reg, log, "eth", e.TokenSymbols(), cfg.Receive.Confirmations)
+	src := &ethereum.Source{Node: node, Traces: e.Traces, BadBlocks: badBlocks.WithLabelValues(c),
+		UnparsedTransfers: unparsed, Log: log.With("chain", c)}
+	ws, guard, err := openWatch(ctx, st, reg, log, c, e.TokenSymbols(), cfg.Receive.Confirmations)
 	if err != nil {
 		return nil, err
 	}
-	log.Info("indexing", "chain", "eth", "network", e.Network, "node", url, "traces", e.Traces)
+	log.Info("indexing", "chain", c, "network", e.Network, "node", url, "traces", e.Traces)
 	return func(cps indexer.Checkpoints) []func(context.Context) error {
 		f := indexer.NewFollower(indexer.Options[ethereum.Indexed]{
-			Chain: "eth", Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg, UnboundedReorgs: cfg.Indexer.UnboundedReorgs,
+			Chain: c, Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg, UnboundedReorgs: cfg.Indexer.UnboundedReorgs,
 			PollInterval: e.PollInterval, StartHeight: from, Push: push, Log: log,
 			Credits: ethereum.Credits(e.TokenSymbols()), Watch: ws,
-		}, src, store.NewEthereumSink(writer, "eth"), cps, indexer.RedisPublisher{Client: st.Redis}, metrics)
-		jobs := []func(context.Context) error{f.Run, guard.Run, expirer(st, guard, "eth", cfg.Receive.ExpireAfter, log)}
+		}, src, store.NewEthereumSink(writer, c), cps, indexer.RedisPublisher{Client: st.Redis}, metrics)
+		jobs := []func(context.Context) error{f.Run, guard.Run, expirer(st, guard, c, cfg.Receive.ExpireAfter, log)}
 		if e.WS != "" {
-			trig := &ethereum.NewHeads{Node: node, Log: log.With("chain", "eth")}
+			trig := &ethereum.NewHeads{Node: node, Log: log.With("chain", c)}
 			jobs = append(jobs, func(ctx context.Context) error { return trig.Run(ctx, f.Wake) })
 		}
 		return jobs
@@ -238,19 +238,9 @@ func bitcoinFollower(ctx context.Context, cfg *config.Config, reg prometheus.Reg
 // good. With indexer.lease (the default) each chain's follower runs only
 // while this process holds the chain's lease; otherwise it stands by.
 func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, chains []string, from int64) error {
-	all := map[string]*config.Bitcoin{"btc": cfg.Chains.BTC, "ltc": cfg.Chains.LTC}
-	if len(chains) == 0 {
-		for _, c := range []string{"btc", "ltc"} {
-			if all[c].IsEnabled() {
-				chains = append(chains, c)
-			}
-		}
-		if cfg.Chains.ETH.IsEnabled() {
-			chains = append(chains, "eth")
-		}
-	}
-	if len(chains) == 0 {
-		return errors.New("no chain to index: configure chains.btc, chains.ltc or chains.eth (or SLUICE_BTC_RPC, SLUICE_LTC_RPC, SLUICE_ETH_WS)")
+	run, _, err := chainsToRun(cfg, chains)
+	if err != nil {
+		return err
 	}
 	st, err := openStores(ctx, cfg)
 	if err != nil {
@@ -277,17 +267,17 @@ func runIndexers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 		run   func(context.Context) error
 	}
 	var jobs []job
-	for _, c := range chains {
+	for _, ch := range run {
+		c := ch.Key
 		var build termJobs
-		if c == "eth" {
-			build, err = ethFollower(ctx, cfg, reg, log, from, writer, st, metrics, latency, badBlocks)
-		} else if bc, ok := all[c]; ok {
-			build, err = bitcoinFollower(ctx, cfg, reg, log, c, bc, from, writer, st, metrics, latency, badBlocks, zmqGaps)
+		switch ch.Family {
+		case chainreg.EVM:
+			build, err = ethFollower(ctx, cfg, reg, log, c, cfg.Chains.EVMChain(c), from, writer, st, metrics, latency, badBlocks)
+		case chainreg.Bitcoin:
+			build, err = bitcoinFollower(ctx, cfg, reg, log, c, cfg.Chains.BitcoinChain(c), from, writer, st, metrics, latency, badBlocks, zmqGaps)
 			if err == nil {
 				build = withSpendResolver(build, c, st.CH, resolved, log)
 			}
-		} else {
-			err = fmt.Errorf("--chain %s: this command indexes btc, ltc and eth", c)
 		}
 		if err != nil {
 			return err

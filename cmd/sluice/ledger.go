@@ -129,7 +129,11 @@ func solvencyProblems(ctx context.Context, cfg *config.Config, db *pgxpool.Pool)
 	defer cancel() // stops the gas tank watcher sweepChain starts
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var problems []string
-	for _, c := range enabledChains(cfg) {
+	run, _, err := chainsToRun(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range chainKeys(run) {
 		impl, _, err := sweepChain(ctx, cfg, db, sk, c, prometheus.NewRegistry(), log)
 		if err != nil {
 			return nil, err

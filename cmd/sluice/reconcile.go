@@ -45,7 +45,7 @@ for older gaps (e.g. after restoring a ledger backup, from a height before it).`
 				return err
 			}
 			defer st.Close()
-			tokens := cfg.Chains.ETH.TokenSymbols()
+			tokens := reg.Tokens(chain)
 			c := &payments.Consumer{Ledger: &payments.Ledger{DB: st.PG}, Chain: chain, Log: log.With("chain", chain),
 				ReceiveConfirmations: cfg.Receive.Confirmations}
 			n, err := payments.Reconcile(cmd.Context(), c, st.CH, tokens, from)

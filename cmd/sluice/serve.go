@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"slices"
 	"syscall"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicepay/sluice/api"
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/health"
 	"github.com/sluicepay/sluice/indexer/bitcoin"
@@ -121,7 +121,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config.Config, log *slo
 	defer stopLoop()
 	go checker.Loop(loopCtx, 15*time.Second)
 
-	if index && (cfg.Chains.BTC.IsEnabled() || cfg.Chains.LTC.IsEnabled() || cfg.Chains.ETH.IsEnabled()) {
+	if chains, _ := chain.New(cfg); index && len(chains.Chains()) > 0 {
 		go func() {
 			// An indexer that stops for good (a reorg too deep) leaves the API up;
 			// sluice_index_up and the log say so.
@@ -182,27 +182,28 @@ func dependencyChecks(cfg *config.Config, st *stores.Set) ([]health.Check, error
 // nodeChecks are the health checks of the nodes of chains (every
 // configured chain when chains is empty).
 func nodeChecks(cfg *config.Config, chains []string) ([]health.Check, error) {
-	want := func(c string) bool { return len(chains) == 0 || slices.Contains(chains, c) }
-	var checks []health.Check
-	for _, n := range []struct {
-		name string
-		c    *config.Bitcoin
-	}{{"btc", cfg.Chains.BTC}, {"ltc", cfg.Chains.LTC}} {
-		if !n.c.IsEnabled() || !want(n.name) {
-			continue
-		}
-		node, err := bitcoin.NewNode(n.name, n.c.RPC, nil)
-		if err != nil {
-			return nil, err
-		}
-		checks = append(checks, health.BitcoinNode(n.name, node, n.c.Network))
+	run, _, err := chainsToRun(cfg, chains)
+	if err != nil {
+		return nil, nil // no chain configured: nothing to check
 	}
-	if e := cfg.Chains.ETH; e.IsEnabled() && want("eth") {
-		url := e.RPC
-		if url == "" {
-			url = e.WS
+	var checks []health.Check
+	for _, c := range run {
+		switch c.Family {
+		case chain.Bitcoin:
+			b := cfg.Chains.BitcoinChain(c.Key)
+			node, err := bitcoin.NewNode(c.Key, b.RPC, nil)
+			if err != nil {
+				return nil, err
+			}
+			checks = append(checks, health.BitcoinNode(c.Key, node, b.Network))
+		case chain.EVM:
+			e := cfg.Chains.EVMChain(c.Key)
+			url := e.RPC
+			if url == "" {
+				url = e.WS
+			}
+			checks = append(checks, health.EthereumNode(url, e.Network))
 		}
-		checks = append(checks, health.EthereumNode(url, e.Network))
 	}
 	return checks, nil
 }

@@ -38,40 +38,37 @@ func merchantAPI(ctx context.Context, cfg *config.Config, st *stores.Set, log *s
 	currencies := map[string]api.Currency{}
 	gate := &health.SyncGate{DB: st.PG, Tips: map[string]func(context.Context) (int64, error){}}
 	var closers []func()
-	for _, b := range []struct {
-		cur, chain string
-		c          *config.Bitcoin
-	}{{"BTC", "btc", cfg.Chains.BTC}, {"LTC", "ltc", cfg.Chains.LTC}} {
-		if !b.c.IsEnabled() {
-			continue
-		}
-		node, err := bitcoin.NewNode(b.chain, b.c.RPC, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		gate.Tips[b.chain] = func(ctx context.Context) (int64, error) {
-			ci, err := node.BlockchainInfo(ctx)
-			return ci.Blocks, err
-		}
-	}
-	if e := cfg.Chains.ETH; e.IsEnabled() {
-		url := e.RPC
-		if url == "" {
-			url = e.WS
-		}
-		node, err := ethereum.Dial(ctx, "eth", url, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		closers = append(closers, node.Close)
-		gate.Tips["eth"] = func(ctx context.Context) (int64, error) {
-			h, _, err := node.Head(ctx, "latest")
-			return int64(h), err
-		}
-	}
 	reg, err := chain.New(cfg)
 	if err != nil {
 		return nil, nil, err
+	}
+	for _, c := range reg.Chains() {
+		switch c.Family {
+		case chain.Bitcoin:
+			node, err := bitcoin.NewNode(c.Key, cfg.Chains.BitcoinChain(c.Key).RPC, nil)
+			if err != nil {
+				return nil, nil, err
+			}
+			gate.Tips[c.Key] = func(ctx context.Context) (int64, error) {
+				ci, err := node.BlockchainInfo(ctx)
+				return ci.Blocks, err
+			}
+		case chain.EVM:
+			e := cfg.Chains.EVMChain(c.Key)
+			url := e.RPC
+			if url == "" {
+				url = e.WS
+			}
+			node, err := ethereum.Dial(ctx, c.Key, url, nil)
+			if err != nil {
+				return nil, nil, err
+			}
+			closers = append(closers, node.Close)
+			gate.Tips[c.Key] = func(ctx context.Context) (int64, error) {
+				h, _, err := node.Head(ctx, "latest")
+				return int64(h), err
+			}
+		}
 	}
 	for _, c := range reg.Currencies() {
 		ch, _ := reg.Chain(c.Chain)

@@ -78,9 +78,11 @@ func runSweepers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	if !ok {
 		return errors.New("sweeping needs payments.seed_file (SLUICE_SEED_FILE): the deposit keys come from it")
 	}
-	if len(chains) == 0 {
-		chains = enabledChains(cfg)
+	run, _, err := chainsToRun(cfg, chains)
+	if err != nil {
+		return err
 	}
+	chains = chainKeys(run)
 	st, err := openStores(ctx, cfg)
 	if err != nil {
 		return err
@@ -116,12 +118,9 @@ func runSweepers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 // sweepChain builds one chain's signer and its hot wallet addresses.
 func sweepChain(ctx context.Context, cfg *config.Config, db *pgxpool.Pool, sk payments.SeedKeys, chain string,
 	reg prometheus.Registerer, log *slog.Logger) (sweep.Chain, map[string]string, error) {
-	switch chain {
-	case "btc", "ltc":
-		bc := cfg.Chains.BTC
-		if chain == "ltc" {
-			bc = cfg.Chains.LTC
-		}
+	switch chainreg.FamilyOf(chain) {
+	case chainreg.Bitcoin:
+		bc := cfg.Chains.BitcoinChain(chain)
 		if !bc.IsEnabled() {
 			return nil, nil, fmt.Errorf("--chain %s: chains.%s is not configured", chain, chain)
 		}
@@ -135,10 +134,10 @@ func sweepChain(ctx context.Context, cfg *config.Config, db *pgxpool.Pool, sk pa
 			return nil, nil, err
 		}
 		return impl, map[string]string{strings.ToUpper(chain): hot}, nil
-	case "eth":
-		e := cfg.Chains.ETH
+	case chainreg.EVM:
+		e := cfg.Chains.EVMChain(chain)
 		if !e.IsEnabled() {
-			return nil, nil, errors.New("--chain eth: chains.eth is not configured")
+			return nil, nil, fmt.Errorf("--chain %s: chains.%s is not configured", chain, chain)
 		}
 		url := e.RPC
 		if url == "" {
@@ -157,14 +156,14 @@ func sweepChain(ctx context.Context, cfg *config.Config, db *pgxpool.Pool, sk pa
 			return nil, nil, err
 		}
 		var tokens []ethsweep.Token
-		for _, c := range chains.OnChain("eth") {
+		for _, c := range chains.OnChain(chain) {
 			if c.IsToken() {
 				tokens = append(tokens, ethsweep.Token{Symbol: c.Code, Contract: c.Contract, Decimals: c.Decimals, KeyBranch: c.KeyBranch})
 			}
 		}
 		maxFee := new(big.Int).Mul(big.NewInt(cfg.Sweeps.MaxFeePerGasGwei), big.NewInt(1_000_000_000))
 		impl, err := ethsweep.New(ctx, node, db, sk.Seed, ethsweep.Config{Network: e.Network, Tokens: tokens, MaxFeePerGas: maxFee,
-			GasTankLow: low, Metrics: ethsweep.NewMetrics(reg), Log: log.With("chain", "eth")})
+			GasTankLow: low, Metrics: ethsweep.NewMetrics(reg), Log: log.With("chain", chain)})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -179,7 +178,7 @@ func sweepChain(ctx context.Context, cfg *config.Config, db *pgxpool.Pool, sk pa
 		}
 		return impl, hots, nil
 	}
-	return nil, nil, fmt.Errorf("--chain %s: one of btc, ltc, eth", chain)
+	return nil, nil, fmt.Errorf("--chain %s: not a configured chain", chain)
 }
 
 // sweepMinimum is litepay's 1 USD minimum from the fiat rates; nil (every
@@ -242,19 +241,5 @@ func sortedKeys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
-	return out
-}
-
-// enabledChains lists the configured chains in a fixed order.
-func enabledChains(cfg *config.Config) []string {
-	var out []string
-	for _, c := range []struct {
-		name string
-		on   bool
-	}{{"btc", cfg.Chains.BTC.IsEnabled()}, {"ltc", cfg.Chains.LTC.IsEnabled()}, {"eth", cfg.Chains.ETH.IsEnabled()}} {
-		if c.on {
-			out = append(out, c.name)
-		}
-	}
 	return out
 }
