@@ -246,11 +246,16 @@ func (m *merchantAPI) currency(c *gin.Context, code string) (Currency, bool) {
 // decimals of a currency as configured; a currency no longer enabled keeps
 // its deposits, printed with its built-in decimals.
 func (m *merchantAPI) decimals(code string) int {
-	if cur, ok := m.Currencies[code]; ok {
-		return cur.Decimals
-	}
-	d, _ := chain.Decimals(code)
+	d, _ := m.decimalsOK(code)
 	return d
+}
+
+// decimalsOK is decimals and whether the code is known at all.
+func (m *merchantAPI) decimalsOK(code string) (int, bool) {
+	if cur, ok := m.Currencies[code]; ok {
+		return cur.Decimals, true
+	}
+	return chain.Decimals(code)
 }
 
 func (m *merchantAPI) codes() []string {

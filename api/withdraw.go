@@ -11,7 +11,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/sluicepay/sluice/amount"
-	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/merchant"
 	"github.com/sluicepay/sluice/payments"
 	"github.com/sluicepay/sluice/payments/sweep"
@@ -19,14 +18,14 @@ import (
 
 // withdrawalJSON is iqpay's withdrawal shape: amounts as exact JSON numbers
 // (never floats), times in unix seconds.
-func withdrawalJSON(w sweep.Withdrawal) gin.H {
-	dec, _ := chain.Decimals(w.Currency)
+func (m *merchantAPI) withdrawalJSON(w sweep.Withdrawal) gin.H {
+	dec, _ := m.decimalsOK(w.Currency)
 	confirmed := int64(0)
 	if w.TimeConfirmed != nil {
 		confirmed = w.TimeConfirmed.Unix()
 	}
 	gasDec := dec
-	if d, found := chain.Decimals(w.FeeCurrency); found {
+	if d, found := m.decimalsOK(w.FeeCurrency); found {
 		gasDec = d // a token's gas is paid in the chain's coin
 	}
 	return gin.H{"id": w.ID, "extId": w.ExtID, "address": w.Address, "currency": w.Currency,
@@ -85,7 +84,7 @@ func (m *merchantAPI) createWithdrawal(c *gin.Context) {
 		m.ledgerError(c, err)
 		return
 	}
-	ok(c, withdrawalJSON(w))
+	ok(c, m.withdrawalJSON(w))
 }
 
 // withdrawal is GET /withdrawal/:id.
@@ -104,12 +103,12 @@ func (m *merchantAPI) withdrawal(c *gin.Context) {
 		m.ledgerError(c, err)
 		return
 	}
-	ok(c, withdrawalJSON(w))
+	ok(c, m.withdrawalJSON(w))
 }
 
 // validDestination checks an address for the currency's network.
 func validDestination(cur Currency, addr string) error {
-	return payments.ValidAddress(cur.Currency, cur.Network, addr)
+	return payments.ValidAddress(cur.Chain, cur.Network, addr)
 }
 
 // settlement is GET /settlement/:currency.
@@ -164,7 +163,7 @@ func (m *merchantAPI) setSettlement(c *gin.Context) {
 		ch.MinAmount = v
 	}
 	s, err := merchant.UpdateSettlement(c.Request.Context(), m.Ledger.DB, principal(c).MerchantID, cur.Currency, ch,
-		func(currency, addr string) error { return payments.ValidAddress(currency, cur.Network, addr) })
+		func(_, addr string) error { return payments.ValidAddress(cur.Chain, cur.Network, addr) })
 	if err != nil {
 		if strings.Contains(err.Error(), "ledger:") {
 			m.ledgerError(c, err)

@@ -328,3 +328,41 @@ func (r *Registry) Tokens(key string) map[string]string {
 	}
 	return out
 }
+
+// Lookup is the currency of code as this process knows it: the configured
+// one, else the built-in (amounts of a currency no longer configured stay
+// in the ledger and are still printed). A nil Registry knows the built-ins.
+func (r *Registry) Lookup(code string) (Currency, bool) {
+	if r != nil {
+		if c, ok := r.Currency(code); ok {
+			return c, true
+		}
+	}
+	return Builtin(code)
+}
+
+// DecimalsOf is Lookup's decimals (0 and false for an unknown code).
+func (r *Registry) DecimalsOf(code string) (int, bool) {
+	c, ok := r.Lookup(code)
+	return c.Decimals, ok
+}
+
+// FeeOf is the coin that pays the fees of code's transactions (its chain's
+// own), as Lookup knows them.
+func (r *Registry) FeeOf(code string) (Currency, bool) {
+	if r != nil {
+		if c, ok := r.FeeCurrency(code); ok {
+			return c, true
+		}
+	}
+	c, ok := Builtin(code)
+	if !ok {
+		return Currency{}, false
+	}
+	for _, ch := range builtinChains() {
+		if ch.Key == c.Chain {
+			return Builtin(ch.Native)
+		}
+	}
+	return Currency{}, false
+}

@@ -87,6 +87,9 @@ func ParseExpiry(s string, now time.Time) (*time.Time, error) {
 // a list of CURRENCY=VALUE.
 type SettlementFlags struct {
 	Settle, Fee, FeeFixed, FeeMin, BatchWindow, MinSweep []string
+	// Chains are the currencies the flags may name, with their decimals;
+	// nil: the built-ins.
+	Chains *chain.Registry
 }
 
 // Changes reads the flags into a change per currency. Amounts are exact
@@ -97,8 +100,8 @@ func (f SettlementFlags) Changes() (map[string]SettlementChange, error) {
 		for _, kv := range list {
 			cur, v, ok := strings.Cut(kv, "=")
 			cur = strings.ToUpper(strings.TrimSpace(cur))
-			if _, known := chain.Builtin(cur); !ok || !known {
-				return fmt.Errorf("--%s %q: write CURRENCY=VALUE with a currency of %s", flag, kv, strings.Join(chain.BuiltinCodes(), ", "))
+			if _, known := f.Chains.Lookup(cur); !ok || !known {
+				return fmt.Errorf("--%s %q: write CURRENCY=VALUE with a configured currency (BTC, USDT, ...)", flag, kv)
 			}
 			c := out[cur]
 			if err := set(cur, strings.TrimSpace(v), &c); err != nil {
@@ -109,7 +112,7 @@ func (f SettlementFlags) Changes() (map[string]SettlementChange, error) {
 		return nil
 	}
 	units := func(cur, v string) (*big.Int, error) {
-		dec, _ := chain.Decimals(cur)
+		dec, _ := f.Chains.DecimalsOf(cur)
 		return amount.Parse(v, dec)
 	}
 	steps := []struct {

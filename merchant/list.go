@@ -106,6 +106,7 @@ func Keys(ctx context.Context, db *pgxpool.Pool, merchantID int64) ([]Key, error
 type Balance struct {
 	Currency string
 	Units    *big.Int
+	Decimals int // of the currency, for Decimal
 }
 
 // MarshalJSON shows the balance in base units and as an exact decimal.
@@ -114,10 +115,7 @@ func (b Balance) MarshalJSON() ([]byte, error) {
 }
 
 // Decimal is the balance as an exact decimal of its currency.
-func (b Balance) Decimal() string {
-	dec, _ := chain.Decimals(b.Currency)
-	return amount.Format(b.Units, dec)
-}
+func (b Balance) Decimal() string { return amount.Format(b.Units, b.Decimals) }
 
 // Confirmation is the confirmations a merchant's deposits of a currency
 // need, and whether the merchant set them or they are the default.
@@ -149,8 +147,8 @@ type Detail struct {
 }
 
 // Show reads one merchant's settings, keys (without secrets) and balances
-// in currencies (the configured ones: chain.Registry.Codes).
-func Show(ctx context.Context, db *pgxpool.Pool, merchantID int64, currencies []string) (Detail, error) {
+// in currencies (the configured ones: chain.Registry.Currencies).
+func Show(ctx context.Context, db *pgxpool.Pool, merchantID int64, currencies []chain.Currency) (Detail, error) {
 	d := Detail{ID: merchantID, WatchOnly: []string{}}
 	var stored string
 	err := db.QueryRow(ctx, `SELECT name, created_at, key_account, convert_currency,
@@ -187,10 +185,10 @@ func Show(ctx context.Context, db *pgxpool.Pool, merchantID int64, currencies []
 	if err := rows.Err(); err != nil {
 		return Detail{}, fmt.Errorf("ledger: %w", err)
 	}
-	for _, cur := range currencies {
+	for _, c := range currencies {
+		cur := c.Code
 		n, ok := set[cur]
 		if !ok {
-			c, _ := chain.Builtin(cur)
 			n = c.Confirmations
 		}
 		d.Confirmations = append(d.Confirmations, Confirmation{Currency: cur, Confirmations: n, Default: !ok})
@@ -207,7 +205,7 @@ func Show(ctx context.Context, db *pgxpool.Pool, merchantID int64, currencies []
 		if !ok {
 			return Detail{}, fmt.Errorf("ledger: balance %q of %s is not an integer", units, cur)
 		}
-		d.Balances = append(d.Balances, Balance{Currency: cur, Units: v})
+		d.Balances = append(d.Balances, Balance{Currency: cur, Units: v, Decimals: c.Decimals})
 	}
 	if d.Keys, err = Keys(ctx, db, merchantID); err != nil {
 		return Detail{}, err

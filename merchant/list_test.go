@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/internal/testledger"
 )
 
@@ -77,7 +78,7 @@ func TestOperatorView(t *testing.T) {
 		t.Fatalf("merchant b listed as %+v", m)
 	}
 
-	d, err := Show(ctx, db, a.ID, []string{"BTC", "LTC", "ETH", "USDT"})
+	d, err := Show(ctx, db, a.ID, builtins("BTC", "LTC", "ETH", "USDT"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func TestOperatorView(t *testing.T) {
 		t.Fatalf("keys %+v", d.Keys)
 	}
 
-	db2, err := Show(ctx, db, b.ID, []string{"BTC", "LTC", "ETH", "USDT"})
+	db2, err := Show(ctx, db, b.ID, builtins("BTC", "LTC", "ETH", "USDT"))
 	if err != nil || !db2.SecretEncrypted || len(db2.Keys) != 1 || db2.Balances[0].Units.Sign() != 0 {
 		t.Fatalf("merchant b: %+v, %v", db2, err)
 	}
@@ -150,4 +151,13 @@ func TestOperatorView(t *testing.T) {
 			t.Fatalf("the view lacks %s:\n%s", want, out)
 		}
 	}
+}
+
+func builtins(codes ...string) []chain.Currency {
+	var out []chain.Currency
+	for _, c := range codes {
+		cur, _ := chain.Builtin(c)
+		out = append(out, cur)
+	}
+	return out
 }

@@ -40,6 +40,8 @@ type Spec struct {
 	// SecretKey encrypts the webhook secret at rest (secrets.key_file);
 	// nil stores it in the clear.
 	SecretKey *secrets.Key
+	// Chains are the currencies confirmations may be set for; nil: the built-ins.
+	Chains *chain.Registry
 }
 
 // Created is what creation returns, once: the secrets are not kept in
@@ -70,8 +72,8 @@ func Create(ctx context.Context, db *pgxpool.Pool, s Spec, check TargetCheck) (C
 		}
 	}
 	for cur, n := range s.Confirmations {
-		if _, ok := chain.Builtin(cur); !ok {
-			return Created{}, fmt.Errorf("confirmations for %q: one of %s", cur, strings.Join(chain.BuiltinCodes(), ", "))
+		if _, ok := s.Chains.Lookup(cur); !ok {
+			return Created{}, fmt.Errorf("confirmations for %q: not a currency this sluice knows", cur)
 		}
 		if n < 1 || n > 1000 {
 			return Created{}, fmt.Errorf("confirmations for %s: %d is not from 1 to 1000", cur, n)

@@ -3,11 +3,14 @@ package merchant
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
+	"regexp"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicepay/sluice/amount"
@@ -25,6 +28,9 @@ type Settlement struct {
 	FeePercent  string        `json:"fee_percent"`
 	FeeFixed    *big.Int      `json:"-"`
 	FeeMin      *big.Int      `json:"-"`
+	// Decimals of the currency, as the ledger recorded it (the currencies
+	// table), for the JSON amounts.
+	Decimals int `json:"-"`
 }
 
 // SettlementChange is a partial update: nil fields keep their value.
@@ -41,9 +47,11 @@ type SettlementChange struct {
 type AddressCheck func(currency, address string) error
 
 // UpdateSettlement applies a change to a merchant's settlement of currency.
+// The caller resolves currency against the configured ones (the API's
+// currencies, the CLI's registry); the ledger refuses a malformed code.
 func UpdateSettlement(ctx context.Context, db *pgxpool.Pool, merchantID int64, currency string, ch SettlementChange, check AddressCheck) (Settlement, error) {
-	if _, ok := chain.Builtin(currency); !ok {
-		return Settlement{}, fmt.Errorf("currency %q: one of %s", currency, strings.Join(chain.BuiltinCodes(), ", "))
+	if !codeRe.MatchString(currency) {
+		return Settlement{}, fmt.Errorf("currency %q is not a currency code", currency)
 	}
 	if ch.Address != nil && *ch.Address != "" && check != nil {
 		if err := check(currency, *ch.Address); err != nil {
@@ -93,9 +101,13 @@ func UpdateSettlement(ctx context.Context, db *pgxpool.Pool, merchantID int64, c
 // when none was set: the hot wallet, no batching, no fee).
 func GetSettlement(ctx context.Context, db *pgxpool.Pool, merchantID int64, currency string) (Settlement, error) {
 	s := Settlement{Currency: currency, FeePercent: "0", MinAmount: new(big.Int), FeeFixed: new(big.Int), FeeMin: new(big.Int)}
+	var err error
+	if s.Decimals, err = recordedDecimals(ctx, db, currency); err != nil {
+		return s, err
+	}
 	var window float64
 	var minAmt, fixed, fmin string
-	err := db.QueryRow(ctx, `SELECT address, extract(epoch FROM batch_window)::float8, min_amount::text, fee_percent::text,
+	err = db.QueryRow(ctx, `SELECT address, extract(epoch FROM batch_window)::float8, min_amount::text, fee_percent::text,
 			fee_fixed::text, fee_min::text FROM merchant_settlements WHERE merchant_id = $1 AND currency = $2`, merchantID, currency).
 		Scan(&s.Address, &window, &minAmt, &s.FeePercent, &fixed, &fmin)
 	if err != nil {
@@ -129,7 +141,7 @@ func PercentToFraction(p string) (string, error) {
 
 // MarshalJSON shows amounts as exact decimals of the currency.
 func (s Settlement) MarshalJSON() ([]byte, error) {
-	dec, _ := chain.Decimals(s.Currency)
+	dec := s.Decimals
 	f := func(v *big.Int) string {
 		if v == nil {
 			return "0"
@@ -138,4 +150,23 @@ func (s Settlement) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(map[string]any{"currency": s.Currency, "address": s.Address, "batch_window": s.BatchWindow.String(),
 		"min_amount": f(s.MinAmount), "fee_percent": s.FeePercent, "fee_fixed": f(s.FeeFixed), "fee_min": f(s.FeeMin)})
+}
+
+// codeRe is the form of a currency code (the ledger's CHECK).
+var codeRe = regexp.MustCompile(`^[A-Z][A-Z0-9_]{1,31}$`)
+
+// recordedDecimals are currency's decimals as the ledger recorded them
+// when a process configured with it started (payments.PinCurrencies), else
+// the built-in currency's.
+func recordedDecimals(ctx context.Context, db *pgxpool.Pool, currency string) (int, error) {
+	var d int
+	err := db.QueryRow(ctx, "SELECT decimals FROM currencies WHERE code = $1", currency).Scan(&d)
+	if err == nil {
+		return d, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("ledger: %w", err)
+	}
+	d, _ = chain.Decimals(currency)
+	return d, nil
 }

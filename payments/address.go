@@ -6,17 +6,14 @@ import (
 	"github.com/sluicepay/sluice/indexer/ethereum"
 )
 
-// ValidAddress checks that addr can receive currency on network: a BTC or
-// LTC address of that network, or an Ethereum address for ETH and tokens.
-func ValidAddress(currency, network, addr string) error {
-	c, ok := chain.Builtin(currency)
-	if !ok {
-		return ErrUnknownCurrency
-	}
-	if c.Family == chain.EVM {
+// ValidAddress checks that addr can receive on chain (a chain key) and
+// network: a BTC or LTC address of that network, or a 0x address on an EVM
+// chain, for its coin and its tokens alike.
+func ValidAddress(chainKey, network, addr string) error {
+	if chain.FamilyOf(chainKey) == chain.EVM {
 		return ethereum.ValidateAddress(addr)
 	}
-	params, err := bitcoin.ParamsFor(c.Chain, network)
+	params, err := bitcoin.ParamsFor(chainKey, network)
 	if err != nil {
 		return err
 	}

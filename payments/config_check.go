@@ -20,6 +20,7 @@ import (
 // skipped, and so is a chain whose network is unknown (validation names it).
 func CheckFeeAddresses(cfg *config.Config) []config.Problem {
 	nets := NetworksFromConfig(cfg)
+	reg, _ := chain.New(cfg) // chain.Check reports what it cannot take
 	var ps []config.Problem
 	for _, cur := range sortedCurrencies(cfg.Sweeps.FeeAddresses) {
 		addr := cfg.Sweeps.FeeAddresses[cur]
@@ -27,12 +28,13 @@ func CheckFeeAddresses(cfg *config.Config) []config.Problem {
 		if !ok || addr == "" {
 			continue // a currency this sluice does not take, or no fee taken in it
 		}
-		if c, _ := chain.Builtin(cur); c.Family == chain.Bitcoin {
+		c, _ := reg.Lookup(cur)
+		if c.Family == chain.Bitcoin {
 			if _, err := bitcoin.ParamsFor(c.Chain, network); err != nil {
 				continue
 			}
 		}
-		if err := ValidAddress(cur, network, addr); err != nil {
+		if err := ValidAddress(c.Chain, network, addr); err != nil {
 			ps = append(ps, config.NewProblem("sweeps.fee_addresses."+cur, err))
 		}
 	}

@@ -18,11 +18,12 @@ import (
 )
 
 // DefaultConfirmations is what a deposit of currency needs unless its
-// merchant set its own (the registry's, chain.Currency.Confirmations). A
-// currency without one is an error, never 0: a deposit must not confirm in
-// the block it was seen in for want of a number.
-func DefaultConfirmations(currency string) (int, error) {
-	if c, ok := chain.Builtin(currency); ok && c.Confirmations > 0 {
+// merchant set its own (the registry's, chain.Currency.Confirmations; a nil
+// registry knows the built-ins). A currency without one is an error, never
+// 0: a deposit must not confirm in the block it was seen in for want of a
+// number.
+func DefaultConfirmations(reg *chain.Registry, currency string) (int, error) {
+	if c, ok := reg.Lookup(currency); ok && c.Confirmations > 0 {
 		return c.Confirmations, nil
 	}
 	return 0, fmt.Errorf("no default confirmations known for %q", currency)
@@ -301,7 +302,7 @@ func (c *Consumer) confirm(ctx context.Context, tx pgx.Tx, tip int64) error {
 			o.needed = max(c.ReceiveConfirmations, 1)
 		case o.needed == 0:
 			var err error
-			if o.needed, err = DefaultConfirmations(currency); err != nil {
+			if o.needed, err = DefaultConfirmations(c.Ledger.Chains, currency); err != nil {
 				rows.Close()
 				return err
 			}
@@ -424,7 +425,7 @@ func (c *Consumer) fail(ctx context.Context, tx pgx.Tx, tip int64) error {
 		}
 		if o.needed == 0 {
 			var err error
-			if o.needed, err = DefaultConfirmations(o.currency); err != nil {
+			if o.needed, err = DefaultConfirmations(c.Ledger.Chains, o.currency); err != nil {
 				rows.Close()
 				return err
 			}

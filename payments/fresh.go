@@ -146,7 +146,7 @@ func (l *Ledger) used(ctx context.Context, q pgx.Tx, chain string, addrs []strin
 // caller holds the counter's row lock in tx) and returns the index and
 // address to hand out. One ledger and one chain-index lookup per address.
 func (l *Ledger) freshAddress(ctx context.Context, tx pgx.Tx, merchantID int64, currency string, index uint32, derive func(uint32) (string, error)) (uint32, string, error) {
-	chain := chainOf(currency)
+	chain := l.chainOf(currency)
 	first := index
 	for {
 		a, err := derive(index)
@@ -274,7 +274,7 @@ func (l *Ledger) gapScanOne(ctx context.Context, merchantID int64, account uint3
 				return r, err
 			}
 		}
-		used, err := l.used(ctx, tx, chainOf(currency), addrs)
+		used, err := l.used(ctx, tx, l.chainOf(currency), addrs)
 		if err != nil {
 			return r, err
 		}

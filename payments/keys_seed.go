@@ -14,6 +14,7 @@ import (
 type SeedKeys struct {
 	Seed     keys.Seed
 	Networks map[string]string // currency -> network, e.g. "BTC" -> "regtest"
+	Chains   *chain.Registry   // each currency's chain and key branch; nil knows the built-ins
 }
 
 // Address is the deposit address of (currency, account, index), on the
@@ -30,7 +31,7 @@ func (k SeedKeys) Address(currency string, account, index uint32) (string, error
 // network and its key branch.
 func (k SeedKeys) Scheme(currency string) (keys.Scheme, error) {
 	network, ok := k.Networks[currency]
-	c, known := chain.Builtin(currency)
+	c, known := k.Chains.Lookup(currency)
 	if !ok || !known {
 		return keys.Scheme{}, fmt.Errorf("%s is not configured on this sluice", currency)
 	}
@@ -77,5 +78,6 @@ func KeysFromConfig(cfg *config.Config) (Deriver, error) {
 	if err != nil {
 		return nil, cfg.Errorf("payments.seed_file", "%w", err)
 	}
-	return SeedKeys{Seed: seed, Networks: NetworksFromConfig(cfg)}, nil
+	reg, _ := chain.New(cfg) // config.Load refused a configuration it cannot build
+	return SeedKeys{Seed: seed, Networks: NetworksFromConfig(cfg), Chains: reg}, nil
 }

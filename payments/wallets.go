@@ -17,10 +17,10 @@ import (
 	"github.com/sluicepay/sluice/payments/keys"
 )
 
-// chainOf returns the chain of a currency sluice knows ("" when unknown);
-// whether this sluice takes it is Ledger.Networks.
-func chainOf(currency string) string {
-	c, _ := chain.Builtin(currency)
+// chainOf returns the chain of a currency the ledger knows ("" when
+// unknown); whether this sluice takes it is Ledger.Networks.
+func (l *Ledger) chainOf(currency string) string {
+	c, _ := l.Chains.Lookup(currency)
 	return c.Chain
 }
 
@@ -33,6 +33,9 @@ type Deriver interface {
 // Ledger is the Postgres ledger.
 type Ledger struct {
 	DB *pgxpool.Pool
+	// Chains is the chain registry of the configuration: what each currency
+	// is (its chain, decimals, confirmations); nil knows the built-ins.
+	Chains *chain.Registry
 	// Keys derives custodial addresses (KeysFromConfig); nil when no master
 	// seed is configured, and then only watch-only wallets can be made.
 	Keys Deriver
@@ -132,7 +135,7 @@ func ValidExtID(extID string) error {
 // creating it on first use: the same triple gets the same address forever,
 // also when several processes ask at once. created tells which happened.
 func (l *Ledger) WalletFor(ctx context.Context, merchantID int64, currency, extID string) (w Wallet, created bool, err error) {
-	ch := chainOf(currency)
+	ch := l.chainOf(currency)
 	if ch == "" {
 		return Wallet{}, false, fmt.Errorf("%q: %w", currency, ErrUnknownCurrency)
 	}
@@ -240,7 +243,7 @@ var (
 // is refused (ErrXPubInUse) once a wallet was derived from the current one,
 // and so is a key another merchant registered (ErrXPubTaken).
 func (l *Ledger) SetXPub(ctx context.Context, merchantID int64, currency, xpub string) error {
-	c, known := chain.Builtin(currency)
+	c, known := l.Chains.Lookup(currency)
 	switch {
 	case !known:
 		return fmt.Errorf("%q: %w", currency, ErrUnknownCurrency)
@@ -332,9 +335,9 @@ func (l *Ledger) parseXPub(currency, xpub string) (*keys.XPub, error) {
 	network, ok := l.Networks[currency]
 	if !ok {
 		return nil, fmt.Errorf("%s watch-only key: %s is not configured on this sluice (no enabled chains.%s section)",
-			currency, currency, chainOf(currency))
+			currency, currency, l.chainOf(currency))
 	}
-	x, err := keys.ParseExtendedPublicKey(xpub, chainOf(currency), network)
+	x, err := keys.ParseExtendedPublicKey(xpub, l.chainOf(currency), network)
 	if err != nil {
 		return nil, fmt.Errorf("%s watch-only key: %w", currency, err)
 	}

@@ -73,7 +73,7 @@ func runConsumers(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 		return err
 	}
 	host, _ := os.Hostname()
-	ledger := &payments.Ledger{DB: st.PG}
+	ledger := &payments.Ledger{DB: st.PG, Chains: registry}
 	metrics := payments.NewMetrics(reg)
 	chainCurrencies := map[string][]string{} // the chain's coin and its configured tokens
 	var all []string

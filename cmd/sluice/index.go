@@ -86,13 +86,14 @@ Run "sluice migrate" first.`,
 // openWatch opens the chain's watch set and makes it equal to the ledger's
 // wallets (Redis may have been lost, flushed or restored from an old snapshot),
 // and returns the guard that keeps it so while the chain is indexed.
-func openWatch(ctx context.Context, st *stores.Set, reg prometheus.Registerer, log *slog.Logger, chain string, tokens map[string]string,
+func openWatch(ctx context.Context, st *stores.Set, reg prometheus.Registerer, log *slog.Logger, chain string, chains *chainreg.Registry,
 	receiveConfs int) (*watch.Set, *watch.Guard, error) {
 	ws, err := watch.Open(ctx, st.Redis, chain, watch.Config{Registerer: reg})
 	if err != nil {
 		return nil, nil, err
 	}
-	ledger := &payments.Ledger{DB: st.PG}
+	ledger := &payments.Ledger{DB: st.PG, Chains: chains}
+	tokens := chains.Tokens(chain)
 	missing, err := ledger.SyncWatch(ctx, chain, ws)
 	if err != nil {
 		return nil, nil, err
@@ -156,7 +157,11 @@ func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	}
 	src := &ethereum.Source{Node: node, Traces: e.Traces, BadBlocks: badBlocks.WithLabelValues(c),
 		UnparsedTransfers: unparsed, Log: log.With("chain", c)}
-	ws, guard, err := openWatch(ctx, st, reg, log, c, e.TokenSymbols(), cfg.Receive.Confirmations)
+	chains, err := chainreg.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ws, guard, err := openWatch(ctx, st, reg, log, c, chains, cfg.Receive.Confirmations)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +210,11 @@ func bitcoinFollower(ctx context.Context, cfg *config.Config, reg prometheus.Reg
 		push = "websocket"
 	}
 	metrics.Init(c, push)
-	ws, guard, err := openWatch(ctx, st, reg, log, c, nil, cfg.Receive.Confirmations)
+	chains, err := chainreg.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ws, guard, err := openWatch(ctx, st, reg, log, c, chains, cfg.Receive.Confirmations)
 	if err != nil {
 		return nil, err
 	}

@@ -62,17 +62,19 @@ func registerSettleFlags(cmd *cobra.Command, f *merchant.SettlementFlags) {
 
 // applySettlements stores the settlement changes of the flags.
 func applySettlements(cmd *cobra.Command, cfg *config.Config, pg *pgxpool.Pool, id int64, f merchant.SettlementFlags) error {
+	f.Chains, _ = chain.New(cfg) // config.Load refused a configuration it cannot build
 	changes, err := f.Changes()
 	if err != nil {
 		return err
 	}
-	nets := payments.NetworksFromConfig(cfg)
+	reg, _ := chain.New(cfg) // config.Load refused a configuration it cannot build
 	check := func(cur, addr string) error {
-		network, ok := nets[cur]
+		c, ok := reg.Currency(cur)
 		if !ok {
 			return fmt.Errorf("%s is not configured on this sluice", cur)
 		}
-		return payments.ValidAddress(cur, network, addr)
+		ch, _ := reg.Chain(c.Chain)
+		return payments.ValidAddress(c.Chain, ch.Network, addr)
 	}
 	for cur, ch := range changes {
 		if _, err := merchant.UpdateSettlement(cmd.Context(), pg, id, cur, ch, check); err != nil {
@@ -127,6 +129,8 @@ status 1), failed (status 2), withdrawal (the withdrawal webhook: status 0 sent,
 				if err != nil {
 					return err
 				}
+				chains, _ := chain.New(cfg) // config.Load refused a configuration it cannot build
+				sf.Chains = chains
 				if _, err := sf.Changes(); err != nil {
 					return err
 				}
@@ -135,7 +139,7 @@ status 1), failed (status 2), withdrawal (the withdrawal webhook: status 0 sent,
 					return err
 				}
 				created, err := merchant.Create(cmd.Context(), pg, merchant.Spec{Name: name, Webhooks: endpoints, Confirmations: cs,
-					ConvertCurrency: convert, Key: ks, SecretKey: secretKey}, targetCheck(cfg))
+					ConvertCurrency: convert, Key: ks, SecretKey: secretKey, Chains: chains}, targetCheck(cfg))
 				if err != nil {
 					return err
 				}
@@ -284,7 +288,8 @@ wallet was derived from the key it cannot change.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withLedger(cmd, func(cfg *config.Config, pg *pgxpool.Pool) error {
-				l := &payments.Ledger{DB: pg, Networks: payments.NetworksFromConfig(cfg)}
+				chains, _ := chain.New(cfg) // config.Load refused a configuration it cannot build
+				l := &payments.Ledger{DB: pg, Chains: chains, Networks: payments.NetworksFromConfig(cfg)}
 				if err := l.SetXPub(cmd.Context(), id, currency, args[0]); err != nil {
 					return err
 				}

@@ -86,7 +86,7 @@ secret nor any part of a key but its prefix.`,
 				if err != nil {
 					return err
 				}
-				d, err := merchant.Show(cmd.Context(), pg, id, reg.Codes())
+				d, err := merchant.Show(cmd.Context(), pg, id, reg.Currencies())
 				if err != nil {
 					return err
 				}
@@ -141,7 +141,7 @@ func printMerchant(out io.Writer, d merchant.Detail) error {
 		if c.Default {
 			confs += " (default)"
 		}
-		dec, _ := chain.Decimals(cur)
+		dec := b.Decimals
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cur, confs, settleTo(s.Address), s.BatchWindow,
 			amount.Format(s.MinAmount, dec), feePercent(s.FeePercent), amount.Format(s.FeeFixed, dec), amount.Format(s.FeeMin, dec), b.Decimal())
 	}

@@ -46,7 +46,7 @@ for older gaps (e.g. after restoring a ledger backup, from a height before it).`
 			}
 			defer st.Close()
 			tokens := reg.Tokens(chain)
-			c := &payments.Consumer{Ledger: &payments.Ledger{DB: st.PG}, Chain: chain, Log: log.With("chain", chain),
+			c := &payments.Consumer{Ledger: &payments.Ledger{DB: st.PG, Chains: reg}, Chain: chain, Log: log.With("chain", chain),
 				ReceiveConfirmations: cfg.Receive.Confirmations}
 			n, err := payments.Reconcile(cmd.Context(), c, st.CH, tokens, from)
 			if err != nil {

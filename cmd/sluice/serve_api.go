@@ -31,7 +31,11 @@ func merchantAPI(ctx context.Context, cfg *config.Config, st *stores.Set, log *s
 	if keys == nil {
 		log.Warn("no payments.seed_file: custodial wallets cannot be created (watch-only ones can)")
 	}
-	ledger := &payments.Ledger{DB: st.PG, Keys: keys, Networks: payments.NetworksFromConfig(cfg)}
+	chains, err := chain.New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	ledger := &payments.Ledger{DB: st.PG, Chains: chains, Keys: keys, Networks: payments.NetworksFromConfig(cfg)}
 	ws := &watchSets{st: st, ctx: ctx, log: log}
 	ledger.Watch = ws.add
 

@@ -223,7 +223,7 @@ func withdrawalPolicies(cfg *config.Config) (map[string]sweep.Policy, error) {
 			return nil, fmt.Errorf("sweeps.withdrawal_minimum.%s: %w", c.Code, err)
 		}
 		fee, _ := reg.FeeCurrency(c.Code)
-		p := sweep.Policy{FeeCurrency: fee.Code, Minimum: m}
+		p := sweep.Policy{Chain: c.Chain, FeeCurrency: fee.Code, Minimum: m}
 		switch c.Family {
 		case chainreg.Bitcoin:
 			p.FeeReserve = btcsweep.WithdrawalFeeReserve(cfg.Sweeps.FeeRateCeiling)

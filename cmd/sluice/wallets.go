@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/indexer/store"
 	"github.com/sluicepay/sluice/payments"
 )
@@ -49,7 +50,11 @@ index holds). Each new wallet is also checked on its own before it is handed out
 				return err
 			}
 			defer st.Close()
-			l := &payments.Ledger{DB: st.PG, Keys: keys, Networks: payments.NetworksFromConfig(cfg), Log: log,
+			chains, err := chain.New(cfg)
+			if err != nil {
+				return err
+			}
+			l := &payments.Ledger{DB: st.PG, Chains: chains, Keys: keys, Networks: payments.NetworksFromConfig(cfg), Log: log,
 				Used: func(ctx context.Context, chain string, addrs []string) (map[string]bool, error) {
 					return store.UsedAddresses(ctx, st.CH, chain, addrs)
 				}}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/payments/webhook"
 	"github.com/sluicepay/sluice/stores"
@@ -199,7 +200,8 @@ func runWebhooks(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 		return err
 	}
 	defer stopRates()
-	return webhook.Run(ctx, webhook.Deps{DB: pg, Log: log.With("worker", "webhooks"), Metrics: webhook.NewMetrics(reg),
+	chains, _ := chain.New(cfg) // config.Load refused a configuration it cannot build
+	return webhook.Run(ctx, webhook.Deps{DB: pg, Chains: chains, Log: log.With("worker", "webhooks"), Metrics: webhook.NewMetrics(reg),
 		Allow: allow, Workers: cfg.Webhooks.Workers, Timeout: cfg.Webhooks.Timeout, MaxAge: cfg.Webhooks.MaxAge,
 		Convert: convert, BlockDeadAfter: cfg.Receive.BlockDeadAfter, Secrets: key})
 }

@@ -38,6 +38,9 @@ type Row struct {
 	Balance string `json:"balance"`
 	// Unswept is confirmed deposits not yet in a confirmed sweep.
 	Unswept string `json:"unswept"`
+	// Decimals of the currency as the ledger recorded it (its currencies
+	// table), else the built-in's.
+	Decimals int `json:"-"`
 }
 
 // View reads the books of one merchant (0: every merchant) in one query,
@@ -67,7 +70,8 @@ func View(ctx context.Context, db *pgxpool.Pool, merchantID int64) ([]Row, error
 		SELECT mc.merchant_id, mc.currency, coalesce(dep.deposited, 0)::text, coalesce(dep.donations, 0)::text,
 			coalesce(sw.fees, 0)::text, coalesce(sw.network, 0)::text, coalesce(sw.settled, 0)::text, coalesce(sw.hot, 0)::text,
 			coalesce(sw.forwarded, 0)::text, coalesce(wd.withdrawn, 0)::text,
-			merchant_balance(mc.merchant_id, mc.currency)::text, coalesce(dep.unswept, 0)::text
+			merchant_balance(mc.merchant_id, mc.currency)::text, coalesce(dep.unswept, 0)::text,
+			coalesce((SELECT decimals FROM currencies c WHERE c.code = mc.currency), -1)
 		FROM mc LEFT JOIN dep USING (merchant_id, currency) LEFT JOIN sw USING (merchant_id, currency)
 			LEFT JOIN wd USING (merchant_id, currency)
 		ORDER BY 1, 2`, merchantID)
@@ -79,8 +83,11 @@ func View(ctx context.Context, db *pgxpool.Pool, merchantID int64) ([]Row, error
 	for rows.Next() {
 		var r Row
 		if err := rows.Scan(&r.MerchantID, &r.Currency, &r.Deposited, &r.Donations, &r.Fees, &r.NetworkFees, &r.Settled, &r.ToHot,
-			&r.Forwarded, &r.Withdrawn, &r.Balance, &r.Unswept); err != nil {
+			&r.Forwarded, &r.Withdrawn, &r.Balance, &r.Unswept, &r.Decimals); err != nil {
 			return nil, fmt.Errorf("ledger: %w", err)
+		}
+		if r.Decimals < 0 {
+			r.Decimals, _ = chain.Decimals(r.Currency)
 		}
 		out = append(out, r)
 	}
@@ -93,6 +100,5 @@ func (r Row) Decimal(units string) string {
 	if !ok {
 		return units
 	}
-	dec, _ := chain.Decimals(r.Currency)
-	return amount.Format(v, dec)
+	return amount.Format(v, r.Decimals)
 }

@@ -49,6 +49,7 @@ var (
 // operator's fee ceiling); a sweeper's fresh quote lowers it (Reserve).
 // Minimum is the smallest amount.
 type Policy struct {
+	Chain       string // the currency's chain key ("" : the built-in one's)
 	FeeCurrency string
 	FeeReserve  *big.Int
 	Minimum     *big.Int
@@ -180,9 +181,13 @@ func Pauses(ctx context.Context, db *pgxpool.Pool) ([]PauseInfo, error) {
 // seen before returns that withdrawal (created false) if it asked for the
 // same thing, and ErrExtIDReused if not.
 func CreateWithdrawal(ctx context.Context, db *pgxpool.Pool, merchantID int64, currency, extID, address string, amount *big.Int, pol Policy) (Withdrawal, bool, error) {
-	cur, known := chain.Builtin(currency)
-	if !known {
-		return Withdrawal{}, false, payments.ErrUnknownCurrency
+	chainKey := pol.Chain
+	if chainKey == "" {
+		c, known := chain.Builtin(currency)
+		if !known {
+			return Withdrawal{}, false, payments.ErrUnknownCurrency
+		}
+		chainKey = c.Chain
 	}
 	if err := payments.ValidExtID(extID); err != nil {
 		return Withdrawal{}, false, err
@@ -248,7 +253,7 @@ func CreateWithdrawal(ctx context.Context, db *pgxpool.Pool, merchantID int64, c
 	}
 	var jobID, id int64
 	if err := tx.QueryRow(ctx, `INSERT INTO sweeps (chain, currency, merchant_id, kind, destination, amount)
-		VALUES ($1, $2, $3, 'withdraw', $4, $5) RETURNING id`, cur.Chain, currency, merchantID, address, amount.String()).Scan(&jobID); err != nil {
+		VALUES ($1, $2, $3, 'withdraw', $4, $5) RETURNING id`, chainKey, currency, merchantID, address, amount.String()).Scan(&jobID); err != nil {
 		return Withdrawal{}, false, fmt.Errorf("plan withdrawal: %w", err)
 	}
 	if err := tx.QueryRow(ctx, `INSERT INTO withdrawals (merchant_id, currency, ext_id, address, amount, sweep_id, fee_currency, fee_reserved)

@@ -129,7 +129,7 @@ func (r *runner) load(ctx context.Context, eventID int64) (event, error) {
 		return event{}, fmt.Errorf("webhook: event %d: %w", eventID, err)
 	}
 	if ev.Required == 0 {
-		if ev.Required, err = payments.DefaultConfirmations(ev.Currency); err != nil {
+		if ev.Required, err = payments.DefaultConfirmations(r.chains, ev.Currency); err != nil {
 			return event{}, fmt.Errorf("webhook: event %d: %w", eventID, err)
 		}
 	}
@@ -214,7 +214,7 @@ func (r *runner) iqpay(ctx context.Context, j *job, ev event) outcome {
 			price, converted = p, c
 		}
 	}
-	p, err := payload(ev, price, converted)
+	p, err := payload(ev, r.chains, price, converted)
 	if err != nil {
 		return outcome{err: err.Error()}
 	}

@@ -488,7 +488,7 @@ func TestLeaseExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := payload(evData, "", "")
+	p, _ := payload(evData, nil, "", "")
 	req, _ := iqpayRequest(FlavourIqpay, evData.Kind, j.Method, j.URL, p, p.params())
 	if o, _ := dead.send(context.Background(), j, evData.Secret, req); o.status == nil || *o.status != 200 {
 		t.Fatalf("send %+v", o)

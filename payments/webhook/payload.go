@@ -72,8 +72,8 @@ type event struct {
 }
 
 // payload builds the iqpay body of ev.
-func payload(ev event, price, converted string) (Payload, error) {
-	dec, ok := chain.Decimals(ev.Currency)
+func payload(ev event, chains *chain.Registry, price, converted string) (Payload, error) {
+	dec, ok := chains.DecimalsOf(ev.Currency)
 	if !ok {
 		return Payload{}, fmt.Errorf("webhook: currency %q has no known decimals", ev.Currency)
 	}

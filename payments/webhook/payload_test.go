@@ -27,7 +27,7 @@ func TestPayloadAmounts(t *testing.T) {
 		{"USDT", "1", "0.000001"},
 	}
 	for _, tc := range cases {
-		p, err := payload(testEvent(tc.currency, tc.units), "", "")
+		p, err := payload(testEvent(tc.currency, tc.units), nil, "", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,7 +38,7 @@ func TestPayloadAmounts(t *testing.T) {
 }
 
 func TestIQPayBody(t *testing.T) {
-	p, err := payload(testEvent("BTC", "1124"), "", "")
+	p, err := payload(testEvent("BTC", "1124"), nil, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

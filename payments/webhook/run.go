@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/internal/secrets"
 )
 
@@ -38,6 +39,9 @@ type Deps struct {
 	// Secrets decrypts the merchants' webhook secrets (secrets.key_file);
 	// nil: only secrets stored in the clear can sign.
 	Secrets *secrets.Key
+	// Chains says what each currency is (decimals, confirmations, the coin
+	// paying its fees); nil knows the built-ins.
+	Chains *chain.Registry
 
 	// Tuning; tests shorten them.
 	Poll        time.Duration // how often the outbox is looked at when idle (default 250ms)
@@ -49,6 +53,7 @@ type Deps struct {
 // runner is one process's share of webhook delivery.
 type runner struct {
 	db                      *pgxpool.Pool
+	chains                  *chain.Registry
 	log                     *slog.Logger
 	m                       *Metrics
 	client                  *http.Client
@@ -71,7 +76,7 @@ func newRunner(d Deps) (*runner, error) {
 	if d.DB == nil {
 		return nil, errors.New("webhook: no database")
 	}
-	r := &runner{db: d.DB, log: d.Log, m: d.Metrics, convert: d.Convert, workers: d.Workers, timeout: d.Timeout,
+	r := &runner{db: d.DB, chains: d.Chains, log: d.Log, m: d.Metrics, convert: d.Convert, workers: d.Workers, timeout: d.Timeout,
 		maxAge: d.MaxAge, lease: d.Lease, poll: d.Poll, backoffBase: d.BackoffBase, backoffMax: d.BackoffMax,
 		blockAfter: d.BlockDeadAfter, secrets: d.Secrets, inflight: map[int64]int{}}
 	if r.blockAfter <= 0 {

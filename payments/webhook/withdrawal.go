@@ -72,27 +72,17 @@ func (r *runner) loadWithdrawal(ctx context.Context, eventID int64) (withdrawalE
 	return we, nil
 }
 
-// gasCurrency is the coin a currency's network fees are paid in: its
-// chain's own.
-func gasCurrency(currency string) string {
-	c, _ := chain.Builtin(currency)
-	for _, native := range chain.BuiltinCodes() {
-		if n, _ := chain.Builtin(native); n.Chain == c.Chain && !n.IsToken() {
-			return n.Code
-		}
-	}
-	return ""
-}
-
-// withdrawalPayload builds the body of we.
-func withdrawalPayload(we withdrawalEvent) (WithdrawalPayload, error) {
-	gc := gasCurrency(we.Currency)
-	dec, _ := chain.Decimals(we.Currency)
+// withdrawalPayload builds the body of we; chains says what its currency
+// and the coin paying its gas are.
+func withdrawalPayload(we withdrawalEvent, chains *chain.Registry) (WithdrawalPayload, error) {
+	fee, _ := chains.FeeOf(we.Currency)
+	gc := fee.Code
+	dec, _ := chains.DecimalsOf(we.Currency)
 	amt, err := amount.FormatString(we.Units, dec)
 	if err != nil {
 		return WithdrawalPayload{}, fmt.Errorf("webhook: withdrawal %d: %w", we.WithdrawalID, err)
 	}
-	gasDec, _ := chain.Decimals(gc)
+	gasDec := fee.Decimals
 	gas, err := amount.FormatString(we.Gas, gasDec)
 	if err != nil {
 		return WithdrawalPayload{}, fmt.Errorf("webhook: withdrawal %d gas: %w", we.WithdrawalID, err)
@@ -124,7 +114,7 @@ func (p WithdrawalPayload) params() [][2]string {
 // withdrawal sends a withdrawal event; like iqpay's deposit webhooks, only
 // HTTP 200 acknowledges.
 func (r *runner) withdrawal(ctx context.Context, j *job, we withdrawalEvent) outcome {
-	p, err := withdrawalPayload(we)
+	p, err := withdrawalPayload(we, r.chains)
 	if err != nil {
 		return outcome{err: err.Error()}
 	}
