@@ -24,7 +24,8 @@ func newDepositsCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withLedger(cmd, func(cfg *config.Config, pg *pgxpool.Pool) error {
-				if _, known := chain.Builtin(f.Currency); f.Currency != "" && !known {
+				reg, _ := chain.New(cfg) // config.Load refused a configuration it cannot build
+				if _, known := reg.Lookup(f.Currency); f.Currency != "" && !known {
 					return fmt.Errorf("--currency %q: %w", f.Currency, payments.ErrUnknownCurrency)
 				}
 				ds, err := (&payments.Ledger{DB: pg}).ListDeposits(cmd.Context(), f)
