@@ -90,23 +90,7 @@ func TestCustomTokenEndToEnd(t *testing.T) {
 
 	tx := payToken(t, rpc, dev, eurc, addr, big.NewInt(12_500_000))
 	devnetMine(t, "eth", 3)
-	waitFor(t, "EURC status 1 webhook", 120*time.Second, func() bool {
-		bs := h.bodies(tx)
-		return len(bs) > 0 && bs[len(bs)-1]["status"] == 1.0
-	})
-	bs := h.bodies(tx)
-	if got := statuses(bs); got[0] != "created/0/1" || got[len(got)-1] != "confirmed/1/3" {
-		t.Errorf("EURC webhooks %v, want created/0/1 … confirmed/1/3", got)
-	}
-	for i, b := range bs {
-		if b["address"] != addr || b["currency"] != "EURC" || b["txid"] != tx {
-			t.Errorf("EURC webhook %d: %v", i, b)
-		}
-	}
-	raw := h.rawBody(tx)
-	if !strings.Contains(raw, `"amount":12.5,`) {
-		t.Errorf("the body lacks the exact amount 12.5: %s", raw)
-	}
+	raw := h.depositAnnounced(t, tx, "EURC", addr, "12.5", 3)
 	if !strings.Contains(raw, `"convert_currency":"USD"`) || !strings.Contains(raw, `"converted_amount":0,`) {
 		t.Errorf("an unpriced currency's body should carry a USD value of 0: %s", raw)
 	}
@@ -119,43 +103,9 @@ func TestCustomTokenEndToEnd(t *testing.T) {
 		ds[0].Currency != "EURC" || ds[0].Amount != "12500000" || ds[0].TxID != tx || ds[0].Status != 1 {
 		t.Errorf("deposits list --currency EURC: %d %s %s (%v)", r.code, r.stdout, r.stderr, err)
 	}
-	h.mu.Lock()
-	if len(h.unsig) > 0 {
-		t.Errorf("requests with bad signatures: %v", h.unsig)
-	}
-	h.mu.Unlock()
 
 	// the sweep to the settlement address, its gas topped up in ETH
-	type job struct{ kind, currency, state, amount, dest string }
-	jobs := func() []job {
-		rows, err := a.pool(t).Query(context.Background(), `SELECT kind, currency, state, amount::text, destination FROM sweeps ORDER BY id`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []job
-		for rows.Next() {
-			var j job
-			if err := rows.Scan(&j.kind, &j.currency, &j.state, &j.amount, &j.dest); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, j)
-		}
-		return out
-	}
-	waitFor(t, "the EURC sweep and its gas top-up confirmed", 180*time.Second, func() bool {
-		js := jobs()
-		for _, j := range js {
-			if j.state != "confirmed" {
-				return false
-			}
-		}
-		return len(js) == 2
-	})
-	byKind := map[string]job{}
-	for _, j := range jobs() {
-		byKind[j.kind+" "+j.currency] = j
-	}
+	byKind := a.jobsConfirmed(t, "eth", 2)
 	if g := byKind["gas ETH"]; !strings.EqualFold(g.dest, addr) {
 		t.Errorf("gas top-up %+v, want ETH to %s", g, addr)
 	}

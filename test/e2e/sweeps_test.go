@@ -58,6 +58,46 @@ type sweepRow struct {
 	state, txid, amount, feeService, feeNet string
 }
 
+// sweepJob is a sweep job of one chain as the e2e tests check it.
+type sweepJob struct{ kind, currency, state, amount, fee, net, dest string }
+
+// jobsConfirmed waits until chain has n sweep jobs, all confirmed, and
+// returns them by "kind currency".
+func (a *apiEnv) jobsConfirmed(t *testing.T, chain string, n int) map[string]sweepJob {
+	t.Helper()
+	jobs := func() []sweepJob {
+		rows, err := a.pool(t).Query(context.Background(), `SELECT kind, currency, state, amount::text, fee_service::text,
+			fee_network::text, destination FROM sweeps WHERE chain = $1 ORDER BY id`, chain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []sweepJob
+		for rows.Next() {
+			var j sweepJob
+			if err := rows.Scan(&j.kind, &j.currency, &j.state, &j.amount, &j.fee, &j.net, &j.dest); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, j)
+		}
+		return out
+	}
+	waitFor(t, fmt.Sprintf("%d %s sweep jobs confirmed", n, chain), 180*time.Second, func() bool {
+		js := jobs()
+		for _, j := range js {
+			if j.state != "confirmed" {
+				return false
+			}
+		}
+		return len(js) == n
+	})
+	out := map[string]sweepJob{}
+	for _, j := range jobs() {
+		out[j.kind+" "+j.currency] = j
+	}
+	return out
+}
+
 func (a *apiEnv) sweeps(t *testing.T) []sweepRow {
 	t.Helper()
 	pg := a.pool(t)
@@ -467,38 +507,9 @@ func TestETHAndUSDTSweepToSettlement(t *testing.T) {
 	devnetPay(t, "ETH", ethAddr, "0.5")
 	devnetPay(t, "USDT", usdtAddr, "25.5")
 
-	type job struct{ kind, currency, state, amount, fee, net, dest string }
-	jobs := func() []job {
-		rows, err := a.pool(t).Query(context.Background(), `SELECT kind, currency, state, amount::text, fee_service::text,
-			fee_network::text, destination FROM sweeps WHERE chain = 'eth' ORDER BY id`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []job
-		for rows.Next() {
-			var j job
-			if err := rows.Scan(&j.kind, &j.currency, &j.state, &j.amount, &j.fee, &j.net, &j.dest); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, j)
-		}
-		return out
-	}
 	// the two sweeps, the USDT address's gas top-up, and the two fee collections
-	waitFor(t, "every eth job confirmed", 180*time.Second, func() bool {
-		js := jobs()
-		for _, j := range js {
-			if j.state != "confirmed" {
-				return false
-			}
-		}
-		return len(js) == 5
-	})
-	byKind := map[string]job{}
-	for _, j := range jobs() {
-		byKind[j.kind+" "+j.currency] = j
-	}
+	byKind := a.jobsConfirmed(t, "eth", 5)
+
 	se, su, fe, fu := byKind["settle ETH"], byKind["settle USDT"], byKind["fee ETH"], byKind["fee USDT"]
 	if g := byKind["gas ETH"]; g.dest != usdtAddr && !strings.EqualFold(g.dest, usdtAddr) {
 		t.Errorf("gas top-up %+v, want to %s", g, usdtAddr)

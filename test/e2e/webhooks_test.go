@@ -125,6 +125,37 @@ func (h *hookReceiver) callbacks(path string) []url.Values {
 	return out
 }
 
+// depositAnnounced waits for the status 1 webhook of tx and checks the
+// iqpay deliveries of a deposit of amount (exact decimal) in currency to
+// addr: created at 1 confirmation, confirmed at confs, every one signed
+// and naming the deposit; it returns the first raw body.
+func (h *hookReceiver) depositAnnounced(t *testing.T, tx, currency, addr, amount string, confs int) string {
+	t.Helper()
+	waitFor(t, currency+" status 1 webhook", 120*time.Second, func() bool {
+		bs := h.bodies(tx)
+		return len(bs) > 0 && bs[len(bs)-1]["status"] == 1.0
+	})
+	bs := h.bodies(tx)
+	if got := statuses(bs); got[0] != "created/0/1" || got[len(got)-1] != fmt.Sprintf("confirmed/1/%d", confs) {
+		t.Errorf("%s webhooks %v, want created/0/1 … confirmed/1/%d", currency, got, confs)
+	}
+	for i, b := range bs {
+		if b["address"] != addr || b["currency"] != currency || b["txid"] != tx {
+			t.Errorf("%s webhook %d: %v", currency, i, b)
+		}
+	}
+	raw := h.rawBody(tx)
+	if !strings.Contains(raw, `"amount":`+amount+`,`) {
+		t.Errorf("the body lacks the exact amount %s: %s", amount, raw)
+	}
+	h.mu.Lock()
+	if len(h.unsig) > 0 {
+		t.Errorf("requests with bad signatures: %v", h.unsig)
+	}
+	h.mu.Unlock()
+	return raw
+}
+
 // statuses sums up the iqpay deliveries of txid: "kind/status/confirmations".
 func statuses(bs []map[string]any) []string {
 	var out []string
