@@ -2,6 +2,7 @@ package chain
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -89,6 +90,9 @@ func build(cfg *config.Config) (*Registry, []config.Problem) {
 		}
 		r.chains = append(r.chains, ch)
 		native, _ := byCode(known, ch.Native)
+		if e := cfg.Chains.EVMChain(ch.Key); e != nil && e.Confirmations > 0 {
+			native.Confirmations = e.Confirmations
+		}
 		r.currencies = append(r.currencies, native)
 		if ch.Key != "eth" {
 			continue
@@ -111,7 +115,67 @@ func build(cfg *config.Config) (*Registry, []config.Problem) {
 			r.currencies = append(r.currencies, c)
 		}
 	}
+	for _, key := range slices.Sorted(maps.Keys(cfg.Chains.EVM)) {
+		e := cfg.Chains.EVM[key]
+		if !e.IsEnabled() || e.Native == nil {
+			continue // validation names a section without its coin
+		}
+		cs, tps := evmChain(known, key, e)
+		ps = append(ps, tps...)
+		r.chains = append(r.chains, Chain{Key: key, Family: EVM, Network: e.Network, Native: cs[0].Code})
+		r.currencies = append(r.currencies, cs...)
+	}
 	return r, ps
+}
+
+// evmChain is the currencies of a chains.evm section: its coin, then its
+// tokens, each coded SYMBOL_KEY (POL_POLYGON, USDT_POLYGON), so no code is
+// shared with Ethereum's or another chain's. A token named like a built-in
+// (USDT, USDC) keeps the built-in's key branch and rate id.
+func evmChain(known []Currency, key string, e *config.Ethereum) ([]Currency, []config.Problem) {
+	suffix := "_" + strings.ToUpper(key)
+	confs := e.Confirmations
+	if confs <= 0 {
+		confs = defaultEVMConfirmations
+	}
+	rate := e.Native.RateID
+	if rate == "" {
+		rate = e.Native.Symbol
+	}
+	minimum := "0.0001"
+	if e.Native.Decimals < 4 {
+		minimum = "1"
+	}
+	native := Currency{Code: e.Native.Symbol, Chain: key, Family: EVM, Decimals: e.Native.Decimals, Confirmations: confs,
+		RateID: rate, Minimum: minimum}
+	// the built-in tokens as they would be on this chain, for their branches and rate ids
+	local := []Currency{native}
+	for _, c := range known {
+		if c.IsToken() {
+			c.Chain, c.Confirmations = key, confs
+			local = append(local, c)
+		}
+	}
+	ch := Chain{Key: key, Family: EVM, Network: e.Network, Native: native.Code}
+	out := []Currency{native}
+	var ps []config.Problem
+	branches := map[uint32]string{0: native.Code}
+	for i, t := range e.Tokens {
+		c, p := token(local, ch, native, t, fmt.Sprintf("chains.evm.%s.tokens[%d]", key, i), branches)
+		if p != nil {
+			ps = append(ps, *p)
+			continue
+		}
+		if c.Code == "" {
+			continue
+		}
+		branches[c.KeyBranch] = c.Code
+		out = append(out, c)
+	}
+	for i := range out {
+		out[i].Code += suffix
+	}
+	return out, ps
 }
 
 // token makes the currency of the token t configured on chain ch (whose
@@ -365,4 +429,20 @@ func (r *Registry) FeeOf(code string) (Currency, bool) {
 		}
 	}
 	return Currency{}, false
+}
+
+// NativeOf is the code of chain key's own coin ("" for an unknown chain),
+// as the registry knows it; a nil Registry knows the built-in chains.
+func (r *Registry) NativeOf(key string) string {
+	if r != nil {
+		if c, ok := r.Chain(key); ok {
+			return c.Native
+		}
+	}
+	for _, c := range builtinChains() {
+		if c.Key == key {
+			return c.Native
+		}
+	}
+	return ""
 }

@@ -200,3 +200,54 @@ func TestCheckConfiguredTokenSettings(t *testing.T) {
 		t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestRegistryEVMChains: a chains.evm section is a chain of the EVM family
+// whose coin and tokens are coded SYMBOL_KEY; a built-in token keeps its
+// key branch and rate id there, others need their own branch; its gas is
+// paid in its own coin.
+func TestRegistryEVMChains(t *testing.T) {
+	cfg := testConfig(config.Token{Symbol: "USDT", Address: "0xabc", Decimals: 6})
+	three := int64(3)
+	cfg.Chains.ETH.Confirmations = 20
+	cfg.Chains.EVM = map[string]*config.Ethereum{"polygon": {Network: "mainnet", ChainID: 137, Confirmations: 64,
+		Native: &config.Native{Symbol: "POL", Decimals: 18},
+		Tokens: []config.Token{{Symbol: "USDT", Address: "0xC2132D05D31c914a87C6611C10748AEb04B58e8F", Decimals: 6},
+			{Symbol: "WETH", Address: "0x7ceb23fd6bc0add59e62ac25578270cff1b9f619", Decimals: 18, KeyBranch: &three}}}}
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(r.Codes(), " "); got != "BTC LTC ETH USDT POL_POLYGON USDT_POLYGON WETH_POLYGON" {
+		t.Fatalf("codes %q", got)
+	}
+	if eth, _ := r.Currency("ETH"); eth.Confirmations != 20 {
+		t.Errorf("chains.eth.confirmations not applied: %+v", eth)
+	}
+	ch, ok := r.Chain("polygon")
+	if !ok || ch.Family != EVM || ch.Native != "POL_POLYGON" || FamilyOf("polygon") != EVM {
+		t.Fatalf("polygon %+v", ch)
+	}
+	pol, _ := r.Currency("POL_POLYGON")
+	usdt, _ := r.Currency("USDT_POLYGON")
+	weth, _ := r.Currency("WETH_POLYGON")
+	if pol.Decimals != 18 || pol.Confirmations != 64 || pol.KeyBranch != 0 || pol.IsToken() || pol.RateID != "POL" {
+		t.Errorf("POL_POLYGON %+v", pol)
+	}
+	if usdt.Chain != "polygon" || usdt.KeyBranch != 1 || usdt.RateID != "USDT" || usdt.Contract != "0xc2132d05d31c914a87c6611c10748aeb04b58e8f" {
+		t.Errorf("USDT_POLYGON %+v", usdt)
+	}
+	if weth.KeyBranch != 3 || weth.Confirmations != 64 {
+		t.Errorf("WETH_POLYGON %+v", weth)
+	}
+	if f, _ := r.FeeCurrency("USDT_POLYGON"); f.Code != "POL_POLYGON" {
+		t.Errorf("USDT_POLYGON's gas in %s", f.Code)
+	}
+	if tok := r.Tokens("polygon"); tok["0xc2132d05d31c914a87c6611c10748aeb04b58e8f"] != "USDT_POLYGON" || len(tok) != 2 {
+		t.Errorf("polygon tokens %v", tok)
+	}
+	// a token that is not built in needs its branch there too
+	cfg.Chains.EVM["polygon"].Tokens[1].KeyBranch = nil
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "chains.evm.polygon.tokens[1].key_branch") {
+		t.Fatalf("a polygon token without a branch: %v", err)
+	}
+}

@@ -31,3 +31,7 @@ func builtinChains() []Chain {
 // sluice has no built-in properties for: one whole token, as for USDT and
 // USDC (sweeps.withdrawal_minimum sets another).
 const defaultTokenMinimum = "1"
+
+// defaultEVMConfirmations is what a chains.evm section's deposits need
+// unless it says otherwise (Ethereum's).
+const defaultEVMConfirmations = 12

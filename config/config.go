@@ -243,6 +243,11 @@ type Chains struct {
 	BTC *Bitcoin  `yaml:"btc"`
 	LTC *Bitcoin  `yaml:"ltc"`
 	ETH *Ethereum `yaml:"eth"`
+	// EVM are more EVM chains (Polygon, BSC, Arbitrum, a devnet) by key:
+	// the key names the chain in the ledger and the index, and its
+	// currencies are SYMBOL_KEY (USDT_POLYGON); chain_id and native are
+	// required.
+	EVM map[string]*Ethereum `yaml:"evm"`
 }
 
 // BitcoinChain is the section of a Bitcoin-family chain key (btc, ltc),
@@ -262,7 +267,7 @@ func (c Chains) EVMChain(key string) *Ethereum {
 	if key == "eth" {
 		return c.ETH
 	}
-	return nil
+	return c.EVM[key]
 }
 
 // Bitcoin configures a Bitcoin-family node (bitcoind, litecoind or btcd).
@@ -296,6 +301,22 @@ type Ethereum struct {
 	Traces bool `yaml:"traces"`
 	// Tokens are the ERC-20 tokens sluice accepts payments in.
 	Tokens []Token `yaml:"tokens"`
+	// ChainID is what the node must report (eth_chainId): for chains.eth
+	// the network's (optional), for chains.evm required.
+	ChainID int64 `yaml:"chain_id"`
+	// Native is the chain's own coin (chains.evm; chains.eth's is ETH).
+	Native *Native `yaml:"native"`
+	// Confirmations a deposit of the chain's coin and tokens needs unless a
+	// token or merchant says otherwise (chains.evm; default 12).
+	Confirmations int `yaml:"confirmations"`
+}
+
+// Native is an EVM chain's own coin, which pays its gas.
+type Native struct {
+	Symbol   string `yaml:"symbol"`
+	Decimals int    `yaml:"decimals"`
+	// RateID is the ticker fiat rates are asked for (default the symbol; none: unpriced).
+	RateID string `yaml:"rate_id"`
 }
 
 // TokenSymbols maps each configured token's lower-case contract address to
@@ -501,6 +522,17 @@ func (c *Config) applyDefaults() {
 	}{{c.Chains.BTC, "mainnet"}, {c.Chains.LTC, "mainnet"}} {
 		if b.c != nil && b.c.Network == "" {
 			b.c.Network = b.def
+		}
+	}
+	for _, e := range c.Chains.EVM {
+		if e == nil {
+			continue
+		}
+		if e.Network == "" {
+			e.Network = "mainnet"
+		}
+		if e.PollInterval == 0 {
+			e.PollInterval = 2 * time.Second
 		}
 	}
 	if e := c.Chains.ETH; e != nil {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
@@ -30,6 +31,9 @@ var currencyCodeRe = regexp.MustCompile(`^[A-Z][A-Z0-9_]{1,31}$`)
 
 // rateIDRe is a ticker fiat rates can be asked for.
 var rateIDRe = regexp.MustCompile(`^[A-Z0-9][A-Z0-9._-]{0,31}$`)
+
+// evmKeyRe is the form of a chains.evm key (the ledger's chain CHECK).
+var evmKeyRe = regexp.MustCompile(`^[a-z][a-z0-9_]{1,31}$`)
 
 // validate checks every field and returns all problems; none mentions a secret.
 func (c *Config) validate() []Problem {
@@ -156,57 +160,43 @@ func (c *Config) validate() []Problem {
 		if !slices.Contains(ETHNetworks, e.Network) {
 			add("chains.eth.network", "unknown network %q (one of: %s)", e.Network, strings.Join(ETHNetworks, ", "))
 		}
-		if e.RPC == "" && e.WS == "" {
-			add("chains.eth", "needs rpc (http://HOST:8545) and ws (ws://HOST:8546)")
+		if e.Native != nil {
+			add("chains.eth.native", "chains.eth's coin is ETH; native is for chains.evm")
 		}
-		if e.RPC != "" {
-			if _, err := checkURL(e.RPC, "http", "https"); err != nil {
-				add("chains.eth.rpc", "%v", err)
-			}
+		checkEVM("chains.eth", "ETH", e, add)
+	}
+	for _, key := range slices.Sorted(maps.Keys(c.Chains.EVM)) {
+		e := c.Chains.EVM[key]
+		prefix := "chains.evm." + key
+		if !evmKeyRe.MatchString(key) || key == "btc" || key == "ltc" || key == "eth" {
+			add(prefix, "%q: a chain key is a lower-case letter, then letters, digits or _ (not btc, ltc or eth)", key)
+			continue
 		}
-		if e.WS != "" {
-			if _, err := checkURL(e.WS, "ws", "wss"); err != nil {
-				add("chains.eth.ws", "%v", err)
-			}
+		if !e.IsEnabled() {
+			continue
 		}
-		if e.PollInterval < 10*time.Millisecond {
-			add("chains.eth.poll_interval", "must be at least 10ms")
+		if e.Network != "mainnet" && e.Network != "dev" {
+			add(prefix+".network", "%q: mainnet (real money: reorgs are bounded) or dev", e.Network)
 		}
-		seen, contracts := map[string]bool{}, map[string]string{}
-		for i, tk := range e.Tokens {
-			key := fmt.Sprintf("chains.eth.tokens[%d]", i)
-			if !ethAddressRe.MatchString(tk.Address) {
-				add(key+".address", "%q is not a 0x-prefixed 20-byte hex address", tk.Address)
-			} else if strings.Trim(tk.Address[2:], "0") == "" {
-				add(key+".address", "%q is the zero address, not a token contract", tk.Address)
+		if e.ChainID <= 0 {
+			add(prefix+".chain_id", "required: the chain id its node reports (eth_chainId), e.g. 137 for Polygon")
+		}
+		native := ""
+		if e.Native == nil || !currencyCodeRe.MatchString(e.Native.Symbol) {
+			add(prefix+".native.symbol", "required: the chain's coin as an upper-case ticker, e.g. POL")
+		} else {
+			native = e.Native.Symbol
+			if e.Native.Decimals < 0 || e.Native.Decimals > 36 {
+				add(prefix+".native.decimals", "%d is not from 0 to 36", e.Native.Decimals)
 			}
-			if !currencyCodeRe.MatchString(tk.Symbol) {
-				add(key+".symbol", "%q: use the upper-case ticker, e.g. USDT (a letter, then 1 to 31 letters, digits or _)", tk.Symbol)
-			} else if tk.Symbol == "ETH" {
-				add(key+".symbol", "ETH is the chain's own coin, not a token")
-			}
-			if tk.Decimals < 0 || tk.Decimals > 36 {
-				add(key+".decimals", "%d is not from 0 to 36", tk.Decimals)
-			}
-			if seen[tk.Symbol] {
-				add(key+".symbol", "%s is listed twice", tk.Symbol)
-			}
-			seen[tk.Symbol] = true
-			if a := strings.ToLower(tk.Address); ethAddressRe.MatchString(a) {
-				if other, dup := contracts[a]; dup {
-					add(key+".address", "%s is also %s's contract: one token per contract", tk.Address, other)
-				}
-				contracts[a] = tk.Symbol
-			}
-			// key_branch is checked whole by the chain registry (chain.Check):
-			// which branches a token may take depends on the built-in tokens
-			if tk.Confirmations < 0 || tk.Confirmations > 1000 {
-				add(key+".confirmations", "%d is not from 1 to 1000 (absent or 0: the default)", tk.Confirmations)
-			}
-			if tk.RateID != "" && tk.RateID != "none" && !rateIDRe.MatchString(tk.RateID) {
-				add(key+".rate_id", "%q: a ticker such as USDC (upper case, 1 to 32 letters, digits, . _ or -), or none", tk.RateID)
+			if r := e.Native.RateID; r != "" && r != "none" && !rateIDRe.MatchString(r) {
+				add(prefix+".native.rate_id", "%q: a ticker such as POL, or none", r)
 			}
 		}
+		if e.Confirmations < 0 || e.Confirmations > 1000 {
+			add(prefix+".confirmations", "%d is not from 1 to 1000 (absent or 0: 12)", e.Confirmations)
+		}
+		checkEVM(prefix, native, e, add)
 	}
 
 	if c.Indexer.Workers < 1 || c.Indexer.Workers > 256 {
@@ -386,4 +376,60 @@ func ethNetwork(e *Ethereum) string {
 		return ""
 	}
 	return e.Network
+}
+
+// checkEVM checks what chains.eth and every chains.evm section share: the
+// node URLs, the poll, the tokens (native is the chain's coin's symbol).
+func checkEVM(prefix, native string, e *Ethereum, add func(key, format string, args ...any)) {
+	if e.RPC == "" && e.WS == "" {
+		add(prefix, "needs rpc (http://HOST:8545) and ws (ws://HOST:8546)")
+	}
+	if e.RPC != "" {
+		if _, err := checkURL(e.RPC, "http", "https"); err != nil {
+			add(prefix+".rpc", "%v", err)
+		}
+	}
+	if e.WS != "" {
+		if _, err := checkURL(e.WS, "ws", "wss"); err != nil {
+			add(prefix+".ws", "%v", err)
+		}
+	}
+	if e.PollInterval < 10*time.Millisecond {
+		add(prefix+".poll_interval", "must be at least 10ms")
+	}
+	seen, contracts := map[string]bool{}, map[string]string{}
+	for i, tk := range e.Tokens {
+		key := fmt.Sprintf("%s.tokens[%d]", prefix, i)
+		if !ethAddressRe.MatchString(tk.Address) {
+			add(key+".address", "%q is not a 0x-prefixed 20-byte hex address", tk.Address)
+		} else if strings.Trim(tk.Address[2:], "0") == "" {
+			add(key+".address", "%q is the zero address, not a token contract", tk.Address)
+		}
+		if !currencyCodeRe.MatchString(tk.Symbol) {
+			add(key+".symbol", "%q: use the upper-case ticker, e.g. USDT (a letter, then 1 to 31 letters, digits or _)", tk.Symbol)
+		} else if tk.Symbol == native {
+			add(key+".symbol", "%s is the chain's own coin, not a token", native)
+		}
+		if tk.Decimals < 0 || tk.Decimals > 36 {
+			add(key+".decimals", "%d is not from 0 to 36", tk.Decimals)
+		}
+		if seen[tk.Symbol] {
+			add(key+".symbol", "%s is listed twice", tk.Symbol)
+		}
+		seen[tk.Symbol] = true
+		if a := strings.ToLower(tk.Address); ethAddressRe.MatchString(a) {
+			if other, dup := contracts[a]; dup {
+				add(key+".address", "%s is also %s's contract: one token per contract", tk.Address, other)
+			}
+			contracts[a] = tk.Symbol
+		}
+		// key_branch is checked whole by the chain registry (chain.Check):
+		// which branches a token may take depends on the built-in tokens
+		if tk.Confirmations < 0 || tk.Confirmations > 1000 {
+			add(key+".confirmations", "%d is not from 1 to 1000 (absent or 0: the default)", tk.Confirmations)
+		}
+		if tk.RateID != "" && tk.RateID != "none" && !rateIDRe.MatchString(tk.RateID) {
+			add(key+".rate_id", "%q: a ticker such as USDC (upper case, 1 to 32 letters, digits, . _ or -), or none", tk.RateID)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -162,7 +163,7 @@ func ReconcileAddresses(ctx context.Context, c *Consumer, ch *stores.ClickHouse,
 	var found []creditAt
 	for start := 0; start < len(addrs); start += 5000 {
 		chunk := addrs[start:min(start+5000, len(addrs))]
-		cs, err := indexCredits(ctx, ch, c.Chain, chunk, tokens, from)
+		cs, err := indexCredits(ctx, ch, c.Chain, c.Ledger.Chains.NativeOf(c.Chain), chunk, tokens, from)
 		if err != nil {
 			return 0, err
 		}
@@ -200,25 +201,31 @@ func ReconcileAddresses(ctx context.Context, c *Consumer, ch *stores.ClickHouse,
 	return after - before, nil
 }
 
-// indexCredits reads the canonical payments to addrs from the chain index.
-func indexCredits(ctx context.Context, ch *stores.ClickHouse, chain string, addrs []string, tokens map[string]string, from int64) ([]creditAt, error) {
+// currencyCode is the form of a currency code, safe inside an SQL literal.
+var currencyCode = regexp.MustCompile(`^[A-Z][A-Z0-9_]{1,31}$`)
+
+// indexCredits reads the canonical payments to addrs from the chain index;
+// native is the code of the chain's coin.
+func indexCredits(ctx context.Context, ch *stores.ClickHouse, chain, native string, addrs []string, tokens map[string]string, from int64) ([]creditAt, error) {
 	type query struct {
 		sql      string
 		currency func(token string) string
 	}
 	var qs []query
+	if !currencyCode.MatchString(native) {
+		return nil, fmt.Errorf("reconcile %s: the chain's coin %q is not a currency code", chain, native)
+	}
 	if chainreg.FamilyOf(chain) == chainreg.EVM {
 		qs = []query{
-			{`SELECT to_address, 'ETH', hash, 'tx', value, from_address, block_height, block_hash FROM eth_transactions
+			{`SELECT to_address, '` + native + `', hash, 'tx', value, from_address, block_height, block_hash FROM eth_transactions
 				WHERE status = 1 AND value != '0' AND to_address IN (%s) AND block_height >= ? AND `, nil},
 			{`SELECT to_address, token, tx_hash, concat('log:', toString(log_index)), value, from_address, block_height, block_hash
 				FROM token_transfers WHERE to_address IN (%s) AND block_height >= ? AND `, func(t string) string { return tokens[t] }},
-			{`SELECT to_address, 'ETH', tx_hash, concat('trace:', trace_address), value, from_address, block_height, block_hash
+			{`SELECT to_address, '` + native + `', tx_hash, concat('trace:', trace_address), value, from_address, block_height, block_hash
 				FROM internal_transfers WHERE to_address IN (%s) AND block_height >= ? AND `, nil},
 		}
 	} else {
-		cur := strings.ToUpper(chain)
-		qs = []query{{`SELECT address, '` + cur + `', txid, concat('vout:', toString(n)), toString(value), '', block_height, block_hash
+		qs = []query{{`SELECT address, '` + native + `', txid, concat('vout:', toString(n)), toString(value), '', block_height, block_hash
 			FROM address_outputs WHERE address IN (%s) AND block_height >= ? AND `, nil}}
 	}
 	// An IN list of literals lets ClickHouse use the address-ordered keys;

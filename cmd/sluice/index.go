@@ -141,7 +141,7 @@ func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	if err != nil {
 		return nil, err
 	}
-	if err := ethereum.CheckNetwork(ctx, node, e.Network); err != nil {
+	if err := ethereum.CheckChain(ctx, node, e.Network, e.ChainID); err != nil {
 		return nil, err
 	}
 	push := ""
@@ -170,7 +170,7 @@ func ethFollower(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 		f := indexer.NewFollower(indexer.Options[ethereum.Indexed]{
 			Chain: c, Workers: cfg.Indexer.Workers, BatchRows: cfg.Indexer.BatchRows, MaxReorg: cfg.Indexer.MaxReorg, UnboundedReorgs: cfg.Indexer.UnboundedReorgs,
 			PollInterval: e.PollInterval, StartHeight: from, Push: push, Log: log,
-			Credits: ethereum.Credits(e.TokenSymbols()), Watch: ws,
+			Credits: ethereum.Credits(chains.NativeOf(c), chains.Tokens(c)), Watch: ws,
 		}, src, store.NewEthereumSink(writer, c), cps, indexer.RedisPublisher{Client: st.Redis}, metrics)
 		jobs := []func(context.Context) error{f.Run, guard.Run, expirer(st, guard, c, cfg.Receive.ExpireAfter, log)}
 		if e.WS != "" {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/payments"
 	"github.com/sluicepay/sluice/payments/ledger"
@@ -81,7 +82,8 @@ none. --no-solvency skips the node reads.`,
 				return err
 			}
 			defer st.Close()
-			problems, err := ledger.Check(cmd.Context(), st.PG, st.CH)
+			chains, _ := chain.New(cfg) // config.Load refused a configuration it cannot build
+			problems, err := ledger.Check(cmd.Context(), st.PG, st.CH, chains)
 			if err != nil {
 				return err
 			}

@@ -6,18 +6,19 @@ import (
 	"github.com/sluicepay/sluice/indexer"
 )
 
-// Credits returns the function listing a block's possible deposits: ETH
-// paid by successful transactions and inside contract calls, and transfers
-// of the given tokens (lower-case contract address -> symbol, e.g. USDT; see
-// config.Ethereum.TokenSymbols).
-func Credits(tokens map[string]string) func(Indexed) []indexer.Credit {
+// Credits returns the function listing a block's possible deposits: the
+// chain's coin (native: its currency code, ETH on Ethereum) paid by
+// successful transactions and inside contract calls, and transfers of the
+// given tokens (lower-case contract address -> currency code, e.g. USDT;
+// chain.Registry.Tokens).
+func Credits(native string, tokens map[string]string) func(Indexed) []indexer.Credit {
 	return func(ix Indexed) []indexer.Credit {
 		b := ix.B
 		var out []indexer.Credit
 		for i := range b.Txs {
 			tx := &b.Txs[i]
 			if tx.Status == 1 && tx.To != "" && tx.Value != nil && tx.Value.Sign() > 0 {
-				out = append(out, indexer.Credit{Address: tx.To, Currency: "ETH", TxID: tx.Hash, Position: "tx",
+				out = append(out, indexer.Credit{Address: tx.To, Currency: native, TxID: tx.Hash, Position: "tx",
 					Amount: tx.Value.String(), From: tx.From})
 			}
 		}
@@ -33,7 +34,7 @@ func Credits(tokens map[string]string) func(Indexed) []indexer.Credit {
 			if it.Value == nil || it.Value.Sign() <= 0 || it.To == "" {
 				continue
 			}
-			out = append(out, indexer.Credit{Address: it.To, Currency: "ETH", TxID: it.TxHash,
+			out = append(out, indexer.Credit{Address: it.To, Currency: native, TxID: it.TxHash,
 				Position: "trace:" + it.TraceAddress, Amount: it.Value.String(), From: it.From})
 		}
 		// The sender's nonce is what a replacement transaction reuses.

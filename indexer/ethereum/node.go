@@ -211,6 +211,22 @@ func (t NewHeads) Run(ctx context.Context, wake func(kind string)) error {
 // ChainIDs are the chain ids of the networks the config accepts.
 var ChainIDs = map[string]int64{"mainnet": 1, "sepolia": 11155111, "holesky": 17000, "dev": 1337}
 
+// CheckChain is CheckNetwork with the chain id the configuration gives
+// (chain_id; required for chains.evm), when it gives one.
+func CheckChain(ctx context.Context, n *Node, network string, chainID int64) error {
+	if chainID <= 0 {
+		return CheckNetwork(ctx, n, network)
+	}
+	id, err := n.ChainID(ctx)
+	if err != nil {
+		return err
+	}
+	if id.Cmp(big.NewInt(chainID)) != 0 {
+		return fmt.Errorf("the node at %s has chain id %s, but the config says chain_id %d", n.url, id, chainID)
+	}
+	return nil
+}
+
 // CheckNetwork fails clearly when the node's chain id is not the network's.
 func CheckNetwork(ctx context.Context, n *Node, network string) error {
 	id, err := n.ChainID(ctx)

@@ -19,14 +19,15 @@ import (
 // confirmed sweep's transaction spends exactly its deposits (Bitcoin family)
 // and pays its destination and fee address exactly what the ledger says. It
 // returns the disagreements, none when the books are clean.
-func Check(ctx context.Context, db *pgxpool.Pool, ch *stores.ClickHouse) ([]string, error) {
+// chains says which currency is each chain's coin (nil: the built-ins).
+func Check(ctx context.Context, db *pgxpool.Pool, ch *stores.ClickHouse, chains *chainreg.Registry) ([]string, error) {
 	var problems []string
 	deps, err := checkDeposits(ctx, db, ch)
 	if err != nil {
 		return nil, err
 	}
 	problems = append(problems, deps...)
-	sws, err := checkSweeps(ctx, db, ch)
+	sws, err := checkSweeps(ctx, db, ch, chains)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +106,7 @@ func checkDeposits(ctx context.Context, db *pgxpool.Pool, ch *stores.ClickHouse)
 	return problems, nil
 }
 
-func checkSweeps(ctx context.Context, db *pgxpool.Pool, ch *stores.ClickHouse) ([]string, error) {
+func checkSweeps(ctx context.Context, db *pgxpool.Pool, ch *stores.ClickHouse, chains *chainreg.Registry) ([]string, error) {
 	rows, err := db.Query(ctx, `SELECT s.id, s.chain, s.currency, s.kind, s.txid, s.destination, s.amount::text, s.fee_service::text, s.fee_address,
 			coalesce(array_agg(d.txid || ':' || substr(d.position, 6)) FILTER (WHERE d.id IS NOT NULL), '{}')
 		FROM sweeps s LEFT JOIN deposits d ON d.sweep_id = s.id
@@ -139,7 +140,7 @@ func checkSweeps(ctx context.Context, db *pgxpool.Pool, ch *stores.ClickHouse) (
 		if s.fee != "0" && s.feeA != "" && chainreg.FamilyOf(s.chain) == chainreg.Bitcoin {
 			pays[strings.ToLower(s.feeA)] = s.fee
 		}
-		got, err := paid(ctx, ch, s.chain, s.currency, s.txid)
+		got, err := paid(ctx, ch, s.chain, s.currency == chains.NativeOf(s.chain), s.txid)
 		if err != nil {
 			return nil, err
 		}
@@ -169,12 +170,12 @@ func checkSweeps(ctx context.Context, db *pgxpool.Pool, ch *stores.ClickHouse) (
 
 // paid lists what a transaction paid to each address (lower-case) in the
 // sweep's currency, as the chain index holds it.
-func paid(ctx context.Context, ch *stores.ClickHouse, chain, currency, txid string) (map[string]string, error) {
+func paid(ctx context.Context, ch *stores.ClickHouse, chain string, native bool, txid string) (map[string]string, error) {
 	var sql string
 	switch {
 	case chainreg.FamilyOf(chain) == chainreg.Bitcoin:
 		sql = "SELECT lower(address), toString(sum(value)) FROM outputs WHERE txid = ? AND "
-	case currency == "ETH":
+	case native:
 		sql = "SELECT lower(to_address), value FROM eth_transactions WHERE hash = ? AND status = 1 AND "
 	default:
 		sql = "SELECT lower(to_address), value FROM token_transfers WHERE tx_hash = ? AND "

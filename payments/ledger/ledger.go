@@ -57,7 +57,8 @@ func View(ctx context.Context, db *pgxpool.Pool, merchantID int64) ([]Row, error
 			FROM deposits d JOIN wallets w ON w.id = d.wallet_id LEFT JOIN sweeps s ON s.id = d.sweep_id
 			WHERE d.status = 1 GROUP BY 1, 2
 		), sw AS (
-			SELECT merchant_id, currency, sum(fee_service) AS fees, sum(fee_network) FILTER (WHERE kind <> 'withdraw' AND currency = upper(chain)) AS network,
+			SELECT merchant_id, currency, sum(fee_service) AS fees, sum(fee_network) FILTER (WHERE kind <> 'withdraw' AND (currency = upper(chain)
+				OR currency IN (SELECT code FROM currencies c WHERE c.chain = sweeps.chain AND c.contract = ''))) AS network,
 				sum(amount) FILTER (WHERE kind = 'settle') AS settled, sum(amount) FILTER (WHERE kind = 'hot') AS hot,
 				sum(amount) FILTER (WHERE kind = 'forward') AS forwarded
 			FROM sweeps WHERE state = 'confirmed' AND merchant_id IS NOT NULL GROUP BY 1, 2
