@@ -15,6 +15,7 @@ type Currency struct {
 	Chain    string // btc, ltc, eth: the node that carries it
 	Decimals int    // digits after the decimal point of one base unit
 	Unit     string // name of the base unit
+	Token    bool   // an ERC-20 token (else the chain's own coin)
 }
 
 // currencies are the stack's currencies; USDT and USDC are the devnet tokens on geth.
@@ -22,8 +23,8 @@ var currencies = []Currency{
 	{Code: "BTC", Chain: "btc", Decimals: 8, Unit: "sat"},
 	{Code: "LTC", Chain: "ltc", Decimals: 8, Unit: "litoshi"},
 	{Code: "ETH", Chain: "eth", Decimals: 18, Unit: "wei"},
-	{Code: "USDT", Chain: "eth", Decimals: 6, Unit: "token units"},
-	{Code: "USDC", Chain: "eth", Decimals: 6, Unit: "token units"},
+	{Code: "USDT", Chain: "eth", Decimals: 6, Unit: "token units", Token: true},
+	{Code: "USDC", Chain: "eth", Decimals: 6, Unit: "token units", Token: true},
 }
 
 // Chains are the stack's chains, as `devnet mine` and `devnet address` name them.

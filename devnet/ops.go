@@ -34,7 +34,10 @@ type Nodes struct {
 	ETHDevAccount string // geth's funded, unlocked dev account
 	USDTContract  string // the devnet USDT token, owned (mintable) by the dev account
 	USDCContract  string // the devnet USDC token, owned (mintable) by the dev account
-	Log           io.Writer
+	// EVM are more EVM dev chains (chains.evm): pay their coin and tokens as
+	// SYMBOL_KEY, mine and make addresses by their key.
+	EVM []EVMChain
+	Log io.Writer
 }
 
 func (n Nodes) logf(format string, args ...any) {
@@ -66,13 +69,6 @@ func (n Nodes) ltc(wallet bool) (*jsonrpc.Client, error) {
 	return bitcoinClient("litecoind", n.LTCRPC, "")
 }
 
-func (n Nodes) eth() (*jsonrpc.Client, error) {
-	if n.ETHRPC == "" {
-		return nil, fmt.Errorf("no RPC URL for geth")
-	}
-	return jsonrpc.New(n.ETHRPC)
-}
-
 // nodeErr marks an error that says the node is not there at all with ErrNodeDown.
 func nodeErr(name string, c *jsonrpc.Client, err error) error {
 	if err == nil {
@@ -88,20 +84,16 @@ func nodeErr(name string, c *jsonrpc.Client, err error) error {
 	return fmt.Errorf("%s: %w", name, err)
 }
 
-// ping checks the node answers before anything is sent.
+// ping checks a Bitcoin-family node answers before anything is sent.
 func ping(ctx context.Context, name string, c *jsonrpc.Client) error {
 	var out any
-	method := "getblockcount"
-	if name == "geth" {
-		method = "eth_blockNumber"
-	}
-	return nodeErr(name, c, c.Call(ctx, method, &out))
+	return nodeErr(name, c, c.Call(ctx, "getblockcount", &out))
 }
 
 // Pay pays amount (an exact decimal, ParseAmount) of currency to the address
 // to from the stack's funded wallets, and returns the transaction's id once
 // the node has accepted it: BTC and LTC in the mempool, ETH, USDT and USDC
-// mined with status 1.
+// (and the coins and tokens of the EVM chains, SYMBOL_KEY) mined with status 1.
 //
 //   - BTC: btcd has no wallet; a matured coinbase output of the mining key
 //     is spent (PayBTC), so one payment is at most one coinbase's value.
@@ -110,8 +102,10 @@ func ping(ctx context.Context, name string, c *jsonrpc.Client) error {
 //   - USDT, USDC: transfer from the dev account, which mints what it lacks
 //     first; the token's answer (nothing for USDT, true for USDC) and its
 //     Transfer log of exactly the amount are checked (TransferToken).
+//   - an EVM chain's coin and tokens (n.EVM) the same way on its node, from
+//     its dev account, once the node reports the chain's id.
 func (n Nodes) Pay(ctx context.Context, currency, to, amount string) (string, error) {
-	cur, err := LookupCurrency(currency)
+	cur, contract, err := n.Currency(currency)
 	if err != nil {
 		return "", err
 	}
@@ -119,22 +113,23 @@ func (n Nodes) Pay(ctx context.Context, currency, to, amount string) (string, er
 	if err != nil {
 		return "", err
 	}
-	if err := ValidateAddress(cur.Chain, to); err != nil {
+	if err := n.ValidateAddress(cur.Chain, to); err != nil {
 		return "", fmt.Errorf("destination: %w", err)
 	}
-	switch cur.Code {
-	case "BTC":
+	switch cur.Chain {
+	case "btc":
 		return n.payBTC(ctx, cur, to, units)
-	case "LTC":
+	case "ltc":
 		return n.payLTC(ctx, cur, to, units)
-	case "ETH":
-		return n.payETH(ctx, cur, to, units)
-	case "USDT":
-		return n.payToken(ctx, cur, n.USDTContract, to, units)
-	case "USDC":
-		return n.payToken(ctx, cur, n.USDCContract, to, units)
 	}
-	return "", fmt.Errorf("pay %s: no payment method for it", cur.Code) // a currency added above without a case here
+	node, ok := n.evmNode(cur.Chain)
+	if !ok {
+		return "", fmt.Errorf("pay %s: no node for chain %s", cur.Code, cur.Chain)
+	}
+	if cur.Token {
+		return n.payToken(ctx, node, cur, contract, to, units)
+	}
+	return n.payETH(ctx, node, cur, to, units)
 }
 
 // announce logs the payment once the node has answered.
@@ -237,70 +232,64 @@ func (n Nodes) PayManyLTC(ctx context.Context, to []string, amount string) (stri
 	return txid, known(ctx, "litecoind", c, txid)
 }
 
-func (n Nodes) devAccount() error {
-	if n.ETHDevAccount == "" {
-		return fmt.Errorf("no geth dev account in the stack's state: run `sluice stack up`")
-	}
-	return nil
-}
-
-func (n Nodes) payETH(ctx context.Context, cur Currency, to string, wei *big.Int) (string, error) {
-	if err := n.devAccount(); err != nil {
+// payETH pays wei of the chain's own coin cur (ETH, or an EVM chain's) from its dev account.
+func (n Nodes) payETH(ctx context.Context, e evmNode, cur Currency, to string, wei *big.Int) (string, error) {
+	if err := e.devAccount(); err != nil {
 		return "", err
 	}
-	c, err := n.eth()
+	c, err := e.client()
 	if err != nil {
 		return "", err
 	}
-	if err := ping(ctx, "geth", c); err != nil {
+	if err := e.ping(ctx, c); err != nil {
 		return "", err
 	}
 	if _, err := uintWord("value", wei); err != nil {
 		return "", err
 	}
 	n.announce(cur, to, wei)
-	r, err := transact(ctx, c, n.ETHDevAccount, to, nil, wei)
+	r, err := transact(ctx, c, e.dev, to, nil, wei)
 	if err != nil {
-		return "", nodeErr("geth", c, err)
+		return "", nodeErr(e.name, c, err)
 	}
 	return r.TxHash, nil
 }
 
-// payToken pays units of the devnet token cur (USDT or USDC) at contract.
-func (n Nodes) payToken(ctx context.Context, cur Currency, contract, to string, units *big.Int) (string, error) {
-	if err := n.devAccount(); err != nil {
+// payToken pays units of the devnet token cur (USDT, USDC, USDT_SIDECHAIN…) at contract.
+func (n Nodes) payToken(ctx context.Context, e evmNode, cur Currency, contract, to string, units *big.Int) (string, error) {
+	if err := e.devAccount(); err != nil {
 		return "", err
 	}
 	if contract == "" {
 		return "", fmt.Errorf("no %s contract in the stack's state: run `sluice stack up` (it deploys one)", cur.Code)
 	}
-	c, err := n.eth()
+	c, err := e.client()
 	if err != nil {
 		return "", err
 	}
-	if err := ping(ctx, "geth", c); err != nil {
+	if err := e.ping(ctx, c); err != nil {
 		return "", err
 	}
 	if ok, err := hasCode(ctx, c, contract); err != nil {
-		return "", nodeErr("geth", c, err)
+		return "", nodeErr(e.name, c, err)
 	} else if !ok {
 		return "", fmt.Errorf("no contract at the stack's %s address %s (a new geth chain?): run `sluice stack up` to deploy it", cur.Code, contract)
 	}
 	n.announce(cur, to, units)
-	bal, err := BalanceOf(ctx, n.ETHRPC, contract, n.ETHDevAccount)
+	bal, err := BalanceOf(ctx, e.rpc, contract, e.dev)
 	if err != nil {
-		return "", nodeErr("geth", c, err)
+		return "", nodeErr(e.name, c, err)
 	}
 	if bal.Cmp(units) < 0 {
 		short := new(big.Int).Sub(units, bal)
 		n.logf("the dev account holds %s %s: minting %s %s first", cur.Format(bal), cur.Code, cur.Format(short), cur.Code)
-		if _, err := Mint(ctx, n.ETHRPC, n.ETHDevAccount, contract, n.ETHDevAccount, short); err != nil {
-			return "", nodeErr("geth", c, err)
+		if _, err := Mint(ctx, e.rpc, e.dev, contract, e.dev, short); err != nil {
+			return "", nodeErr(e.name, c, err)
 		}
 	}
-	h, err := TransferToken(ctx, n.ETHRPC, n.ETHDevAccount, contract, to, units)
+	h, err := TransferToken(ctx, e.rpc, e.dev, contract, to, units)
 	if err != nil {
-		return "", nodeErr("geth", c, err)
+		return "", nodeErr(e.name, c, err)
 	}
 	return h, nil
 }
@@ -311,14 +300,14 @@ type Mined struct {
 	Height int64    // the tip after them
 }
 
-// Mine adds blocks to chain's node ("btc", "ltc" or "eth"): btcd generate
+// Mine adds blocks to chain's node ("btc", "ltc", "eth" or an EVM chain's key): btcd generate
 // (to the stack's mining address), litecoind generatetoaddress to a fresh
 // address of its wallet. geth --dev seals blocks on its own (one a second on
 // the stack): Mine waits for that many new blocks, and sends a zero-value
 // transaction from the dev account to itself when no block comes for a few
 // seconds (a dev chain that seals only on demand).
 func (n Nodes) Mine(ctx context.Context, chain string, blocks int) (Mined, error) {
-	chain, err := checkChain(chain)
+	chain, err := n.checkChain(chain)
 	if err != nil {
 		return Mined{}, err
 	}
@@ -346,9 +335,9 @@ func (n Nodes) Mine(ctx context.Context, chain string, blocks int) (Mined, error
 			return Mined{}, nodeErr("litecoind", c, err)
 		}
 		return mineBitcoin(ctx, "litecoind", c, blocks, addr)
-	default:
-		return n.mineETH(ctx, blocks)
 	}
+	e, _ := n.evmNode(chain)
+	return mineETH(ctx, e, blocks)
 }
 
 // mineBitcoin mines with generate (btcd, to its --miningaddr) or, with an
@@ -381,19 +370,22 @@ func mineBitcoin(ctx context.Context, name string, c *jsonrpc.Client, blocks int
 // ethStall is how long Mine waits for geth to seal a block on its own before it sends a transaction.
 const ethStall = 3 * time.Second
 
-func (n Nodes) mineETH(ctx context.Context, blocks int) (Mined, error) {
-	c, err := n.eth()
+func mineETH(ctx context.Context, e evmNode, blocks int) (Mined, error) {
+	c, err := e.client()
 	if err != nil {
+		return Mined{}, err
+	}
+	if err := e.ping(ctx, c); err != nil {
 		return Mined{}, err
 	}
 	head := func() (int64, error) {
 		var s string
 		if err := c.Call(ctx, "eth_blockNumber", &s); err != nil {
-			return 0, nodeErr("geth", c, err)
+			return 0, nodeErr(e.name, c, err)
 		}
 		v, err := strconv.ParseInt(strings.TrimPrefix(s, "0x"), 16, 64)
 		if err != nil {
-			return 0, fmt.Errorf("geth: eth_blockNumber %q: %w", s, err)
+			return 0, fmt.Errorf("%s: eth_blockNumber %q: %w", e.name, s, err)
 		}
 		return v, nil
 	}
@@ -410,7 +402,7 @@ func (n Nodes) mineETH(ctx context.Context, blocks int) (Mined, error) {
 	for last < target {
 		select {
 		case <-ctx.Done():
-			return Mined{}, fmt.Errorf("geth: %d of %d blocks after %s: %w", last-start, blocks, time.Since(lastAt).Round(time.Second), ctx.Err())
+			return Mined{}, fmt.Errorf("%s: %d of %d blocks after %s: %w", e.name, last-start, blocks, time.Since(lastAt).Round(time.Second), ctx.Err())
 		case <-tick.C:
 		}
 		h, err := head()
@@ -421,11 +413,11 @@ func (n Nodes) mineETH(ctx context.Context, blocks int) (Mined, error) {
 			last, lastAt = h, time.Now()
 			continue
 		}
-		if time.Since(lastAt) >= ethStall && n.ETHDevAccount != "" {
+		if time.Since(lastAt) >= ethStall && e.dev != "" {
 			var hash string
-			tx := map[string]string{"from": n.ETHDevAccount, "to": n.ETHDevAccount, "value": "0x0"}
+			tx := map[string]string{"from": e.dev, "to": e.dev, "value": "0x0"}
 			if err := c.Call(ctx, "eth_sendTransaction", &hash, tx); err != nil {
-				return Mined{}, nodeErr("geth", c, fmt.Errorf("no block for %s; a transaction to seal one failed: %w", ethStall, err))
+				return Mined{}, nodeErr(e.name, c, fmt.Errorf("no block for %s; a transaction to seal one failed: %w", ethStall, err))
 			}
 			lastAt = time.Now()
 		}
@@ -436,7 +428,7 @@ func (n Nodes) mineETH(ctx context.Context, blocks int) (Mined, error) {
 			Hash string `json:"hash"`
 		}
 		if err := c.Call(ctx, "eth_getBlockByNumber", &b, "0x"+strconv.FormatInt(h, 16), false); err != nil {
-			return m, nodeErr("geth", c, err)
+			return m, nodeErr(e.name, c, err)
 		}
 		m.Hashes = append(m.Hashes, b.Hash)
 	}
@@ -445,17 +437,18 @@ func (n Nodes) mineETH(ctx context.Context, blocks int) (Mined, error) {
 
 // NewAddress returns a fresh destination address on chain: litecoind's
 // wallet getnewaddress (bech32, rltc1…), so the coins stay in the stack's
-// funded wallet; for btcd, which has no wallet, and geth, the address of a
-// fresh random key that is not kept (NewBTCAddress, NewETHAddress).
+// funded wallet; for btcd, which has no wallet, and the EVM chains (eth and
+// n.EVM), the address of a fresh random key that is not kept (NewBTCAddress,
+// NewETHAddress).
 func (n Nodes) NewAddress(ctx context.Context, chain string) (string, error) {
-	chain, err := checkChain(chain)
+	chain, err := n.checkChain(chain)
 	if err != nil {
 		return "", err
 	}
-	switch chain {
-	case "btc":
+	if chain == "btc" {
 		return NewBTCAddress()
-	case "eth":
+	}
+	if _, ok := n.evmNode(chain); ok {
 		return NewETHAddress()
 	}
 	c, err := n.ltc(true)

@@ -151,7 +151,7 @@ func TestPayMineEthereum(t *testing.T) {
 	n := testNodes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := n.eth()
+	c, err := n.ethNode().client()
 	if err != nil {
 		t.Fatal(err)
 	}

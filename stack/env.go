@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -45,6 +46,15 @@ func (s *Stack) Env() []KV {
 		{"SLUICE_USDT_CONTRACT", st.USDTContract},
 		{"SLUICE_USDC_CONTRACT", st.USDCContract},
 		{"SLUICE_ETH_FORWARDER", st.ForwarderContract},
+	}
+	// the chains.evm dev chains: SLUICE_SIDECHAIN_RPC, _WS, _CHAIN_ID, _DEV_ACCOUNT, _USDT_CONTRACT
+	for _, c := range s.EVMDevChains() {
+		p := c.EnvPrefix()
+		env = append(env, KV{p + "RPC", c.RPC}, KV{p + "WS", c.WS}, KV{p + "CHAIN_ID", strconv.FormatInt(c.ChainID, 10)},
+			KV{p + "DEV_ACCOUNT", c.DevAccount})
+		for _, tk := range c.Tokens {
+			env = append(env, KV{p + tk.Symbol + "_CONTRACT", tk.Contract})
+		}
 	}
 	// a stack made before key files has none until its next up: until then
 	// its secrets stay in the clear rather than every command failing
@@ -100,7 +110,7 @@ chains:
     tokens:
       - {symbol: USDT, address: %q, decimals: 6}
       - {symbol: USDC, address: %q, decimals: 6}
-payments:
+%spayments:
   seed_file: %q
 secrets:
   key_file: %q   # encrypts merchants' webhook secrets in Postgres; kept apart from dumps in production
@@ -116,11 +126,39 @@ log:
   format: text
 `, s.Dir, env["SLUICE_API_LISTEN"], env["SLUICE_CLICKHOUSE_DSN"], env["SLUICE_POSTGRES_DSN"], env["SLUICE_REDIS_URL"],
 		env["SLUICE_BTC_RPC"], env["SLUICE_LTC_RPC"], env["SLUICE_ETH_RPC"], env["SLUICE_ETH_WS"], env["SLUICE_USDT_CONTRACT"], env["SLUICE_USDC_CONTRACT"],
-		env["SLUICE_SEED_FILE"], env["SLUICE_SECRETS_KEY_FILE"], s.State.BTCMiningAddress, s.State.LTCFeeAddress, s.State.ETHDevAccount, s.State.ETHDevAccount)
+		s.evmConfig(), env["SLUICE_SEED_FILE"], env["SLUICE_SECRETS_KEY_FILE"], s.State.BTCMiningAddress, s.State.LTCFeeAddress, s.State.ETHDevAccount, s.State.ETHDevAccount)
 	// No internet here: fiat prices come from the local price server, fixed ones.
 	y += fmt.Sprintf(`rates:
   sources:   # "sluice devnet prices --listen %[1]s" (make run starts it)
     - {name: coingecko, url: "http://%[1]s"}
 `, s.loop(s.Ports.Prices))
 	return writeFileAtomic(s.ConfigFile(), []byte(y), 0o600)
+}
+
+// evmConfig is the chains.evm section of the stack's dev chains (under
+// chains:), each token once its contract is deployed.
+func (s *Stack) evmConfig() string {
+	var b strings.Builder
+	b.WriteString("  evm:   # more EVM chains; currencies SYMBOL_KEY (SIDE_SIDECHAIN, USDT_SIDECHAIN)\n")
+	for _, c := range s.EVMDevChains() {
+		fmt.Fprintf(&b, `    %s:   # the stack's %s, a second geth --dev
+      network: dev
+      chain_id: %d
+      native: {symbol: %s, decimals: %d, rate_id: none}   # no price source knows it
+      rpc: %q
+      ws: %q
+      poll_interval: 1s
+      traces: true
+`, c.Key, c.Service, c.ChainID, c.Native, c.NativeDecimals, c.RPC, c.WS)
+		var toks []string
+		for _, tk := range c.Tokens {
+			if tk.Contract != "" {
+				toks = append(toks, fmt.Sprintf("        - {symbol: %s, address: %q, decimals: %d}\n", tk.Symbol, tk.Contract, tk.Decimals))
+			}
+		}
+		if len(toks) > 0 {
+			b.WriteString("      tokens:\n" + strings.Join(toks, ""))
+		}
+	}
+	return b.String()
 }

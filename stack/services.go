@@ -57,7 +57,7 @@ const MinBlocks = 500
 // and an extension block as mainnet's do.
 const MinLTCBlocks = MinBlocks
 
-var catalog = []*service{clickhouseSvc, postgresSvc, redisSvc, btcdSvc, litecoindSvc, gethSvc}
+var catalog = []*service{clickhouseSvc, postgresSvc, redisSvc, btcdSvc, litecoindSvc, gethSvc, geth2Svc}
 
 func (svc *service) credential() (*syscall.Credential, error) { return userCredential(svc.runAs) }
 
@@ -526,16 +526,7 @@ var gethSvc = &service{
 	},
 	prepare: func(context.Context, *Stack) error { return nil },
 	argv: func(s *Stack) []string {
-		// --dev turns p2p off entirely; RPC listens on loopback only.
-		return []string{filepath.Join(s.BinDir, "geth"), "--dev", "--dev.period", "1",
-			"--datadir", filepath.Join(s.Dir, "geth"),
-			"--http", "--http.addr", "127.0.0.1", "--http.port", strconv.Itoa(s.Ports.ETHHTTP),
-			"--http.api", "eth,net,web3,debug,txpool",
-			"--ws", "--ws.addr", "127.0.0.1", "--ws.port", strconv.Itoa(s.Ports.ETHWS),
-			"--ws.api", "eth,net,web3,debug,txpool",
-			// archive state: tracing any block (internal transfers) needs its parent's state
-			"--gcmode", "archive", "--state.scheme", "hash",
-			"--ipcdisable", "--nodiscover", "--maxpeers", "0", "--verbosity", "2"}
+		return gethArgv(s, filepath.Join(s.Dir, "geth"), s.Ports.ETHHTTP, s.Ports.ETHWS)
 	},
 	ready: func(ctx context.Context, s *Stack) error {
 		var n string
@@ -614,9 +605,26 @@ func (s *Stack) fundGasTank(ctx context.Context) error {
 	return err
 }
 
-func (s *Stack) eth() *jsonrpc.Client {
-	c, _ := jsonrpc.New("http://"+s.loop(s.Ports.ETHHTTP), jsonrpc.WithHTTPClient(oneShot(30*time.Second)))
+func (s *Stack) eth() *jsonrpc.Client { return gethClient("http://" + s.loop(s.Ports.ETHHTTP)) }
+
+func gethClient(url string) *jsonrpc.Client {
+	c, _ := jsonrpc.New(url, jsonrpc.WithHTTPClient(oneShot(30*time.Second)))
 	return c
+}
+
+// gethArgv runs the cached geth binary as a --dev node on datadir, sealing a
+// block a second, HTTP and WS on loopback ports.
+func gethArgv(s *Stack, datadir string, httpPort, wsPort int) []string {
+	// --dev turns p2p off entirely; RPC listens on loopback only.
+	return []string{filepath.Join(s.BinDir, "geth"), "--dev", "--dev.period", "1",
+		"--datadir", datadir,
+		"--http", "--http.addr", "127.0.0.1", "--http.port", strconv.Itoa(httpPort),
+		"--http.api", "eth,net,web3,debug,txpool",
+		"--ws", "--ws.addr", "127.0.0.1", "--ws.port", strconv.Itoa(wsPort),
+		"--ws.api", "eth,net,web3,debug,txpool",
+		// archive state: tracing any block (internal transfers) needs its parent's state
+		"--gcmode", "archive", "--state.scheme", "hash",
+		"--ipcdisable", "--nodiscover", "--maxpeers", "0", "--verbosity", "2"}
 }
 
 // oneShot is an HTTP client that keeps no idle connections: the stack talks

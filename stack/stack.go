@@ -35,6 +35,8 @@ type Ports struct {
 	LTCRPC         int `json:"ltc_rpc"`
 	ETHHTTP        int `json:"eth_http"`
 	ETHWS          int `json:"eth_ws"`
+	SidechainHTTP  int `json:"sidechain_http"` // geth2, the second EVM dev chain
+	SidechainWS    int `json:"sidechain_ws"`
 	// Prices is not a stack service: the local price server (`sluice devnet
 	// prices`, which make run starts) that the stack's config reads.
 	Prices int `json:"prices"`
@@ -45,7 +47,7 @@ func PortsFor(base int) Ports {
 	return Ports{
 		API: base + 80, ClickHouse: base + 100, ClickHouseHTTP: base + 101, Postgres: base + 110,
 		Redis: base + 120, BTCRPC: base + 130, BTCP2P: base + 131, LTCRPC: base + 140,
-		ETHHTTP: base + 150, ETHWS: base + 151, Prices: base + 95,
+		ETHHTTP: base + 150, ETHWS: base + 151, SidechainHTTP: base + 160, SidechainWS: base + 161, Prices: base + 95,
 	}
 }
 
@@ -67,6 +69,8 @@ type State struct {
 	ForwarderContract string `json:"forwarder_contract,omitempty"` // moves ETH and tokens from inside calls
 	LTCWallet         string `json:"ltc_wallet"`
 	LTCFeeAddress     string `json:"ltc_fee_address,omitempty"` // the operator's service fees (sweeps.fee_addresses)
+	// EVM are the chains.evm dev chains (EVMDevChains) by key.
+	EVM map[string]*DevChainState `json:"evm,omitempty"`
 }
 
 // Options say where a stack lives and what it prints.
@@ -176,6 +180,9 @@ func (s *Stack) ensureSecrets() error {
 	}
 	if s.State.LTCWallet == "" {
 		s.State.LTCWallet = "sluice"
+	}
+	for _, c := range s.EVMDevChains() {
+		s.devChainState(c.Key) // made here: the services' setups run in parallel
 	}
 	if err := s.ensureSeed(); err != nil {
 		return err

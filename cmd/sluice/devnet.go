@@ -32,7 +32,9 @@ errors go to stderr.
 
 The stack is the one in --dir (default $SLUICE_STACK_DIR, which "sluice stack env" sets,
 else var/stack); node URLs, passwords, the btcd mining key, geth's dev account and the
-USDT and USDC contracts come from its stack.json.
+USDT and USDC contracts come from its stack.json. The stack's second EVM dev chain,
+chains.evm.sidechain (geth2, chain id 1338), is the chain key sidechain: its coin is
+SIDE_SIDECHAIN and its USDT-like token USDT_SIDECHAIN.
 
 Exit status: 0 on success, 3 when there is no stack in --dir or one of its nodes does not
 answer (start it with "sluice stack up"), 1 for anything else (bad input, a node refusing
@@ -72,11 +74,11 @@ the transaction).`,
 
 	var currency, to, amount string
 	pay := &cobra.Command{
-		Use:   "pay --currency BTC|LTC|ETH|USDT|USDC --to ADDRESS --amount DECIMAL",
+		Use:   "pay --currency BTC|LTC|ETH|USDT|USDC|SIDE_SIDECHAIN|USDT_SIDECHAIN --to ADDRESS --amount DECIMAL",
 		Short: "Pay from the stack's funded wallets; print the txid alone on stdout",
 		Long: `Pays an exact decimal amount to ADDRESS and prints the transaction id once the node has
-accepted it: BTC and LTC in the mempool (mine a block to confirm them), ETH, USDT and
-USDC mined (geth --dev seals a block a second).
+accepted it: BTC and LTC in the mempool (mine a block to confirm them), the EVM chains'
+coins and tokens mined (geth --dev seals a block a second).
 
   BTC   btcd has no wallet: spends one matured coinbase output of the stack's mining key
         (a payment is at most one coinbase, up to 50 BTC), fee 0.0001 BTC
@@ -86,19 +88,26 @@ USDC mined (geth --dev seals a block a second).
         transfer from the dev account, which mints what it lacks first
   USDC  the devnet USDC token (6 decimals; transfer returns bool, as mainnet USDC's),
         the same way
+  SIDE_SIDECHAIN, USDT_SIDECHAIN
+        the coin and the devnet USDT token (6 decimals) of the stack's second EVM
+        chain, sidechain (geth2): as ETH and USDT, from its own dev account, once
+        its node reports the chain's id (1338); a chains.evm chain's currencies
+        are SYMBOL_KEY
 A token transfer is simulated first: one that would revert, or whose token answers
 false, is not sent; once mined, the token's Transfer log must carry exactly the amount.
 
 The amount is read exactly, never through floating point: at most 8 decimal places for
-BTC and LTC, 18 for ETH, 6 for USDT and USDC (zeros past those are accepted: they change nothing);
-more than zero; no sign, exponent or separators.
+BTC and LTC, 18 for ETH and SIDE_SIDECHAIN, 6 for USDT, USDC and USDT_SIDECHAIN (zeros
+past those are accepted: they change nothing); more than zero; no sign, exponent or
+separators.
 ADDRESS must belong to the stack's network: bcrt1… (BTC regtest), rltc1… (LTC regtest),
-or a regtest base58 address; 0x and 40 hex digits for ETH, USDT and USDC.`,
+or a regtest base58 address; 0x and 40 hex digits on the EVM chains.`,
 		Example: `  sluice devnet pay --currency BTC --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --amount 0.5
   sluice devnet pay --currency LTC --to "$(sluice devnet address --chain ltc)" --amount 1.23456789
   sluice devnet pay --currency ETH --to 0x00000000000000000000000000000000000000aa --amount 0.000000000000000001
   txid=$(sluice devnet pay --currency USDT --to "$ADDR" --amount 12.5)
-  txid=$(sluice devnet pay --currency USDC --to "$ADDR" --amount 7.000001)`,
+  txid=$(sluice devnet pay --currency USDC --to "$ADDR" --amount 7.000001)
+  txid=$(sluice devnet pay --currency USDT_SIDECHAIN --to "$ADDR" --amount 3.5)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return run(cmd, 3*time.Minute, func(ctx context.Context, n devnet.Nodes) error {
@@ -111,7 +120,7 @@ or a regtest base58 address; 0x and 40 hex digits for ETH, USDT and USDC.`,
 			})
 		},
 	}
-	pay.Flags().StringVar(&currency, "currency", "", "BTC, LTC, ETH, USDT or USDC (any case)")
+	pay.Flags().StringVar(&currency, "currency", "", "BTC, LTC, ETH, USDT, USDC, SIDE_SIDECHAIN or USDT_SIDECHAIN (any case)")
 	pay.Flags().StringVar(&to, "to", "", "destination address on the stack's network")
 	pay.Flags().StringVar(&amount, "amount", "", "exact decimal amount, such as 0.015")
 	for _, f := range []string{"currency", "to", "amount"} {
@@ -122,7 +131,7 @@ or a regtest base58 address; 0x and 40 hex digits for ETH, USDT and USDC.`,
 	var blocks int
 	var hashes bool
 	mine := &cobra.Command{
-		Use:   "mine --chain btc|ltc|eth [-n N]",
+		Use:   "mine --chain btc|ltc|eth|sidechain [-n N]",
 		Short: "Mine N blocks (default 1); print the new tip height",
 		Long: fmt.Sprintf(`Adds N blocks (1 to %d) to a chain of the stack and prints the height of the new tip
 (with --hashes: the new blocks' hashes instead, oldest first, one a line).
@@ -131,10 +140,13 @@ or a regtest base58 address; 0x and 40 hex digits for ETH, USDT and USDC.`,
   ltc  litecoind generatetoaddress, to a fresh address of its wallet
   eth  geth --dev seals a block every second on its own: waits for N new blocks
        (about N seconds); if none comes for 3 s, sends a zero-value transaction from
-       the dev account to itself to have one sealed`, devnet.MaxMine),
+       the dev account to itself to have one sealed
+  sidechain
+       the stack's second EVM dev chain (geth2, chain id 1338): the same as eth`, devnet.MaxMine),
 		Example: `  sluice devnet mine --chain btc
   sluice devnet mine --chain ltc -n 6
-  sluice devnet mine --chain eth -n 3 --hashes`,
+  sluice devnet mine --chain eth -n 3 --hashes
+  sluice devnet mine --chain sidechain -n 2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return run(cmd, 0, func(ctx context.Context, n devnet.Nodes) error {
@@ -152,14 +164,14 @@ or a regtest base58 address; 0x and 40 hex digits for ETH, USDT and USDC.`,
 			})
 		},
 	}
-	mine.Flags().StringVar(&chain, "chain", "", "btc, ltc or eth")
+	mine.Flags().StringVar(&chain, "chain", "", "btc, ltc, eth or sidechain")
 	mine.Flags().IntVarP(&blocks, "blocks", "n", 1, "how many blocks")
 	mine.Flags().BoolVar(&hashes, "hashes", false, "print the new blocks' hashes, one a line, instead of the tip height")
 	_ = mine.MarkFlagRequired("chain")
 
 	var addrChain string
 	address := &cobra.Command{
-		Use:   "address --chain btc|ltc|eth",
+		Use:   "address --chain btc|ltc|eth|sidechain",
 		Short: "Print a fresh destination address on the stack's network, alone on stdout",
 		Long: `Prints a fresh address to pay to:
 
@@ -167,7 +179,8 @@ or a regtest base58 address; 0x and 40 hex digits for ETH, USDT and USDC.`,
        stack's funded wallet
   btc  btcd has no wallet: the regtest P2WPKH address (bcrt1q…) of a fresh random key
        that is not kept, so coins sent there are never spent again
-  eth  the address of a fresh random key that is not kept (EIP-55 checksummed)`,
+  eth, sidechain
+       the address of a fresh random key that is not kept (EIP-55 checksummed)`,
 		Example: `  sluice devnet address --chain ltc
   addr=$(sluice devnet address --chain eth); sluice devnet pay --currency USDT --to "$addr" --amount 5`,
 		Args: cobra.NoArgs,
@@ -182,7 +195,7 @@ or a regtest base58 address; 0x and 40 hex digits for ETH, USDT and USDC.`,
 			})
 		},
 	}
-	address.Flags().StringVar(&addrChain, "chain", "", "btc, ltc or eth")
+	address.Flags().StringVar(&addrChain, "chain", "", "btc, ltc, eth or sidechain")
 	_ = address.MarkFlagRequired("chain")
 
 	cmd.AddCommand(pay, mine, address, newDevnetReceiverCmd(), newDevnetPricesCmd())
@@ -231,11 +244,20 @@ func stackNodes(dir string, log io.Writer) (devnet.Nodes, error) {
 	for _, kv := range s.Env() {
 		env[kv.Key] = kv.Value
 	}
-	return devnet.Nodes{
+	n := devnet.Nodes{
 		BTCRPC: env["SLUICE_BTC_RPC"], BTCMiningKey: s.State.BTCMiningKey,
 		LTCRPC: env["SLUICE_LTC_RPC"], LTCWallet: s.State.LTCWallet,
 		ETHRPC: env["SLUICE_ETH_RPC"], ETHDevAccount: s.State.ETHDevAccount,
 		USDTContract: s.State.USDTContract, USDCContract: s.State.USDCContract,
 		Log: log,
-	}, nil
+	}
+	for _, c := range s.EVMDevChains() {
+		e := devnet.EVMChain{Key: c.Key, ChainID: c.ChainID, RPC: c.RPC, DevAccount: c.DevAccount,
+			Native: devnet.Token{Symbol: c.Native, Decimals: c.NativeDecimals}}
+		for _, tk := range c.Tokens {
+			e.Tokens = append(e.Tokens, devnet.Token{Symbol: tk.Symbol, Decimals: tk.Decimals, Contract: tk.Contract})
+		}
+		n.EVM = append(n.EVM, e)
+	}
+	return n, nil
 }
