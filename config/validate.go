@@ -239,8 +239,12 @@ func (c *Config) validate() []Problem {
 		add("sweeps.gas_tank_low", "%q must be an ETH amount such as 0.05", c.Sweeps.GasTankLow)
 	}
 	if c.Indexer.UnboundedReorgs {
-		for _, n := range []struct{ name, network string }{{"btc", network(c.Chains.BTC)}, {"ltc", network(c.Chains.LTC)},
-			{"eth", ethNetwork(c.Chains.ETH)}} {
+		nets := []struct{ name, network string }{{"btc", network(c.Chains.BTC)}, {"ltc", network(c.Chains.LTC)},
+			{"eth", ethNetwork(c.Chains.ETH)}}
+		for _, key := range slices.Sorted(maps.Keys(c.Chains.EVM)) {
+			nets = append(nets, struct{ name, network string }{"evm." + key, ethNetwork(c.Chains.EVM[key])})
+		}
+		for _, n := range nets {
 			if n.network != "" && n.network != "regtest" && n.network != "dev" {
 				add("indexer.unbounded_reorgs", "only for regtest and dev chains; chains.%s is on %s, where a reorg deeper than max_reorg needs a person", n.name, n.network)
 			}
