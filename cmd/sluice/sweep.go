@@ -161,9 +161,15 @@ func sweepChain(ctx context.Context, cfg *config.Config, db *pgxpool.Pool, sk pa
 				tokens = append(tokens, ethsweep.Token{Symbol: c.Code, Contract: c.Contract, Decimals: c.Decimals, KeyBranch: c.KeyBranch})
 			}
 		}
+		ch, ok := chains.Chain(chain)
+		if !ok {
+			return nil, nil, fmt.Errorf("--chain %s: not in the chain registry", chain)
+		}
 		maxFee := new(big.Int).Mul(big.NewInt(cfg.Sweeps.MaxFeePerGasGwei), big.NewInt(1_000_000_000))
-		impl, err := ethsweep.New(ctx, node, db, sk.Seed, ethsweep.Config{Network: e.Network, Tokens: tokens, MaxFeePerGas: maxFee,
-			GasTankLow: low, Metrics: ethsweep.NewMetrics(reg), Log: log.With("chain", chain)})
+		// NewMetrics returns the collectors already registered for another EVM chain: the chain is a label
+		impl, err := ethsweep.New(ctx, node, db, sk.Seed, ethsweep.Config{Chain: chain, Network: e.Network, ChainID: e.ChainID,
+			Native: ch.Native, Tokens: tokens, MaxFeePerGas: maxFee, GasTankLow: low, Metrics: ethsweep.NewMetrics(reg),
+			Log: log.With("chain", chain)})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -172,7 +178,7 @@ func sweepChain(ctx context.Context, cfg *config.Config, db *pgxpool.Pool, sk pa
 			return nil, nil, err
 		}
 		go impl.WatchGasTank(ctx, time.Minute) // sluice_gas_tank_balance_wei, sluice_gas_tank_low
-		hots := map[string]string{"ETH": hot}
+		hots := map[string]string{ch.Native: hot}
 		for _, t := range tokens {
 			hots[t.Symbol] = hot
 		}

@@ -37,10 +37,20 @@ type Token struct {
 type Config struct {
 	// Chain is the ledger's name of the chain (sweeps.chain), "eth" when empty.
 	Chain string
-	// Network is mainnet, sepolia, holesky or dev: the node's chain id is
-	// checked against it, and the keys are derived for it.
+	// Network is mainnet, sepolia, holesky or dev: the keys are derived for
+	// it, and the node's chain id is checked against its id unless ChainID
+	// is set.
 	Network string
-	Tokens  []Token
+	// ChainID, when positive, is the chain id the node must report
+	// (eth_chainId) instead of the network's: an EVM chain other than
+	// Ethereum (config chains.evm.<key>.chain_id).
+	ChainID int64
+	// Native is the currency code of the chain's own coin, which pays the
+	// gas and which gas top-ups, the hot wallet's coin balance and coin
+	// sweeps are in: the registry's Chain.Native, e.g. POL_POLYGON; "ETH"
+	// when empty.
+	Native string
+	Tokens []Token
 	// MaxFeePerGas caps maxFeePerGas, in wei (DefaultMaxFeePerGas when nil).
 	MaxFeePerGas *big.Int
 	// GasTankLow is the gas tank balance, in wei, under which it is low
@@ -83,7 +93,8 @@ var (
 	_ sweep.GasTopper = (*Chain)(nil)
 )
 
-// New checks that the node serves cfg.Network and returns the Chain. node
+// New checks that the node serves cfg.ChainID (cfg.Network's chain id when
+// it is 0) and returns the Chain. node
 // is a go-ethereum RPC client (http, ws or in-process); db is the ledger (a
 // *pgxpool.Pool) the nonce manager reads the sweeps table from.
 func New(ctx context.Context, node *rpc.Client, db Ledger, seed keys.Seed, cfg Config) (*Chain, error) {
@@ -97,6 +108,17 @@ func New(ctx context.Context, node *rpc.Client, db Ledger, seed keys.Seed, cfg C
 	want, ok := ethindex.ChainIDs[cfg.Network]
 	if !ok {
 		return nil, fmt.Errorf("ethsweep: unknown Ethereum network %q", cfg.Network)
+	}
+	wantWhat := "network " + cfg.Network + " is"
+	switch {
+	case cfg.ChainID > 0:
+		want, wantWhat = cfg.ChainID, "chain "+cfg.Chain+" is configured as"
+	case cfg.ChainID < 0:
+		return nil, fmt.Errorf("ethsweep: chain id %d: want a positive one", cfg.ChainID)
+	}
+	cfg.Native = strings.ToUpper(strings.TrimSpace(cfg.Native))
+	if cfg.Native == "" {
+		cfg.Native = defaultNative
 	}
 	if cfg.MaxFeePerGas == nil {
 		cfg.MaxFeePerGas = DefaultMaxFeePerGas
@@ -112,11 +134,11 @@ func New(ctx context.Context, node *rpc.Client, db Ledger, seed keys.Seed, cfg C
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	branches := map[uint32]string{0: "ETH"}
+	branches := map[uint32]string{0: cfg.Native}
 	for _, t := range cfg.Tokens {
 		sym := strings.ToUpper(strings.TrimSpace(t.Symbol))
-		if sym == "" || sym == "ETH" {
-			return nil, fmt.Errorf("ethsweep: token %q: want a symbol other than ETH", t.Symbol)
+		if sym == "" || sym == cfg.Native {
+			return nil, fmt.Errorf("ethsweep: token %q: want a symbol other than the chain's coin %s", t.Symbol, cfg.Native)
 		}
 		if !common.IsHexAddress(t.Contract) || common.HexToAddress(t.Contract) == (common.Address{}) {
 			return nil, fmt.Errorf("ethsweep: token %s: contract %q is not an address", sym, t.Contract)
@@ -148,7 +170,7 @@ func New(ctx context.Context, node *rpc.Client, db Ledger, seed keys.Seed, cfg C
 		return nil, fmt.Errorf("ethsweep: chain id: %w", err)
 	}
 	if id.Cmp(big.NewInt(want)) != 0 {
-		return nil, fmt.Errorf("ethsweep: the node has chain id %s, but network %s is chain id %d", id, cfg.Network, want)
+		return nil, fmt.Errorf("ethsweep: the node has chain id %s, but %s chain id %d", id, wantWhat, want)
 	}
 	c.chainID = id
 	c.signer = types.LatestSignerForChainID(id)
@@ -217,10 +239,19 @@ func (c *Chain) keyScheme(branch uint32) keys.Scheme {
 	return keys.Scheme{Family: keys.EVM, Chain: c.cfg.Chain, Network: c.cfg.Network, Branch: branch}
 }
 
-// native reports whether a job of currency and kind moves ETH: a gas top-up
-// does whatever currency it serves.
+// native reports whether a job of currency and kind moves the chain's coin
+// (Config.Native): a gas top-up does whatever currency it serves.
 func (c *Chain) native(currency, kind string) bool {
-	return kind == sweep.KindGas || strings.EqualFold(currency, "ETH")
+	return kind == sweep.KindGas || strings.EqualFold(currency, c.Native())
+}
+
+// Native is the currency code of the chain's coin (Config.Native, ETH
+// when empty).
+func (c *Chain) Native() string {
+	if c.cfg.Native == "" {
+		return defaultNative
+	}
+	return c.cfg.Native
 }
 
 // tokenOf is the configured token of a job's currency.

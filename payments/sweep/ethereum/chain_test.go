@@ -629,3 +629,130 @@ func TestNewRefusesSharedKeyBranches(t *testing.T) {
 		}
 	}
 }
+
+// TestNativeCoin: a chain whose coin is not ETH (Config.Native, an EVM chain
+// other than Ethereum) sweeps its coin on key branch 0, tops token deposit
+// addresses up in it, reports the hot wallet's coin under its code, and knows
+// no ETH; Config.ChainID replaces the network's chain id in New's check.
+func TestNativeCoin(t *testing.T) {
+	e := setup(t)
+	node, err := rpc.DialContext(e.ctx, e.rpcURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Close)
+	id, err := e.c.eth.ChainID(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usdt := Token{Symbol: "USDT_TEST", Contract: e.usdt, Decimals: 6, KeyBranch: 1}
+	cfg := Config{Chain: "poltest", Network: "dev", ChainID: id.Int64(), Native: " pol_test ", Tokens: []Token{usdt},
+		Metrics: NewMetrics(e.registry)} // the second registration returns the first's collectors
+	if cfg.Metrics.TankLow != e.c.cfg.Metrics.TankLow || cfg.Metrics.TankBalance != e.c.cfg.Metrics.TankBalance {
+		t.Fatal("NewMetrics twice with one registry made new collectors")
+	}
+
+	for _, c := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"another chain id", Config{Chain: "poltest", Network: "dev", ChainID: 137, Native: "POL_TEST"},
+			"the node has chain id " + id.String() + ", but chain poltest is configured as chain id 137"},
+		{"a negative chain id", Config{Chain: "poltest", Network: "dev", ChainID: -1, Native: "POL_TEST"}, "chain id -1"},
+		{"a token named as the coin", Config{Chain: "poltest", Network: "dev", ChainID: id.Int64(), Native: "POL_TEST",
+			Tokens: []Token{{Symbol: "pol_test", Contract: e.usdt, Decimals: 6, KeyBranch: 1}}}, "the chain's coin POL_TEST"},
+		{"a branch 0 token", Config{Chain: "poltest", Network: "dev", ChainID: id.Int64(), Native: "POL_TEST",
+			Tokens: []Token{{Symbol: "USDT_TEST", Contract: e.usdt, Decimals: 6}}}, "key branch 0 is POL_TEST's"},
+	} {
+		if _, err := New(e.ctx, node, e.db, e.seed, c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+	// ETH is a token symbol like any other where the coin is not ETH
+	if _, err := New(e.ctx, node, e.db, e.seed, Config{Chain: "poltest", Network: "dev", ChainID: id.Int64(), Native: "POL_TEST",
+		Tokens: []Token{{Symbol: "ETH", Contract: freshAddress(), Decimals: 18, KeyBranch: 4}}}); err != nil {
+		t.Errorf("a token ETH on a POL_TEST chain: %v", err)
+	}
+
+	c, err := New(e.ctx, node, e.db, e.seed, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Native() != "POL_TEST" {
+		t.Fatalf("Native() = %q", c.Native())
+	}
+	if e.c.Native() != "ETH" {
+		t.Errorf("Native() without Config.Native = %q, want ETH", e.c.Native())
+	}
+
+	// a coin sweep: the ETH-style transfer from the branch 0 deposit key
+	in := e.deposit(keys.ETH, 9, 1) // branch 0: the coin's deposit address on every EVM chain
+	in.Currency = "POL_TEST"
+	e.fund(in.Address, eth(20))
+	dest := freshAddress()
+	job := &sweep.Job{Chain: "poltest", Currency: "POL_TEST", Kind: sweep.KindSettle, Destination: dest, Gross: eth(20),
+		FeeService: new(big.Int), Inputs: []sweep.Input{in}}
+	if gas, err := c.GasTopUp(e.ctx, job); err != nil || gas != nil {
+		t.Errorf("GasTopUp of a coin sweep = %v, %v; want none", gas, err)
+	}
+	if err := c.Sign(e.ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Broadcast(e.ctx, job.RawTx); err != nil {
+		t.Fatal(err)
+	}
+	e.mined(job.TxID)
+	if got := e.balance(dest); got.Cmp(job.Amount) != 0 || new(big.Int).Add(job.Amount, job.FeeNetwork).Cmp(eth(20)) != 0 {
+		t.Errorf("the destination has %s wei; job amount %s, network fee %s of 20 milli", got, job.Amount, job.FeeNetwork)
+	}
+	// ETH is not this chain's coin, nor a configured token
+	ethJob := &sweep.Job{Chain: "poltest", Currency: "ETH", Kind: sweep.KindSettle, Destination: dest, Gross: eth(1),
+		FeeService: new(big.Int), Inputs: []sweep.Input{{Address: in.Address, Currency: "ETH", Account: 9, Index: 1}}}
+	if err := c.Sign(e.ctx, ethJob); err == nil || !strings.Contains(err.Error(), `no token "ETH" is configured on poltest`) {
+		t.Errorf("an ETH sweep on a POL_TEST chain: %v", err)
+	}
+
+	// a token sweep's gas top-up is in the chain's coin
+	tin := e.deposit(keys.USDT, 9, 2)
+	tin.Currency = "USDT_TEST"
+	if _, err := devnet.Mint(e.ctx, e.rpcURL, e.dev, e.usdt, tin.Address, big.NewInt(5_000_000)); err != nil {
+		t.Fatal(err)
+	}
+	tjob := &sweep.Job{Chain: "poltest", Currency: "USDT_TEST", Kind: sweep.KindSettle, Destination: dest,
+		Gross: big.NewInt(5_000_000), FeeService: new(big.Int), Inputs: []sweep.Input{tin}}
+	if err := c.Sign(e.ctx, tjob); !errors.Is(err, sweep.ErrWait) {
+		t.Fatalf("a token sweep without gas: %v; want ErrWait", err)
+	}
+	gas, err := c.GasTopUp(e.ctx, tjob)
+	if err != nil || gas == nil {
+		t.Fatalf("GasTopUp = %v, %v", gas, err)
+	}
+	if gas.Currency != "POL_TEST" || gas.Chain != "poltest" || gas.Kind != sweep.KindGas || gas.Destination != tin.Address || gas.Gross.Sign() <= 0 {
+		t.Errorf("gas job %+v; want a POL_TEST top-up on poltest", gas)
+	}
+	if _, err := c.WithdrawalFeeQuote(e.ctx, "POL_TEST"); err != nil {
+		t.Errorf("WithdrawalFeeQuote(POL_TEST): %v", err)
+	}
+
+	// the hot wallet's coin is reported under its code
+	e.fund(c.HotWallet(), eth(3))
+	bal, err := c.HotBalances(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := bal["ETH"]; ok || bal["POL_TEST"] == nil || bal["POL_TEST"].Cmp(eth(3)) != 0 || bal["USDT_TEST"] == nil {
+		t.Errorf("HotBalances = %v; want POL_TEST 3e15 and USDT_TEST, no ETH", bal)
+	}
+
+	// the gauges are the chain's
+	if _, _, err := c.CheckGasTank(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := testutil.ToFloat64(c.cfg.Metrics.TankLow.WithLabelValues("poltest")); v != 1 {
+		t.Errorf("sluice_gas_tank_low{chain=poltest} %v, want 1 (an empty tank)", v)
+	}
+	if n := testutil.CollectAndCount(c.cfg.Metrics.TankBalance); n != 1 {
+		t.Errorf("%d sluice_gas_tank_balance_wei series, want poltest's alone", n)
+	}
+}

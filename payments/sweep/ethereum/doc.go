@@ -4,6 +4,10 @@
 // hands out nonces per sending address, and follows transactions to their
 // receipts.
 //
+// Any EVM chain works the same way: its coin (Config.Native, e.g.
+// POL_POLYGON; ETH by default) takes ETH's place below, and the node must
+// answer the chain's id (Config.ChainID).
+//
 // One job is one transaction from one address to one recipient: a plain
 // transfer cannot pay two. So a deposit sweep pays the destination
 //

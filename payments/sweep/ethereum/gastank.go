@@ -47,6 +47,9 @@ func HotWalletAddress(seed keys.Seed, network string) (string, error) {
 // EVM chain.
 const defaultChain = "eth"
 
+// defaultNative is the coin of Config.Native left empty.
+const defaultNative = "ETH"
+
 func operatorAddress(seed keys.Seed, chain, network string, account uint32) (common.Address, error) {
 	s, err := seed.AddressFor(keys.Scheme{Family: keys.EVM, Chain: chain, Network: network}, account, 0)
 	if err != nil {
@@ -110,7 +113,7 @@ func (c *Chain) GasTopUp(ctx context.Context, job *sweep.Job) (*sweep.Job, error
 	}
 	top := new(big.Int).Sub(need, have)
 	c.log.Info("gas top-up needed", "sweep", job.ID, "address", from.addr.Hex(), "has_wei", have.String(), "needs_wei", need.String())
-	return &sweep.Job{Chain: c.cfg.Chain, Currency: "ETH", Kind: sweep.KindGas, Destination: from.addr.Hex(),
+	return &sweep.Job{Chain: c.cfg.Chain, Currency: c.Native(), Kind: sweep.KindGas, Destination: from.addr.Hex(),
 		Gross: top, Amount: new(big.Int).Set(top), FeeService: new(big.Int), FeeNetwork: new(big.Int)}, nil
 }
 
@@ -157,16 +160,31 @@ type Metrics struct {
 	TankLow     *prometheus.GaugeVec // sluice_gas_tank_low{chain}: 1 under the threshold
 }
 
-// NewMetrics registers the gas tank metrics with reg.
+// NewMetrics registers the gas tank metrics with reg. Each EVM chain's
+// Chain may call it with the same reg: the second call returns the
+// collectors the first registered (the chain is a label).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		TankBalance: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_gas_tank_balance_wei",
-			Help: "ETH in the gas tank that tops up token deposit addresses, in wei."}, []string{"chain"}),
-		TankLow: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_gas_tank_low",
-			Help: "1 when the gas tank holds less than sweeps.gas_tank_low: refill it."}, []string{"chain"}),
+	return &Metrics{
+		TankBalance: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_gas_tank_balance_wei",
+			Help: "The chain's coin in the gas tank that tops up token deposit addresses, in wei (10^-18)."}, []string{"chain"})),
+		TankLow: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_gas_tank_low",
+			Help: "1 when the gas tank holds less than sweeps.gas_tank_low: refill it."}, []string{"chain"})),
 	}
-	reg.MustRegister(m.TankBalance, m.TankLow)
-	return m
+}
+
+// register registers c with reg, or returns the collector already
+// registered in its place.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err) // a programming error, as with MustRegister
+	}
+	return c
 }
 
 // GasTank is the gas tank's address.
@@ -217,16 +235,16 @@ func (c *Chain) WatchGasTank(ctx context.Context, every time.Duration) {
 	}
 }
 
-// HotBalances is what the hot wallet holds at the head: its ETH and each
-// configured token, for the solvency check (the gas tank is the operator's
-// own and owes no merchant anything).
+// HotBalances is what the hot wallet holds at the head: its coin (keyed by
+// Config.Native) and each configured token, for the solvency check (the gas
+// tank is the operator's own and owes no merchant anything).
 func (c *Chain) HotBalances(ctx context.Context) (map[string]*big.Int, error) {
 	h, err := c.eth.HeaderByNumber(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("head: %w", err)
 	}
 	out := map[string]*big.Int{}
-	if out["ETH"], err = c.eth.BalanceAt(ctx, c.hot, h.Number); err != nil {
+	if out[c.Native()], err = c.eth.BalanceAt(ctx, c.hot, h.Number); err != nil {
 		return nil, fmt.Errorf("balance of the hot wallet %s: %w", c.hot.Hex(), err)
 	}
 	for sym, t := range c.tokens {

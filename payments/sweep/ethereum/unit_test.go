@@ -10,6 +10,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sluicepay/sluice/devnet"
 	"github.com/sluicepay/sluice/payments/keys"
@@ -292,5 +294,45 @@ func TestSenderOf(t *testing.T) {
 		if _, err := c.senderOf(bad); err == nil {
 			t.Errorf("%s: signed anyway", name)
 		}
+	}
+}
+
+// TestNative: the chain's coin is Config.Native (ETH when empty): a job in it
+// is a coin transfer, any other currency a token, a gas top-up always the
+// coin; two chains' NewMetrics with one registry share the collectors.
+func TestNative(t *testing.T) {
+	eth := &Chain{cfg: Config{Chain: "eth"}}
+	pol := &Chain{cfg: Config{Chain: "poltest", Native: "POL_TEST"}}
+	for _, c := range []struct {
+		c              *Chain
+		currency, kind string
+		want           bool
+	}{
+		{eth, "ETH", sweep.KindSettle, true},
+		{eth, "eth", sweep.KindWithdraw, true},
+		{eth, "POL_TEST", sweep.KindSettle, false},
+		{eth, "USDT", sweep.KindGas, true},
+		{pol, "POL_TEST", sweep.KindSettle, true},
+		{pol, "pol_test", sweep.KindHot, true},
+		{pol, "ETH", sweep.KindSettle, false},
+		{pol, "USDT_TEST", sweep.KindGas, true},
+		{pol, "USDT_TEST", sweep.KindWithdraw, false},
+	} {
+		if got := c.c.native(c.currency, c.kind); got != c.want {
+			t.Errorf("%s (coin %s): native(%s, %s) = %v, want %v", c.c.cfg.Chain, c.c.Native(), c.currency, c.kind, got, c.want)
+		}
+	}
+	if eth.Native() != "ETH" || pol.Native() != "POL_TEST" {
+		t.Errorf("Native() = %q, %q", eth.Native(), pol.Native())
+	}
+	reg := prometheus.NewRegistry()
+	a, b := NewMetrics(reg), NewMetrics(reg)
+	if a.TankBalance != b.TankBalance || a.TankLow != b.TankLow {
+		t.Error("NewMetrics twice with one registry made new collectors")
+	}
+	a.TankLow.WithLabelValues("eth").Set(1)
+	b.TankLow.WithLabelValues("poltest").Set(0)
+	if n := testutil.CollectAndCount(reg, "sluice_gas_tank_low"); n != 2 {
+		t.Errorf("%d sluice_gas_tank_low series, want eth's and poltest's", n)
 	}
 }
