@@ -35,6 +35,9 @@ func testNodes(t *testing.T) Nodes {
 		LTCRPC: testenv.Get(t, "SLUICE_LTC_RPC"), LTCWallet: st.Wallet,
 		ETHRPC: testenv.Get(t, "SLUICE_ETH_RPC"), ETHDevAccount: testenv.Get(t, "SLUICE_ETH_DEV_ACCOUNT"),
 		USDTContract: testenv.Get(t, "SLUICE_USDT_CONTRACT"), USDCContract: testenv.Get(t, "SLUICE_USDC_CONTRACT"),
+		EVM: []EVMChain{{Key: "sidechain", ChainID: 1338, RPC: testenv.Get(t, "SLUICE_SIDECHAIN_RPC"),
+			DevAccount: testenv.Get(t, "SLUICE_SIDECHAIN_DEV_ACCOUNT"), Native: Token{Symbol: "SIDE", Decimals: 18},
+			Tokens: []Token{{Symbol: "USDT", Decimals: 6, Contract: testenv.Get(t, "SLUICE_SIDECHAIN_USDT_CONTRACT")}}}},
 		Log: testLog{t},
 	}
 }
@@ -209,21 +212,143 @@ func TestPayMineEthereum(t *testing.T) {
 	}
 }
 
+// TestPaySidechain pays the sidechain's coin and its USDT (minting first)
+// on geth2, waits for its blocks, and checks nothing moved on geth: the
+// currency code routes the payment to its chain's node.
+func TestPaySidechain(t *testing.T) {
+	n := testNodes(t)
+	side := n.EVM[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sc, err := jsonrpc.New(side.RPC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec, err := n.ethNode().client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, err := n.NewAddress(ctx, "SIDECHAIN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := n.Pay(ctx, "side_sidechain", to, "1.000000000000000007")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := WaitReceipt(ctx, side.RPC, h); err != nil || r.Status != 1 || r.From != side.DevAccount {
+		t.Fatalf("receipt of %s on the sidechain: %+v, %v", h, r, err)
+	}
+	if got := ethBalance(ctx, t, sc, to); got.String() != "1000000000000000007" {
+		t.Errorf("%s holds %s wei on the sidechain, want 1000000000000000007", to, got)
+	}
+	if got := ethBalance(ctx, t, ec, to); got.Sign() != 0 {
+		t.Errorf("%s holds %s wei on geth: the payment went to the wrong chain", to, got)
+	}
+
+	usdt := side.Tokens[0].Contract
+	bal, err := BalanceOf(ctx, side.RPC, usdt, side.DevAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := new(big.Int).Add(bal, big.NewInt(2_000_001)) // more than the dev account holds: mints first
+	h, err = n.Pay(ctx, "USDT_SIDECHAIN", to, amount.Format(want, 6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := WaitReceipt(ctx, side.RPC, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTransferLog(t, r, usdt, side.DevAccount, to, want.Int64())
+	if got := tokenBalance(ctx, t, side.RPC, usdt, to); got != want.Int64() {
+		t.Errorf("%s holds %d USDT_SIDECHAIN units, want %s", to, got, want)
+	}
+	var onGeth json.RawMessage
+	if err := ec.Call(ctx, "eth_getTransactionByHash", &onGeth, h); err != nil || string(onGeth) != "null" {
+		t.Errorf("the sidechain's transaction %s on geth: %s, %v", h, onGeth, err)
+	}
+
+	m, err := n.Mine(ctx, "sidechain", 2)
+	if err != nil || len(m.Hashes) != 2 || m.Hashes[0] == m.Hashes[1] {
+		t.Fatalf("mine sidechain: %+v, %v", m, err)
+	}
+	var b struct {
+		Hash string `json:"hash"`
+	}
+	if err := sc.Call(ctx, "eth_getBlockByNumber", &b, "0x"+big.NewInt(m.Height).Text(16), false); err != nil || b.Hash != m.Hashes[1] {
+		t.Errorf("sidechain block %d is %s, mined %s: %v", m.Height, b.Hash, m.Hashes[1], err)
+	}
+
+	// a node of another chain id is refused before anything is sent
+	wrong := n
+	wrong.EVM = []EVMChain{side}
+	wrong.EVM[0].RPC = n.ETHRPC
+	if _, err := wrong.Pay(ctx, "SIDE_SIDECHAIN", to, "1"); err == nil || !strings.Contains(err.Error(), "reports chain id 1337, not sidechain's 1338") {
+		t.Errorf("pay on a node of another chain: %v", err)
+	}
+}
+
+// TestEVMChainCurrencies: a chains.evm chain's coin and tokens are
+// SYMBOL_KEY, routed to its chain; its key is a chain for mine and address;
+// unknown codes list them.
+func TestEVMChainCurrencies(t *testing.T) {
+	n := Nodes{USDTContract: addrA, EVM: []EVMChain{{Key: "sidechain", Native: Token{Symbol: "SIDE", Decimals: 18},
+		Tokens: []Token{{Symbol: "USDT", Decimals: 6, Contract: addrB}}}}}
+	for _, c := range []struct {
+		code, want, chain, contract string
+		decimals                    int
+		token                       bool
+	}{
+		{"side_sidechain", "SIDE_SIDECHAIN", "sidechain", "", 18, false},
+		{" USDT_SIDECHAIN", "USDT_SIDECHAIN", "sidechain", addrB, 6, true},
+		{"usdt", "USDT", "eth", addrA, 6, true},
+		{"ETH", "ETH", "eth", "", 18, false},
+	} {
+		cur, contract, err := n.Currency(c.code)
+		if err != nil || cur.Code != c.want || cur.Chain != c.chain || contract != c.contract || cur.Decimals != c.decimals || cur.Token != c.token {
+			t.Errorf("Currency(%q) = %+v %q, %v", c.code, cur, contract, err)
+		}
+	}
+	if _, _, err := n.Currency("SIDE"); err == nil || !strings.Contains(err.Error(), "SIDE_SIDECHAIN, USDT_SIDECHAIN") {
+		t.Errorf("Currency(SIDE): %v", err)
+	}
+	if _, err := n.checkChain("SideChain"); err != nil {
+		t.Error(err)
+	}
+	if _, err := (Nodes{}).checkChain("sidechain"); err == nil {
+		t.Error("sidechain is a chain without n.EVM")
+	}
+	if a, err := n.NewAddress(context.Background(), "sidechain"); err != nil || n.ValidateAddress("sidechain", a) != nil {
+		t.Errorf("sidechain address %q, %v", a, err)
+	}
+	if err := n.ValidateAddress("sidechain", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"); err == nil {
+		t.Error("a bitcoin address taken on the sidechain")
+	}
+	// amounts are the chain's decimals, exactly
+	if _, err := n.Pay(context.Background(), "USDT_SIDECHAIN", addrB, "0.0000001"); err == nil || !strings.Contains(err.Error(), "decimal places") {
+		t.Errorf("7 decimal places of USDT_SIDECHAIN: %v", err)
+	}
+}
+
 // TestNodeDown: a node that is not there is ErrNodeDown, before anything is sent.
 func TestNodeDown(t *testing.T) {
 	n := Nodes{BTCRPC: "http://u:p@127.0.0.1:1", BTCMiningKey: "00", LTCRPC: "http://u:p@127.0.0.1:1", LTCWallet: "w",
-		ETHRPC: "http://127.0.0.1:1", ETHDevAccount: addrA, USDTContract: addrA, USDCContract: addrA}
+		ETHRPC: "http://127.0.0.1:1", ETHDevAccount: addrA, USDTContract: addrA, USDCContract: addrA,
+		EVM: []EVMChain{{Key: "sidechain", ChainID: 1338, RPC: "http://127.0.0.1:1", DevAccount: addrA,
+			Native: Token{Symbol: "SIDE", Decimals: 18}, Tokens: []Token{{Symbol: "USDT", Decimals: 6, Contract: addrA}}}}}
 	ctx := context.Background()
 	for _, c := range []struct{ cur, to string }{
 		{"BTC", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"},
 		{"LTC", "rltc1qzw8ltpua7yagxryyqnxre0cz40syp9kear4m5u"},
 		{"ETH", strings.ToLower(addrB)}, {"USDT", strings.ToLower(addrB)}, {"USDC", strings.ToLower(addrB)},
+		{"SIDE_SIDECHAIN", strings.ToLower(addrB)}, {"USDT_SIDECHAIN", strings.ToLower(addrB)},
 	} {
 		if _, err := n.Pay(ctx, c.cur, c.to, "1"); !errors.Is(err, ErrNodeDown) {
 			t.Errorf("pay %s: %v, want ErrNodeDown", c.cur, err)
 		}
 	}
-	for _, chain := range Chains {
+	for _, chain := range n.chains() {
 		if _, err := n.Mine(ctx, chain, 1); !errors.Is(err, ErrNodeDown) {
 			t.Errorf("mine %s: %v, want ErrNodeDown", chain, err)
 		}

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -13,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/contracts"
 	"github.com/sluicepay/sluice/devnet"
@@ -29,7 +32,7 @@ func TestPortsDistinct(t *testing.T) {
 		p := PortsFor(base)
 		for name, port := range map[string]int{"api": p.API, "ch": p.ClickHouse, "chhttp": p.ClickHouseHTTP,
 			"pg": p.Postgres, "redis": p.Redis, "btc": p.BTCRPC, "btcp2p": p.BTCP2P, "ltc": p.LTCRPC,
-			"eth": p.ETHHTTP, "ethws": p.ETHWS} {
+			"eth": p.ETHHTTP, "ethws": p.ETHWS, "side": p.SidechainHTTP, "sidews": p.SidechainWS, "prices": p.Prices} {
 			key := fmt.Sprintf("%d/%s", base, name)
 			if other, dup := seen[port]; dup {
 				t.Fatalf("port %d used by %s and %s", port, other, key)
@@ -92,7 +95,8 @@ func freeBase(t *testing.T) int {
 		base := 10000 + 200*rand.IntN(40)
 		p := PortsFor(base)
 		ok := true
-		for _, port := range []int{p.API, p.ClickHouse, p.ClickHouseHTTP, p.Postgres, p.Redis, p.BTCRPC, p.BTCP2P, p.LTCRPC, p.ETHHTTP, p.ETHWS} {
+		for _, port := range []int{p.API, p.ClickHouse, p.ClickHouseHTTP, p.Postgres, p.Redis, p.BTCRPC, p.BTCP2P, p.LTCRPC, p.ETHHTTP, p.ETHWS,
+			p.SidechainHTTP, p.SidechainWS} {
 			if portFree(port) != nil {
 				ok = false
 				break
@@ -219,6 +223,60 @@ func TestLifecycle(t *testing.T) {
 		if env["SLUICE_USDT_CONTRACT"] != s.State.USDTContract || env["SLUICE_USDC_CONTRACT"] != s.State.USDCContract {
 			t.Errorf("stack env: USDT %q USDC %q, want %s %s", env["SLUICE_USDT_CONTRACT"], env["SLUICE_USDC_CONTRACT"],
 				s.State.USDTContract, s.State.USDCContract)
+		}
+		checkConfigTokens(t, s)
+	})
+
+	t.Run("sidechain: its own chain id, sealing, funded, its USDT deployed once and reused", func(t *testing.T) {
+		side := gethClient("http://" + s.loop(s.Ports.SidechainHTTP))
+		for _, c := range []struct {
+			name string
+			want int64
+			call func(context.Context, string, any, ...any) error
+		}{{"geth", 1337, s.eth().Call}, {"geth2", SidechainID, side.Call}} {
+			var id hexutil.Big
+			if err := c.call(ctx, "eth_chainId", &id); err != nil || id.ToInt().Int64() != c.want {
+				t.Fatalf("%s chain id %s, %v, want %d", c.name, id.ToInt(), err, c.want)
+			}
+		}
+		ch := s.EVMDevChains()[0]
+		if ch.DevAccount != gethDevAccount || len(ch.Tokens) != 1 || ch.Tokens[0].Contract == "" {
+			t.Fatalf("sidechain state %+v", ch)
+		}
+		var bal hexutil.Big
+		if err := side.Call(ctx, "eth_getBalance", &bal, ch.DevAccount, "latest"); err != nil || bal.ToInt().Sign() == 0 {
+			t.Fatalf("sidechain dev account balance %s, %v", bal.ToInt(), err)
+		}
+		usdt := ch.Tokens[0].Contract
+		if ok, err := devnet.DeployedAt(ctx, ch.RPC, ch.DevAccount, usdt, contracts.TetherToken); err != nil || !ok {
+			t.Fatalf("sidechain USDT at %s: %v, %v", usdt, ok, err)
+		}
+		// it seals blocks by itself, like geth
+		m, err := devnet.Nodes{EVM: []devnet.EVMChain{{Key: SidechainKey, ChainID: SidechainID, RPC: ch.RPC}}}.Mine(ctx, SidechainKey, 2)
+		if err != nil || len(m.Hashes) != 2 {
+			t.Fatalf("sidechain blocks: %+v, %v", m, err)
+		}
+		// re-up keeps the contract; a recorded address holding no USDT is replaced
+		if err := s.Up(ctx, []string{SidechainService}); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.EVMDevChains()[0].Tokens[0].Contract; got != usdt {
+			t.Fatalf("re-up moved the sidechain USDT from %s to %s", usdt, got)
+		}
+		s.State.EVM[SidechainKey].Contracts["USDT"] = "0x00000000000000000000000000000000000000aa"
+		if err := s.Up(ctx, []string{SidechainService}); err != nil {
+			t.Fatal(err)
+		}
+		got := s.EVMDevChains()[0].Tokens[0].Contract
+		if ok, err := devnet.DeployedAt(ctx, ch.RPC, ch.DevAccount, got, contracts.TetherToken); err != nil || !ok || got == usdt {
+			t.Fatalf("sidechain USDT redeployed at %s (was %s): %v, %v", got, usdt, ok, err)
+		}
+		env := map[string]string{}
+		for _, kv := range s.Env() {
+			env[kv.Key] = kv.Value
+		}
+		if env["SLUICE_SIDECHAIN_RPC"] != ch.RPC || env["SLUICE_SIDECHAIN_USDT_CONTRACT"] != got || env["SLUICE_SIDECHAIN_CHAIN_ID"] != "1338" {
+			t.Errorf("stack env: %v", env)
 		}
 		checkConfigTokens(t, s)
 	})
@@ -484,6 +542,25 @@ func checkConfigTokens(t *testing.T, s *Stack) {
 	if len(got) != 2 || got["USDT"] != s.State.USDTContract || got["USDC"] != s.State.USDCContract {
 		t.Errorf("chains.eth.tokens %v, want USDT %s and USDC %s", got, s.State.USDTContract, s.State.USDCContract)
 	}
+	// chains.evm.sidechain: the second dev chain, its coin and its USDT
+	ch := s.EVMDevChains()[0]
+	e := cfg.Chains.EVM[SidechainKey]
+	if e == nil || e.Network != "dev" || e.ChainID != SidechainID || e.RPC != ch.RPC || e.WS != ch.WS || !e.Traces ||
+		e.Native == nil || e.Native.Symbol != "SIDE" || e.Native.Decimals != 18 {
+		t.Fatalf("chains.evm.sidechain %+v", e)
+	}
+	if len(e.Tokens) != 1 || e.Tokens[0].Symbol != "USDT" || e.Tokens[0].Decimals != 6 || e.Tokens[0].Address != ch.Tokens[0].Contract {
+		t.Errorf("chains.evm.sidechain.tokens %+v, want USDT at %s", e.Tokens, ch.Tokens[0].Contract)
+	}
+	reg, err := chain.New(cfg)
+	if err != nil {
+		t.Fatalf("the generated config's chains: %v", err)
+	}
+	for _, code := range []string{"SIDE_SIDECHAIN", "USDT_SIDECHAIN"} {
+		if c, ok := reg.Currency(code); !ok || c.Chain != SidechainKey {
+			t.Errorf("registry: %s %+v, %v", code, c, ok)
+		}
+	}
 }
 
 // TestConfigTokens: the generated config names both devnet tokens and the
@@ -499,21 +576,58 @@ func TestConfigTokens(t *testing.T) {
 	s.State.ETHDevAccount = "0x00000000000000000000000000000000000000d0"
 	s.State.USDTContract = "0x00000000000000000000000000000000000000a1"
 	s.State.USDCContract = "0x00000000000000000000000000000000000000c1"
+	s.State.EVM[SidechainKey] = &DevChainState{DevAccount: gethDevAccount,
+		Contracts: map[string]string{"USDT": "0x00000000000000000000000000000000000000b1"}}
 	n := 0
 	for _, kv := range s.Env() {
 		switch kv.Key {
-		case "SLUICE_USDT_CONTRACT", "SLUICE_USDC_CONTRACT":
+		case "SLUICE_USDT_CONTRACT", "SLUICE_USDC_CONTRACT", "SLUICE_SIDECHAIN_USDT_CONTRACT":
 			n++
-			if want := map[string]string{"SLUICE_USDT_CONTRACT": s.State.USDTContract, "SLUICE_USDC_CONTRACT": s.State.USDCContract}[kv.Key]; kv.Value != want {
+			if want := map[string]string{"SLUICE_USDT_CONTRACT": s.State.USDTContract, "SLUICE_USDC_CONTRACT": s.State.USDCContract,
+				"SLUICE_SIDECHAIN_USDT_CONTRACT": "0x00000000000000000000000000000000000000b1"}[kv.Key]; kv.Value != want {
 				t.Errorf("%s=%s, want %s", kv.Key, kv.Value, want)
 			}
 		}
 	}
-	if n != 2 {
-		t.Errorf("stack env prints %d of SLUICE_USDT_CONTRACT, SLUICE_USDC_CONTRACT", n)
+	if n != 3 {
+		t.Errorf("stack env prints %d of SLUICE_USDT_CONTRACT, SLUICE_USDC_CONTRACT, SLUICE_SIDECHAIN_USDT_CONTRACT", n)
 	}
 	if err := s.writeConfig(); err != nil {
 		t.Fatal(err)
 	}
 	checkConfigTokens(t, s)
+}
+
+// TestDevGenesis: geth's dev genesis gets the chain id and a funded dev
+// account, every other value passes through exactly (big numbers too), and
+// a genesis that is not a dev one (not merged at genesis) is refused.
+func TestDevGenesis(t *testing.T) {
+	dump := []byte(`{"config":{"chainId":1337,"terminalTotalDifficulty":0,"londonBlock":0},"gasLimit":"0xaf79e0",` +
+		`"alloc":{"0000000000000000000000000000000000000001":{"balance":"0x1"}},"big":123456789012345678901234567890}`)
+	out, err := devGenesis(dump, 1338, "0x71562B71999873DB5B286DF957AF199EC94617F7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Config struct {
+			ChainID json.Number `json:"chainId"`
+			TTD     json.Number `json:"terminalTotalDifficulty"`
+		} `json:"config"`
+		GasLimit string                       `json:"gasLimit"`
+		Alloc    map[string]map[string]string `json:"alloc"`
+		Big      json.Number                  `json:"big"`
+	}
+	d := json.NewDecoder(strings.NewReader(string(out)))
+	d.UseNumber()
+	if err := d.Decode(&g); err != nil {
+		t.Fatal(err)
+	}
+	if g.Config.ChainID != "1338" || g.Config.TTD != "0" || g.GasLimit != "0xaf79e0" || g.Big != "123456789012345678901234567890" ||
+		g.Alloc["0000000000000000000000000000000000000001"]["balance"] != "0x1" ||
+		g.Alloc["71562b71999873db5b286df957af199ec94617f7"]["balance"] != devFunds {
+		t.Fatalf("genesis %s", out)
+	}
+	if _, err := devGenesis([]byte(`{"config":{"chainId":1}}`), 1338, gethDevAccount); err == nil {
+		t.Fatal("a genesis without terminalTotalDifficulty taken for a dev one")
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicepay/sluice/amount"
 	"github.com/sluicepay/sluice/devnet"
 	"github.com/sluicepay/sluice/internal/testenv"
 )
@@ -28,10 +29,11 @@ func runDevnet(t *testing.T, args ...string) (stdout, stderr string, err error) 
 // balanceOf shows, and prints the mined transaction's hash alone on stdout.
 func TestDevnetPayTokens(t *testing.T) {
 	dir := testenv.Get(t, "SLUICE_STACK_DIR")
-	rpc := testenv.Get(t, "SLUICE_ETH_RPC")
-	for _, c := range []struct{ currency, contract, amount string }{
-		{"USDC", testenv.Get(t, "SLUICE_USDC_CONTRACT"), "3.141592"},
-		{"usdt", testenv.Get(t, "SLUICE_USDT_CONTRACT"), "0.000001"},
+	eth, side := testenv.Get(t, "SLUICE_ETH_RPC"), testenv.Get(t, "SLUICE_SIDECHAIN_RPC")
+	for _, c := range []struct{ currency, rpc, contract, amount string }{
+		{"USDC", eth, testenv.Get(t, "SLUICE_USDC_CONTRACT"), "3.141592"},
+		{"usdt", eth, testenv.Get(t, "SLUICE_USDT_CONTRACT"), "0.000001"},
+		{"USDT_SIDECHAIN", side, testenv.Get(t, "SLUICE_SIDECHAIN_USDT_CONTRACT"), "42.000042"},
 	} {
 		t.Run(c.currency, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -40,6 +42,7 @@ func TestDevnetPayTokens(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			rpc := c.rpc
 			out, errOut, err := runDevnet(t, "pay", "--dir", dir, "--currency", c.currency, "--to", to, "--amount", c.amount)
 			if err != nil {
 				t.Fatalf("devnet pay %s: %v\n%s", c.currency, err, errOut)
@@ -52,11 +55,7 @@ func TestDevnetPayTokens(t *testing.T) {
 			if err != nil || r.Status != 1 || r.To != strings.ToLower(c.contract) {
 				t.Fatalf("receipt of %s: %+v, %v (want status 1, to the token %s)", txid, r, err, c.contract)
 			}
-			cur, err := devnet.LookupCurrency(c.currency)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := cur.ParseAmount(c.amount)
+			want, err := amount.Parse(c.amount, 6)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,15 +69,45 @@ func TestDevnetPayTokens(t *testing.T) {
 		})
 	}
 
-	t.Run("help names USDC", func(t *testing.T) {
+	t.Run("SIDE_SIDECHAIN, address and mine on the sidechain", func(t *testing.T) {
+		out, errOut, err := runDevnet(t, "address", "--dir", dir, "--chain", "sidechain")
+		if err != nil {
+			t.Fatalf("devnet address: %v\n%s", err, errOut)
+		}
+		to := strings.TrimSpace(out)
+		if out, errOut, err = runDevnet(t, "pay", "--dir", dir, "--currency", "SIDE_SIDECHAIN", "--to", to, "--amount", "0.5"); err != nil {
+			t.Fatalf("devnet pay SIDE_SIDECHAIN: %v\n%s", err, errOut)
+		}
+		ctx := context.Background()
+		if r, err := devnet.WaitReceipt(ctx, side, strings.TrimSpace(out)); err != nil || r.Status != 1 || r.To != strings.ToLower(to) {
+			t.Fatalf("receipt on the sidechain: %+v, %v", r, err)
+		}
+		out, errOut, err = runDevnet(t, "mine", "--dir", dir, "--chain", "sidechain", "-n", "2", "--hashes")
+		if err != nil || len(strings.Fields(out)) != 2 || !strings.Contains(errOut, "mined 2 sidechain block(s)") {
+			t.Fatalf("devnet mine --chain sidechain: %q %q %v", out, errOut, err)
+		}
+	})
+
+	t.Run("help names USDC and the sidechain", func(t *testing.T) {
 		out, _, err := runDevnet(t, "pay", "--help")
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"BTC|LTC|ETH|USDT|USDC", "USDC  the devnet USDC token", "6 for USDT and USDC"} {
+		for _, want := range []string{"BTC|LTC|ETH|USDT|USDC|SIDE_SIDECHAIN|USDT_SIDECHAIN", "USDC  the devnet USDC token",
+			"6 for USDT, USDC and USDT_SIDECHAIN", "SIDE_SIDECHAIN, USDT_SIDECHAIN"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("devnet pay --help lacks %q:\n%s", want, out)
 			}
 		}
 	})
+}
+
+// TestDevnetMineHelp: devnet mine and address --help name the sidechain.
+func TestDevnetMineHelp(t *testing.T) {
+	for _, cmd := range []string{"mine", "address"} {
+		out, _, err := runDevnet(t, cmd, "--help")
+		if err != nil || !strings.Contains(out, "btc|ltc|eth|sidechain") || !strings.Contains(out, "sidechain") {
+			t.Errorf("devnet %s --help: %v\n%s", cmd, err, out)
+		}
+	}
 }

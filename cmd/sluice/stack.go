@@ -17,11 +17,13 @@ func newStackCmd() *cobra.Command {
 	var services []string
 	cmd := &cobra.Command{
 		Use:   "stack",
-		Short: "Run the local dependency stack (ClickHouse, PostgreSQL, Redis, btcd, litecoind, geth)",
+		Short: "Run the local dependency stack (ClickHouse, PostgreSQL, Redis, btcd, litecoind, geth, geth2)",
 		Long: `The local stack is everything sluice depends on, for development and tests, on one
 machine: ClickHouse, PostgreSQL 15, Redis 7 (AOF on), btcd (Bitcoin regtest), litecoind
-(Litecoin regtest, funded wallet) and geth (--dev, funded account). Every service binds
-to 127.0.0.1 only; data, logs and pid files live in --dir.
+(Litecoin regtest, funded wallet), geth (--dev, funded account, chain id 1337) and geth2
+(a second --dev chain, chain id 1338, configured as chains.evm.sidechain: its coin SIDE
+and a USDT-like token). Every service binds to 127.0.0.1 only; data, logs and pid files
+live in --dir.
 
 "up" installs what is missing (Debian packages with apt-get, btcd and geth with
 go install into var/bin), starts each service, waits until it answers, and mines
@@ -29,7 +31,8 @@ regtest blocks so the node wallets can spend. It is safe to run again at any tim
 running services are reused, dead ones (kill -9, stale pid files) are restarted.
 
 Ports are --port-base plus a fixed offset each (API +80, ClickHouse +100/+101,
-PostgreSQL +110, Redis +120, btcd +130/+131, litecoind +140, geth +150/+151);
+PostgreSQL +110, Redis +120, btcd +130/+131, litecoind +140, geth +150/+151,
+geth2 +160/+161);
 the base is remembered in DIR/stack.json.`,
 		Example: `  sluice stack up
   eval "$(sluice stack env)"
