@@ -544,12 +544,19 @@ func TestETHAndUSDTSweepToSettlement(t *testing.T) {
 // ethIndexed waits until the index has geth's head (what ledger check reads).
 func (a *apiEnv) ethIndexed(t *testing.T, eth *jsonrpc.Client) {
 	t.Helper()
+	a.evmIndexed(t, eth, "eth")
+}
+
+// evmIndexed waits until the index of EVM chain key reaches its node's head.
+func (a *apiEnv) evmIndexed(t *testing.T, node *jsonrpc.Client, key string) {
+	t.Helper()
+	eth := node
 	var head string
 	if err := eth.Call(context.Background(), "eth_blockNumber", &head); err != nil {
 		t.Fatal(err)
 	}
 	tip, _ := strconv.ParseInt(strings.TrimPrefix(head, "0x"), 16, 64)
-	waitFor(t, "geth's head indexed", 60*time.Second, func() bool { return a.checkpoint(t, "eth") >= tip })
+	waitFor(t, key+"'s head indexed", 60*time.Second, func() bool { return a.checkpoint(t, key) >= tip })
 }
 
 // envOf is the value of key in env (KEY=VALUE entries), the last one winning.
