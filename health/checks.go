@@ -46,23 +46,24 @@ func BitcoinNode(name string, n *bitcoin.Node, network string) Check {
 	return Check{Name: name, Run: func(ctx context.Context) error { return n.CheckNetwork(ctx, network) }}
 }
 
-// EthereumNode checks geth at url (http or ws) and that it is on network.
-// It dials on first use and again after a failure, so a node that is down
-// when sluice starts is picked up once it answers.
-func EthereumNode(url, network string) Check {
+// EthereumNode checks the node of EVM chain key at url (http or ws) and
+// that it is on network (or chainID, when configured). It dials on first
+// use and again after a failure, so a node that is down when sluice starts
+// is picked up once it answers.
+func EthereumNode(key, url, network string, chainID int64) Check {
 	var mu sync.Mutex
 	var node *ethereum.Node
-	return Check{Name: "eth", Run: func(ctx context.Context) error {
+	return Check{Name: key, Run: func(ctx context.Context) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if node == nil {
-			n, err := ethereum.Dial(ctx, "eth", url, nil)
+			n, err := ethereum.Dial(ctx, key, url, nil)
 			if err != nil {
 				return err
 			}
 			node = n
 		}
-		err := ethereum.CheckNetwork(ctx, node, network)
+		err := ethereum.CheckChain(ctx, node, network, chainID)
 		if err != nil {
 			node.Close()
 			node = nil

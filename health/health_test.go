@@ -37,7 +37,7 @@ func TestCheckerAgainstStack(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	c := New(reg, 3*time.Second, Postgres(pg), ClickHouse(deadCH), Redis(rd),
 		BitcoinNode("btc", btc, "regtest"), BitcoinNode("ltc", ltc, "testnet4"),
-		EthereumNode(testenv.Get(t, "SLUICE_ETH_RPC"), "dev"), TCP("eth_ws", testenv.Get(t, "SLUICE_ETH_WS")))
+		EthereumNode("eth", testenv.Get(t, "SLUICE_ETH_RPC"), "dev", 0), TCP("eth_ws", testenv.Get(t, "SLUICE_ETH_WS")))
 	res, ok := c.Run(ctx)
 	if ok {
 		t.Fatal("all ok although clickhouse is dead and ltc is on another network")

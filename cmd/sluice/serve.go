@@ -202,7 +202,7 @@ func nodeChecks(cfg *config.Config, chains []string) ([]health.Check, error) {
 			if url == "" {
 				url = e.WS
 			}
-			checks = append(checks, health.EthereumNode(url, e.Network))
+			checks = append(checks, health.EthereumNode(c.Key, url, e.Network, e.ChainID))
 		}
 	}
 	return checks, nil
