@@ -34,16 +34,19 @@ func operationsDoc(t *testing.T) string {
 
 // addTokenSnippet is the YAML block docs/operations.md marks
 // <!-- sluice:add-token --> (Adding a token or a chain), unindented.
-func addTokenSnippet(t *testing.T) string {
+func addTokenSnippet(t *testing.T) string { return docSnippet(t, "add-token") }
+
+// docSnippet is the YAML block docs/operations.md marks <!-- sluice:NAME -->, unindented.
+func docSnippet(t *testing.T, name string) string {
 	t.Helper()
-	_, after, ok := strings.Cut(operationsDoc(t), "<!-- sluice:add-token -->")
+	_, after, ok := strings.Cut(operationsDoc(t), "<!-- sluice:"+name+" -->")
 	if !ok {
-		t.Fatal("docs/operations.md has no <!-- sluice:add-token --> block")
+		t.Fatalf("docs/operations.md has no <!-- sluice:%s --> block", name)
 	}
 	_, after, ok = strings.Cut(after, "```yaml\n")
 	block, _, ok2 := strings.Cut(after, "```")
 	if !ok || !ok2 {
-		t.Fatal("the add-token marker is not followed by a yaml block")
+		t.Fatalf("the %s marker is not followed by a yaml block", name)
 	}
 	lines := strings.Split(block, "\n")
 	indent := len(lines[0]) - len(strings.TrimLeft(lines[0], " "))
