@@ -309,6 +309,9 @@ type Ethereum struct {
 	// Confirmations a deposit of the chain's coin and tokens needs unless a
 	// token or merchant says otherwise (chains.evm; default 12).
 	Confirmations int `yaml:"confirmations"`
+	// GasTankLow is the gas tank balance, in the chain's coin, under which
+	// the tank counts as low (default sweeps.gas_tank_low).
+	GasTankLow string `yaml:"gas_tank_low"`
 }
 
 // Native is an EVM chain's own coin, which pays its gas.

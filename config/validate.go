@@ -385,6 +385,9 @@ func ethNetwork(e *Ethereum) string {
 // checkEVM checks what chains.eth and every chains.evm section share: the
 // node URLs, the poll, the tokens (native is the chain's coin's symbol).
 func checkEVM(prefix, native string, e *Ethereum, add func(key, format string, args ...any)) {
+	if e.GasTankLow != "" && !regexp.MustCompile(`^[0-9]+(\.[0-9]{1,36})?$`).MatchString(e.GasTankLow) {
+		add(prefix+".gas_tank_low", "%q must be an amount of the chain's coin such as 0.05", e.GasTankLow)
+	}
 	if e.RPC == "" && e.WS == "" {
 		add(prefix, "needs rpc (http://HOST:8545) and ws (ws://HOST:8546)")
 	}

@@ -147,13 +147,19 @@ func sweepChain(ctx context.Context, cfg *config.Config, db *pgxpool.Pool, sk pa
 		if err != nil {
 			return nil, nil, fmt.Errorf("eth node at %s: %w", url, err)
 		}
-		low, err := amount.Parse(cfg.Sweeps.GasTankLow, 18)
-		if err != nil {
-			return nil, nil, fmt.Errorf("sweeps.gas_tank_low: %w", err)
-		}
 		chains, err := chainreg.New(cfg)
 		if err != nil {
 			return nil, nil, err
+		}
+		// the tank's floor in the chain's own coin: its section's, else sweeps.gas_tank_low
+		lowText, lowKey := cfg.Sweeps.GasTankLow, "sweeps.gas_tank_low"
+		if e.GasTankLow != "" {
+			lowText, lowKey = e.GasTankLow, "chains."+chain+".gas_tank_low"
+		}
+		coin, _ := chains.Lookup(chains.NativeOf(chain))
+		low, err := amount.Parse(lowText, coin.Decimals)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", lowKey, err)
 		}
 		var tokens []ethsweep.Token
 		for _, c := range chains.OnChain(chain) {
