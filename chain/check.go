@@ -2,6 +2,7 @@ package chain
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -21,7 +22,7 @@ var exactDecimal = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
 func Check(cfg *config.Config) []config.Problem {
 	r, ps := build(cfg)
 	codes := strings.Join(r.Codes(), ", ")
-	for _, code := range sortedKeys(cfg.Sweeps.WithdrawalMinimum) {
+	for _, code := range slices.Sorted(maps.Keys(cfg.Sweeps.WithdrawalMinimum)) {
 		v := cfg.Sweeps.WithdrawalMinimum[code]
 		c, ok := r.Currency(code)
 		if !ok {
@@ -38,7 +39,7 @@ func Check(cfg *config.Config) []config.Problem {
 				fmt.Errorf("%q must be an exact decimal such as 0.001, with at most %d decimals", v, c.Decimals)))
 		}
 	}
-	for _, code := range sortedKeys(cfg.Sweeps.FeeAddresses) {
+	for _, code := range slices.Sorted(maps.Keys(cfg.Sweeps.FeeAddresses)) {
 		if _, ok := r.Currency(code); ok {
 			continue
 		}
@@ -48,15 +49,6 @@ func Check(cfg *config.Config) []config.Problem {
 		}
 	}
 	return ps
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // BuiltinCodes lists the currencies sluice knows, in their built-in order.

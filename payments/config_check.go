@@ -1,7 +1,8 @@
 package payments
 
 import (
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/config"
@@ -22,7 +23,7 @@ func CheckFeeAddresses(cfg *config.Config) []config.Problem {
 	nets := NetworksFromConfig(cfg)
 	reg, _ := chain.New(cfg) // chain.Check reports what it cannot take
 	var ps []config.Problem
-	for _, cur := range sortedCurrencies(cfg.Sweeps.FeeAddresses) {
+	for _, cur := range slices.Sorted(maps.Keys(cfg.Sweeps.FeeAddresses)) {
 		addr := cfg.Sweeps.FeeAddresses[cur]
 		network, ok := nets[cur]
 		if !ok || addr == "" {
@@ -63,13 +64,4 @@ func CheckSeed(cfg *config.Config) []config.Problem {
 		ps = append(ps, config.NewProblem("payments.seed_file", err))
 	}
 	return ps
-}
-
-func sortedCurrencies(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/big"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -103,7 +104,7 @@ func runSweepers(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 		}
 		r := &sweep.Runner{DB: st.PG, Chain: c, Impl: impl, Log: log.With("chain", c, "worker", "sweep"), Metrics: metrics,
 			Interval: cfg.Sweeps.Interval, Confirmations: int64(cfg.Sweeps.Confirmations), BumpAfter: max(cfg.Sweeps.BumpAfter, 0),
-			SolvencyInterval: cfg.Sweeps.SolvencyInterval, Currencies: sortedKeys(hot),
+			SolvencyInterval: cfg.Sweeps.SolvencyInterval, Currencies: slices.Sorted(maps.Keys(hot)),
 			Operator: sweep.Operator{FeeAddress: cfg.Sweeps.FeeAddresses, HotWallet: hot, Minimum: minimum}}
 		wg.Add(1)
 		go func() {
@@ -245,13 +246,4 @@ func withdrawalPolicies(cfg *config.Config) (map[string]sweep.Policy, error) {
 		out[c.Code] = p
 	}
 	return out, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
