@@ -1,9 +1,9 @@
 package rates
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluicepay/sluice/internal/promreg"
 )
 
 // Results of asking a source for one pair, the result label of
@@ -40,21 +40,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		MaxAge: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sluice_rate_max_age_seconds",
 			Help: "rates.max_age: a cached fiat price older than this is never used (conversions send 0, litepay forwarding waits)."}),
 	}
-	m.Fetches = register(reg, m.Fetches)
-	m.Age = register(reg, m.Age)
-	m.MaxAge = register(reg, m.MaxAge)
+	m.Fetches = promreg.Register(reg, m.Fetches)
+	m.Age = promreg.Register(reg, m.Age)
+	m.MaxAge = promreg.Register(reg, m.MaxAge)
 	return m
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err) // a programming error, as with MustRegister
-	}
-	return c
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sluicepay/sluice/internal/promreg"
 	"github.com/sluicepay/sluice/payments/keys"
 	"github.com/sluicepay/sluice/payments/sweep"
 )
@@ -165,26 +166,11 @@ type Metrics struct {
 // collectors the first registered (the chain is a label).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return &Metrics{
-		TankBalance: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_gas_tank_balance_wei",
+		TankBalance: promreg.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_gas_tank_balance_wei",
 			Help: "The chain's coin in the gas tank that tops up token deposit addresses, in wei (10^-18)."}, []string{"chain"})),
-		TankLow: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_gas_tank_low",
+		TankLow: promreg.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_gas_tank_low",
 			Help: "1 when the gas tank holds less than sweeps.gas_tank_low: refill it."}, []string{"chain"})),
 	}
-}
-
-// register registers c with reg, or returns the collector already
-// registered in its place.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err) // a programming error, as with MustRegister
-	}
-	return c
 }
 
 // GasTank is the gas tank's address.
