@@ -211,36 +211,44 @@ func openStores(ctx context.Context, cfg *config.Config) (*stores.Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = schema.CheckVersion(ctx, st.PG)
-	if errors.Is(err, schema.ErrSchemaNewer) {
+	err = startupCheck(ctx, "the ledger's schema version", schema.ErrSchemaNewer, func(ctx context.Context) error {
+		return schema.CheckVersion(ctx, st.PG)
+	})
+	if err != nil {
 		st.Close()
 		return nil, err
-	}
-	if err != nil {
-		slog.Warn("cannot read the ledger's schema version yet; starting, and checking again until it answers", "err", err)
-		go checkVersionLater(ctx, st)
 	}
 	return st, nil
 }
 
-// checkVersionLater retries schema.CheckVersion every 5 s until the ledger
-// answers, and ends the process if a newer sluice migrated it: an older
-// binary must not write to a schema it does not know.
-func checkVersionLater(ctx context.Context, st *stores.Set) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(5 * time.Second):
-		}
-		err := schema.CheckVersion(ctx, st.PG)
-		if errors.Is(err, schema.ErrSchemaNewer) {
-			slog.Error("refusing to run", "err", err)
-			os.Exit(1)
-		}
-		if err == nil {
-			slog.Info("the ledger's schema version is one this binary knows")
-			return
-		}
+// startupCheck runs a check a process must pass before it works on the
+// ledger: an answer that is fatal (errors.Is) stops the start; any other
+// error (the ledger not answering yet) is no reason not to start: the check
+// is tried again every 5 s in the background until it answers, and a fatal
+// answer then ends the process.
+func startupCheck(ctx context.Context, what string, fatal error, check func(context.Context) error) error {
+	err := check(ctx)
+	if err == nil || errors.Is(err, fatal) {
+		return err
 	}
+	slog.Warn("cannot check "+what+" yet; starting, and checking again until the ledger answers", "err", err)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(5 * time.Second):
+			}
+			err := check(ctx)
+			if errors.Is(err, fatal) {
+				slog.Error("refusing to run", "err", err)
+				os.Exit(1)
+			}
+			if err == nil {
+				slog.Info("checked "+what+" against the ledger", "what", what)
+				return
+			}
+		}
+	}()
+	return nil
 }

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"os"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -26,31 +23,9 @@ func pinCurrencies(ctx context.Context, cfg *config.Config, db *pgxpool.Pool) er
 	if err != nil {
 		return err // config.Load ran chain.Check: not reached
 	}
-	err = pinOnce(ctx, db, reg)
-	if errors.Is(err, payments.ErrCurrencyChanged) {
-		return err
-	}
-	if err != nil {
-		slog.Warn("cannot check the configured currencies against the ledger yet; starting, and checking again until it answers", "err", err)
-		go func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(5 * time.Second):
-				}
-				err := pinOnce(ctx, db, reg)
-				if errors.Is(err, payments.ErrCurrencyChanged) {
-					slog.Error("refusing to run", "err", err)
-					os.Exit(1)
-				}
-				if err == nil {
-					return
-				}
-			}
-		}()
-	}
-	return nil
+	return startupCheck(ctx, "the configured currencies", payments.ErrCurrencyChanged, func(ctx context.Context) error {
+		return pinOnce(ctx, db, reg)
+	})
 }
 
 // pinOnce pins the currencies once and logs what it found.
