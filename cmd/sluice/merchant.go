@@ -84,6 +84,15 @@ func applySettlements(cmd *cobra.Command, cfg *config.Config, pg *pgxpool.Pool, 
 	return nil
 }
 
+// merchantIDArg reads a merchant id given as an argument.
+func merchantIDArg(arg string) (int64, error) {
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("merchant id %q is not a number", arg)
+	}
+	return id, nil
+}
+
 func printJSON(cmd *cobra.Command, v any) error {
 	enc := json.NewEncoder(cmd.OutOrStdout())
 	enc.SetIndent("", "  ")
@@ -177,9 +186,9 @@ and its settlement per currency as JSON. --webhook KIND= (no URL) stops sending 
   sluice merchant update 1 --webhook withdrawal=POST:https://shop.example/withdrawals`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
+			id, err := merchantIDArg(args[0])
 			if err != nil {
-				return fmt.Errorf("merchant id %q is not a number", args[0])
+				return err
 			}
 			endpoints, err := merchant.ParseWebhooks(url, method, hooks)
 			if err != nil {

@@ -77,9 +77,9 @@ secret nor any part of a key but its prefix.`,
   sluice merchant show 3 --json | jq .balances`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
+			id, err := merchantIDArg(args[0])
 			if err != nil {
-				return fmt.Errorf("merchant id %q is not a number", args[0])
+				return err
 			}
 			return withLedger(cmd, func(cfg *config.Config, pg *pgxpool.Pool) error {
 				reg, err := chain.New(cfg)

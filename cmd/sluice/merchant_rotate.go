@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -39,9 +37,9 @@ With secrets.key_file configured the new secret is stored encrypted.`,
   sluice merchant rotate-secret 1 --overlap 0     # the old secret leaked: stop it now`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
+			id, err := merchantIDArg(args[0])
 			if err != nil {
-				return fmt.Errorf("merchant id %q is not a number", args[0])
+				return err
 			}
 			return withLedger(cmd, func(cfg *config.Config, pg *pgxpool.Pool) error {
 				key, err := secrets.KeyFromConfig(cfg)
