@@ -29,6 +29,10 @@ var ethAddressRe = regexp.MustCompile(`^0x[0-9a-fA-F]{40}$`)
 // currencyCodeRe is a currency code the ledger takes (schema 00012's checks).
 var currencyCodeRe = regexp.MustCompile(`^[A-Z][A-Z0-9_]{1,31}$`)
 
+// IsCurrencyCode tells a currency code the ledger takes (upper case, a
+// letter then letters, digits or _), which is also safe inside SQL text.
+func IsCurrencyCode(s string) bool { return currencyCodeRe.MatchString(s) }
+
 // rateIDRe is a ticker fiat rates can be asked for.
 var rateIDRe = regexp.MustCompile(`^[A-Z0-9][A-Z0-9._-]{0,31}$`)
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"regexp"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/sluicepay/sluice/amount"
 	"github.com/sluicepay/sluice/chain"
+	"github.com/sluicepay/sluice/config"
 )
 
 // Settlement is where and when a merchant's confirmed deposits of one
@@ -50,7 +50,7 @@ type AddressCheck func(currency, address string) error
 // The caller resolves currency against the configured ones (the API's
 // currencies, the CLI's registry); the ledger refuses a malformed code.
 func UpdateSettlement(ctx context.Context, db *pgxpool.Pool, merchantID int64, currency string, ch SettlementChange, check AddressCheck) (Settlement, error) {
-	if !codeRe.MatchString(currency) {
+	if !config.IsCurrencyCode(currency) {
 		return Settlement{}, fmt.Errorf("currency %q is not a currency code", currency)
 	}
 	if ch.Address != nil && *ch.Address != "" && check != nil {
@@ -151,9 +151,6 @@ func (s Settlement) MarshalJSON() ([]byte, error) {
 	return json.Marshal(map[string]any{"currency": s.Currency, "address": s.Address, "batch_window": s.BatchWindow.String(),
 		"min_amount": f(s.MinAmount), "fee_percent": s.FeePercent, "fee_fixed": f(s.FeeFixed), "fee_min": f(s.FeeMin)})
 }
-
-// codeRe is the form of a currency code (the ledger's CHECK).
-var codeRe = regexp.MustCompile(`^[A-Z][A-Z0-9_]{1,31}$`)
 
 // recordedDecimals are currency's decimals as the ledger recorded them
 // when a process configured with it started (payments.PinCurrencies), else

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	chainreg "github.com/sluicepay/sluice/chain"
+	"github.com/sluicepay/sluice/config"
 	"github.com/sluicepay/sluice/indexer"
 	"github.com/sluicepay/sluice/indexer/store"
 	"github.com/sluicepay/sluice/stores"
@@ -201,9 +201,6 @@ func ReconcileAddresses(ctx context.Context, c *Consumer, ch *stores.ClickHouse,
 	return after - before, nil
 }
 
-// currencyCode is the form of a currency code, safe inside an SQL literal.
-var currencyCode = regexp.MustCompile(`^[A-Z][A-Z0-9_]{1,31}$`)
-
 // indexCredits reads the canonical payments to addrs from the chain index;
 // native is the code of the chain's coin.
 func indexCredits(ctx context.Context, ch *stores.ClickHouse, chain, native string, addrs []string, tokens map[string]string, from int64) ([]creditAt, error) {
@@ -212,7 +209,7 @@ func indexCredits(ctx context.Context, ch *stores.ClickHouse, chain, native stri
 		currency func(token string) string
 	}
 	var qs []query
-	if !currencyCode.MatchString(native) {
+	if !config.IsCurrencyCode(native) { // it goes into the SQL text below
 		return nil, fmt.Errorf("reconcile %s: the chain's coin %q is not a currency code", chain, native)
 	}
 	if chainreg.FamilyOf(chain) == chainreg.EVM {
