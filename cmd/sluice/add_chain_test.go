@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/sluicepay/sluice/chain"
 	"github.com/sluicepay/sluice/indexer/ethereum"
@@ -22,36 +19,8 @@ import (
 func TestAddEVMChainAsDocumented(t *testing.T) {
 	side := testenv.Get(t, "SLUICE_SIDECHAIN_RPC")
 	clearEnv(t)
-	dir := t.TempDir()
-	var cfg, snippet map[string]any
-	good := strings.Replace(stackConfig, "SEED", writeFile(t, dir, "seed", testMnemonic, 0o600), 1)
-	if err := yaml.Unmarshal([]byte(good), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal([]byte(docSnippet(t, "add-evm-chain")), &snippet); err != nil {
-		t.Fatalf("the documented section is not YAML: %v", err)
-	}
-	mergeYAML(cfg, snippet)
 	// the page's chain is a mainnet: no unbounded reorgs (the stack's dev setting)
-	mergeYAML(cfg, map[string]any{"indexer": map[string]any{"unbounded_reorgs": false}})
-	var merged bytes.Buffer
-	if err := yaml.NewEncoder(&merged).Encode(cfg); err != nil {
-		t.Fatal(err)
-	}
-	file := writeFile(t, dir, "sluice.yaml", merged.String(), 0o600)
-	if out, err := runConfigCheck(t, file); err != nil {
-		t.Fatalf("config check of the documented configuration: %v %s\n%s", err, out, merged.String())
-	}
-	t.Setenv("SLUICE_CONFIG", file)
-	for _, c := range commands(newRootCmd()) {
-		if _, err := loadConfig(c); err != nil {
-			t.Fatalf("%s refuses the documented configuration: %v", c.CommandPath(), err)
-		}
-	}
-	loaded, err := loadConfigFile(file, needSeed|needSecrets|needChain)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, loaded := documentedConfig(t, "add-evm-chain", map[string]any{"indexer": map[string]any{"unbounded_reorgs": false}})
 	reg, err := chain.New(loaded)
 	if err != nil {
 		t.Fatal(err)

@@ -32,10 +32,6 @@ func operationsDoc(t *testing.T) string {
 	return string(raw)
 }
 
-// addTokenSnippet is the YAML block docs/operations.md marks
-// <!-- sluice:add-token --> (Adding a token or a chain), unindented.
-func addTokenSnippet(t *testing.T) string { return docSnippet(t, "add-token") }
-
 // docSnippet is the YAML block docs/operations.md marks <!-- sluice:NAME -->, unindented.
 func docSnippet(t *testing.T, name string) string {
 	t.Helper()
@@ -54,6 +50,48 @@ func docSnippet(t *testing.T, name string) string {
 		lines[i] = strings.TrimPrefix(l, strings.Repeat(" ", indent))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// documentedConfig lays the YAML block docs/operations.md marks
+// <!-- sluice:NAME --> (and then over, when set) on the stack's
+// configuration, writes it to a directory of the test's and checks that
+// "sluice config check" and every command accept it; it returns the
+// directory, the file's text and the configuration the commands load.
+func documentedConfig(t *testing.T, name string, over map[string]any) (dir, text string, loaded *config.Config) {
+	t.Helper()
+	dir = t.TempDir()
+	var cfg, snippet map[string]any
+	good := strings.Replace(stackConfig, "SEED", writeFile(t, dir, "seed", testMnemonic, 0o600), 1)
+	if err := yaml.Unmarshal([]byte(good), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal([]byte(docSnippet(t, name)), &snippet); err != nil {
+		t.Fatalf("the documented %s block is not YAML: %v", name, err)
+	}
+	mergeYAML(cfg, snippet)
+	if over != nil {
+		mergeYAML(cfg, over)
+	}
+	var merged bytes.Buffer
+	if err := yaml.NewEncoder(&merged).Encode(cfg); err != nil {
+		t.Fatal(err)
+	}
+	text = merged.String()
+	file := writeFile(t, dir, "sluice.yaml", text, 0o600)
+	if out, err := runConfigCheck(t, file); err != nil {
+		t.Fatalf("config check of the documented configuration: %v %s\n%s", err, out, text)
+	}
+	t.Setenv("SLUICE_CONFIG", file)
+	for _, c := range commands(newRootCmd()) {
+		if _, err := loadConfig(c); err != nil {
+			t.Fatalf("%s refuses the documented configuration: %v", c.CommandPath(), err)
+		}
+	}
+	loaded, err := loadConfigFile(file, needSeed|needSecrets|needChain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, text, loaded
 }
 
 // mergeYAML lays over onto base: maps merge key by key, anything else
@@ -104,35 +142,7 @@ func TestAddTokenAsDocumented(t *testing.T) {
 	}
 
 	// steps 2 and 3: the snippet over the stack's configuration
-	dir := t.TempDir()
-	var cfg, snippet map[string]any
-	good := strings.Replace(stackConfig, "SEED", writeFile(t, dir, "seed", testMnemonic, 0o600), 1)
-	if err := yaml.Unmarshal([]byte(good), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal([]byte(addTokenSnippet(t)), &snippet); err != nil {
-		t.Fatalf("the documented snippet is not YAML: %v", err)
-	}
-	mergeYAML(cfg, snippet)
-	var merged bytes.Buffer
-	enc := yaml.NewEncoder(&merged)
-	if err := enc.Encode(cfg); err != nil {
-		t.Fatal(err)
-	}
-	file := writeFile(t, dir, "sluice.yaml", merged.String(), 0o600)
-	if out, err := runConfigCheck(t, file); err != nil {
-		t.Fatalf("config check of the documented configuration: %v %s\n%s", err, out, merged.String())
-	}
-	t.Setenv("SLUICE_CONFIG", file)
-	for _, c := range commands(newRootCmd()) {
-		if _, err := loadConfig(c); err != nil {
-			t.Fatalf("%s refuses the documented configuration: %v", c.CommandPath(), err)
-		}
-	}
-	loaded, err := loadConfigFile(file, needSeed|needSecrets|needChain)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, text, loaded := documentedConfig(t, "add-token", nil)
 	reg, err := chain.New(loaded)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +165,7 @@ func TestAddTokenAsDocumented(t *testing.T) {
 		{"key_branch: 3", "", "key_branch: missing: DAI is not a built-in token"},
 		{"key_branch: 3", "key_branch: 2", "2 is USDC's branch"},
 	} {
-		bad := writeFile(t, dir, "bad.yaml", strings.Replace(merged.String(), tc.old, tc.new, 1), 0o600)
+		bad := writeFile(t, dir, "bad.yaml", strings.Replace(text, tc.old, tc.new, 1), 0o600)
 		if _, err := runConfigCheck(t, bad); err == nil || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%s → %q: %v", tc.old, tc.new, err)
 		}
@@ -172,7 +182,7 @@ func TestAddTokenAsDocumented(t *testing.T) {
 		contract != want.Contract || decimals != 18 || branch != 3 {
 		t.Fatalf("recorded DAI: %s %d %d %v", contract, decimals, branch, err)
 	}
-	changed := writeFile(t, dir, "changed.yaml", strings.Replace(merged.String(), "decimals: 18", "decimals: 6", 1), 0o600)
+	changed := writeFile(t, dir, "changed.yaml", strings.Replace(text, "decimals: 18", "decimals: 6", 1), 0o600)
 	cfg6, err := loadConfigFile(changed, needSeed|needSecrets|needChain)
 	if err != nil {
 		t.Fatal(err)

@@ -47,15 +47,10 @@ func TestSidechainEndToEnd(t *testing.T) {
 	devnetPay(t, "SIDE_SIDECHAIN", tank, "1")
 	a.srv = startServeArgs(t, a.env)
 
-	code, body := a.call(t, "GET", "/currencies", a.key, nil)
-	listed := map[string]map[string]any{}
-	for _, c := range body["data"].([]any) {
-		c := c.(map[string]any)
-		listed[fmt.Sprint(c["currency"])] = c
-	}
-	if u := listed["USDT_SIDECHAIN"]; code != 200 || u == nil || u["chain"] != "sidechain" || !strings.EqualFold(fmt.Sprint(u["contract"]), usdt) ||
+	listed := a.currencies(t)
+	if u := listed["USDT_SIDECHAIN"]; u == nil || u["chain"] != "sidechain" || !strings.EqualFold(fmt.Sprint(u["contract"]), usdt) ||
 		u["decimals"] != 6.0 || listed["SIDE_SIDECHAIN"] == nil || listed["SIDE_SIDECHAIN"]["withdrawalFeeCurrency"] != "SIDE_SIDECHAIN" {
-		t.Fatalf("GET /currencies: %d %v", code, body)
+		t.Fatalf("GET /currencies: %v", listed)
 	}
 
 	addr := a.walletWhenSynced(t, "USDT_SIDECHAIN", "cust-side")

@@ -156,6 +156,21 @@ func (h *hookReceiver) depositAnnounced(t *testing.T, tx, currency, addr, amount
 	return raw
 }
 
+// currencies is GET /currencies by currency code.
+func (a *apiEnv) currencies(t *testing.T) map[string]map[string]any {
+	t.Helper()
+	code, body := a.call(t, "GET", "/currencies", a.key, nil)
+	if code != 200 {
+		t.Fatalf("GET /currencies: %d %v", code, body)
+	}
+	out := map[string]map[string]any{}
+	for _, c := range body["data"].([]any) {
+		c := c.(map[string]any)
+		out[fmt.Sprint(c["currency"])] = c
+	}
+	return out
+}
+
 // statuses sums up the iqpay deliveries of txid: "kind/status/confirmations".
 func statuses(bs []map[string]any) []string {
 	var out []string
